@@ -1,0 +1,1 @@
+"""Development tooling: throwaway services for the tests, the demo and the benchmark."""

@@ -1,0 +1,5 @@
+INSERT INTO ploomes_sync.run_history AS h (run_key, api_requests, throttled)
+VALUES (%(run_key)s, %(requests)s, %(throttled)s)
+ON CONFLICT (run_key) DO UPDATE SET
+    api_requests = h.api_requests + EXCLUDED.api_requests,
+    throttled    = h.throttled + EXCLUDED.throttled;

@@ -1,0 +1,1 @@
+SELECT stream, value FROM ploomes_sync.watermarks ORDER BY stream;

@@ -1,0 +1,8 @@
+-- Merge counts into streams -> <stream>: the given keys are overwritten, the others kept.
+INSERT INTO ploomes_sync.run_history AS h (run_key, streams)
+VALUES (%(run_key)s, jsonb_build_object(%(stream)s::text, %(counts)s::jsonb))
+ON CONFLICT (run_key) DO UPDATE SET
+    streams = h.streams || jsonb_build_object(
+        %(stream)s::text,
+        CASE WHEN jsonb_typeof(h.streams -> %(stream)s::text) = 'object' THEN h.streams -> %(stream)s::text
+             ELSE '{}'::jsonb END || %(counts)s::jsonb);

@@ -1,0 +1,1 @@
+SELECT version FROM ploomes_sync.schema_migrations ORDER BY version;

@@ -1,0 +1,1 @@
+INSERT INTO ploomes_sync.schema_migrations (version, name) VALUES (%(version)s, %(name)s);

@@ -1,0 +1,1 @@
+SELECT row_count FROM ploomes_sync.stage_runs WHERE run_key = %(run_key)s AND stream = %(stream)s;

@@ -1,0 +1,1 @@
+DELETE FROM ploomes_sync.stage_runs WHERE run_key = %(run_key)s AND stream = %(stream)s;

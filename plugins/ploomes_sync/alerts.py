@@ -1,0 +1,104 @@
+"""Failure e-mails and the run-history record of a failed task.
+
+Both are task ``on_failure_callback``s, which Airflow calls once, when a task fails for good
+(after its retries), not on each retry.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+from ploomes_sync.config import alert_recipients
+from ploomes_sync.settings import DEFAULT_ALERT_FROM, PLOOMES_CONN_ID, SALES_DB_CONN_ID, SMTP_CONN_ID
+
+log = logging.getLogger(__name__)
+
+
+def _known_secrets() -> list[str]:
+    """Secrets that must never leave in an e-mail: the Ploomes key and the warehouse password."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    secrets = []
+    for conn_id in (PLOOMES_CONN_ID, SALES_DB_CONN_ID):
+        try:
+            password = BaseHook.get_connection(conn_id).password
+        except AirflowNotFoundException:
+            continue
+        if password and len(password) >= 4:
+            secrets.append(password)
+    return secrets
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret replaced by ``***``."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def describe_failure(context: dict[str, Any]) -> tuple[str, str]:
+    """Subject and HTML body of the e-mail for a task that failed for good."""
+    ti = context["ti"]
+    dag_id, task_id = ti.dag_id, ti.task_id
+    run_id = getattr(context.get("dag_run"), "run_id", None) or ti.run_id
+    error = context.get("exception")
+    error_text = f"{type(error).__name__}: {error}" if error is not None else "(no exception was recorded)"
+    log_url = getattr(ti, "log_url", "") or ""
+    subject = f"[Airflow] {dag_id}.{task_id} failed (run {run_id})"
+    tries = f"{ti.try_number} of {getattr(ti, 'max_tries', 0) + 1}"
+    # The body quotes a query for the reader to run; it is an e-mail, never executed (hence the noqa).
+    body = (
+        f"<p>Task <b>{html.escape(task_id)}</b> of DAG <b>{html.escape(dag_id)}</b> failed for good "  # noqa: S608
+        f"in run <code>{html.escape(str(run_id))}</code> (try {tries}).</p>"
+        f"<h3>What happened</h3><pre>{html.escape(error_text)}</pre>"
+        f'<p>Log: <a href="{html.escape(log_url)}">{html.escape(log_url)}</a></p>'
+        "<p>The warehouse keeps its last consistent state; watermarks move only after a load commits, "
+        "so the next successful run catches up. Run history: "
+        "<code>SELECT * FROM ploomes_sync.run_history ORDER BY started_at DESC LIMIT 5;</code></p>"
+    )
+    secrets = _known_secrets()
+    return scrub(subject, secrets), scrub(body, secrets)
+
+
+class FailureEmail(SmtpNotifier):
+    """Sends one e-mail per task that failed for good, to the configured recipients."""
+
+    def __init__(self, smtp_conn_id: str = SMTP_CONN_ID, from_email: str | None = None) -> None:
+        super().__init__(to=[], smtp_conn_id=smtp_conn_id, from_email=from_email,
+                         subject="", html_content="")
+
+    def notify(self, context: dict[str, Any]) -> None:  # type: ignore[override]
+        recipients = alert_recipients()
+        if not recipients:
+            log.warning(
+                "No failure e-mail sent: no recipients. Set the Airflow Variable ploomes_sync_alert_emails "
+                "(or the environment variable PLOOMES_SYNC_ALERT_EMAILS) to a comma-separated list."
+            )
+            return
+        self.to = recipients
+        if self.from_email is None:
+            self.from_email = self.hook.get_connection(self.smtp_conn_id).extra_dejson.get(
+                "from_email", DEFAULT_ALERT_FROM
+            )
+        self.subject, self.html_content = describe_failure(context)
+        super().notify(context)
+        log.info("Failure e-mail sent to %s", ", ".join(recipients))
+
+
+def record_failure(context: dict[str, Any]) -> None:
+    """Mark the run failed in ``ploomes_sync.run_history`` with the task and the error."""
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    from ploomes_sync import warehouse
+
+    ti = context["ti"]
+    error = context.get("exception")
+    message = scrub(f"{ti.task_id}: {type(error).__name__}: {error}", _known_secrets())
+    run_key = ti.run_id
+    with PostgresHook(postgres_conn_id=SALES_DB_CONN_ID).get_conn() as conn:
+        warehouse.finish_run(conn, run_key, status="failed", error=message[:4000])

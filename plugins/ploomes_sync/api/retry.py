@@ -1,0 +1,146 @@
+"""Tenacity pieces of the Ploomes retry policy: which failures retry, how long to wait, when to stop.
+
+- :data:`retry_if_transient`: 5xx, 429, timeouts, dropped connections and invalid bodies retry;
+  401/403 and other 4xx do not.
+- :class:`wait_retry_after`: a 429's ``Retry-After`` (seconds or HTTP-date) when it was sent,
+  else the fallback (exponential backoff with jitter, capped).
+- :class:`stop_after_failures` | :class:`stop_after_throttle_wait`: failures other than 429
+  are bounded by a number of attempts; 429s by the total time spent waiting them out.
+
+Class names are lower case, as tenacity's own pieces are. The stop pieces keep their tallies
+in the ``statistics`` of the Retrying object, which tenacity clears at the start of every call
+(and keeps per thread), so one set of pieces serves any number of requests.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+import tenacity
+from tenacity import RetryCallState
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
+
+from ploomes_sync.api.errors import PloomesThrottledError, PloomesTransientError
+
+#: Exceptions of one attempt that another attempt may fix.
+TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    PloomesTransientError,  # 5xx, 429, invalid body
+    requests.Timeout,  # connect and read timeouts
+    requests.ConnectionError,  # refused or dropped connections
+    requests.exceptions.ChunkedEncodingError,  # connection lost in the middle of a body
+    requests.exceptions.ContentDecodingError,
+)
+
+FAILURES_KEY = "ploomes_failures"
+THROTTLE_WAIT_KEY = "ploomes_throttle_wait"
+THROTTLED_KEY = "ploomes_throttled"
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether another attempt may succeed where this one failed."""
+    return isinstance(exc, TRANSIENT_EXCEPTIONS)
+
+
+retry_if_transient = tenacity.retry_if_exception(is_transient)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date); None if unusable."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds or seconds == float("inf"):  # NaN or infinite
+        return None
+    return max(0.0, seconds)
+
+
+def _exception(retry_state: RetryCallState) -> BaseException | None:
+    outcome = retry_state.outcome
+    return outcome.exception() if outcome is not None and outcome.failed else None
+
+
+def _throttled(retry_state: RetryCallState) -> bool:
+    return isinstance(_exception(retry_state), PloomesThrottledError)
+
+
+def _tally(retry_state: RetryCallState) -> dict[str, Any]:
+    return retry_state.retry_object.statistics
+
+
+def failures(retry_state: RetryCallState) -> int:
+    """Failed attempts of this call other than 429s, as counted by :class:`stop_after_failures`."""
+    return int(_tally(retry_state).get(FAILURES_KEY, 0))
+
+
+def throttle_wait(retry_state: RetryCallState) -> float:
+    """Seconds this call has been allowed to wait out 429s, per :class:`stop_after_throttle_wait`."""
+    return float(_tally(retry_state).get(THROTTLE_WAIT_KEY, 0.0))
+
+
+def throttled(retry_state: RetryCallState) -> int:
+    """Attempts of this call answered 429, per :class:`stop_after_throttle_wait`."""
+    return int(_tally(retry_state).get(THROTTLED_KEY, 0))
+
+
+class wait_retry_after(wait_base):
+    """Wait what a 429's ``Retry-After`` asks; otherwise (and for other failures) the fallback."""
+
+    def __init__(self, fallback: wait_base) -> None:
+        self.fallback = fallback
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        exc = _exception(retry_state)
+        if isinstance(exc, PloomesThrottledError) and exc.retry_after is not None:
+            return exc.retry_after
+        return self.fallback(retry_state)
+
+
+def wait_backoff(base: float, maximum: float) -> wait_base:
+    """Exponential backoff from ``base`` seconds (doubling), plus up to ``base`` of jitter, capped."""
+    return tenacity.wait_exponential_jitter(multiplier=base, max=maximum, jitter=base)
+
+
+class stop_after_failures(stop_base):
+    """Stop when ``max_attempts`` attempts have failed for a reason other than a 429."""
+
+    def __init__(self, max_attempts: int) -> None:
+        self.max_attempts = max_attempts
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        if _throttled(retry_state):
+            return False
+        tally = _tally(retry_state)
+        tally[FAILURES_KEY] = tally.get(FAILURES_KEY, 0) + 1
+        return tally[FAILURES_KEY] >= self.max_attempts
+
+
+class stop_after_throttle_wait(stop_base):
+    """Stop when waiting out one more 429 would take the call's total over ``max_seconds``."""
+
+    def __init__(self, max_seconds: float) -> None:
+        self.max_seconds = max_seconds
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        if not _throttled(retry_state):
+            return False
+        tally = _tally(retry_state)
+        tally[THROTTLED_KEY] = tally.get(THROTTLED_KEY, 0) + 1
+        total = tally.get(THROTTLE_WAIT_KEY, 0.0) + retry_state.upcoming_sleep
+        if total > self.max_seconds:
+            return True
+        tally[THROTTLE_WAIT_KEY] = total
+        return False

@@ -1,0 +1,363 @@
+"""Ploomes record -> warehouse row, or a :class:`Reject` that says why not.
+
+Pure functions on the hot path of every extract (up to hundreds of thousands of records a run):
+no I/O, patterns compiled once, and only a bad record pays for an exception.
+
+A row is a plain tuple whose order is the contract with the staging tables: ``DEAL_COLUMNS``,
+``CONTACT_COLUMNS`` and ``DEAL_LISTING_COLUMNS`` name its fields. ``*_FIELDS`` are the ``$select``
+of the extract that feeds each function.
+
+What is checked, after the warehouse contract:
+
+- ``Id``: an ``int`` (``bool`` is not), positive, within ``bigint``;
+- instants (:func:`parse_instant`): ISO 8601, offset or São Paulo local time, any fraction length,
+  rounded to microseconds exactly as PostgreSQL rounds ``timestamptz`` input; returned in UTC;
+- money: ``int`` or finite ``float`` (``Decimal(repr(x))``), rounded half away from zero to
+  cents like ``numeric(15,2)``, and within its range;
+- text: ``str`` or null, without NUL and encodable in UTF-8, otherwise kept unchanged;
+- contacts: CNPJ as 14 digits, ZIP code as 8 digits (both null when they cannot be), client tag.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Context, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ploomes_sync.settings import BUSINESS_TIMEZONE
+
+__all__ = [
+    "BIGINT_MAX",
+    "CONTACT_COLUMNS",
+    "CONTACT_FIELDS",
+    "DEAL_COLUMNS",
+    "DEAL_FIELDS",
+    "DEAL_LISTING_COLUMNS",
+    "DEAL_LISTING_FIELDS",
+    "MONEY_LIMIT",
+    "STATUS_NAMES",
+    "Reject",
+    "contact_row",
+    "deal_listing_row",
+    "deal_row",
+    "parse_instant",
+]
+
+DEAL_COLUMNS = ("id", "customer_id", "title", "deal_value", "status", "pipeline_id", "stage_id", "owner_id",
+                "created_at", "updated_at", "closed_at")
+CONTACT_COLUMNS = ("id", "name", "legal_name", "cnpj", "zip_code", "is_client", "created_at", "updated_at")
+DEAL_LISTING_COLUMNS = ("id", "created_at", "status", "deal_value", "updated_at")
+
+DEAL_FIELDS = ("Id", "Title", "ContactId", "Amount", "StatusId", "PipelineId", "StageId", "OwnerId",
+               "CreateDate", "LastUpdateDate", "FinishDate")
+CONTACT_FIELDS = ("Id", "Name", "LegalName", "Register", "CNPJ", "ZipCode", "CreateDate", "LastUpdateDate")
+DEAL_LISTING_FIELDS = ("Id", "CreateDate", "StatusId", "Amount", "LastUpdateDate")
+
+STATUS_NAMES = {1: "open", 2: "won", 3: "lost"}  # Deal.StatusId -> sales.status
+BIGINT_MAX = 2**63 - 1
+MONEY_LIMIT = Decimal(10) ** 13  # numeric(15,2) holds |value| < 10**13
+
+_BIGINT_MIN = -(2**63)
+_INT_MONEY_LIMIT = 10**13
+_CENT = Decimal("0.01")
+_ZERO_CENTS = Decimal("0.00")
+_MONEY_CONTEXT = Context(prec=28, rounding=ROUND_HALF_UP)  # independent of the thread's context
+_LOCAL = ZoneInfo(BUSINESS_TIMEZONE)
+_SHOW_LIMIT = 120
+
+# YYYY-MM-DD(T| )HH:MM:SS, optional fraction of any length, optional Z / ±HH:MM / ±HHMM / ±HH.
+_INSTANT = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}(?::?\d{2})?)?",
+                      re.ASCII)
+_NON_DIGITS = re.compile(r"[^0-9]")
+_CEP = re.compile(r"(\d{5})-(\d{3})", re.ASCII)
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A record set aside: its Id as text (when it has one), why, and the record as JSON text."""
+
+    record_id: str | None
+    reason: str
+    raw: str
+
+
+class _Invalid(Exception):
+    """One field of a record is unusable; the message is the reject's reason."""
+
+
+def _show(value: Any) -> str:
+    """``repr`` cut to a readable length (escapes NUL and surrogates, so it is safe to store)."""
+    text = repr(value)
+    return text if len(text) <= _SHOW_LIMIT else text[:_SHOW_LIMIT] + "..."
+
+
+def _describe(value: Any) -> str:
+    return "null" if value is None else f"{type(value).__name__} {_show(value)}"
+
+
+def parse_instant(value: str) -> datetime:
+    """Parse a Ploomes date into an aware UTC datetime; raise ``ValueError`` saying what is wrong.
+
+    Takes ``YYYY-MM-DDTHH:MM:SS`` (or a space for ``T``), a fraction of any length and an offset
+    (``Z``, ``±HH:MM``, ``±HHMM``, ``±HH``). Without an offset the time is São Paulo local time; a
+    local time skipped or repeated by a clock change is read as the later instant, as PostgreSQL
+    does. Fractions beyond microseconds are rounded as PostgreSQL 15 rounds them:
+    ``rint(strtod("0.<digits>") * 1e6)``, ties to even on that double.
+    """
+    if type(value) is str:
+        size = len(value)
+        if (size >= 25 and value[size - 6] in "+-" and value[size - 3] == ":" and value[4] == "-"
+                and value[7] == "-" and value[10] == "T" and value[13] == ":" and value[16] == ":"
+                and value.isascii()):
+            # what Ploomes sends, "YYYY-MM-DDTHH:MM:SS[.f...]±HH:MM", needs no pattern: half the cost
+            try:
+                if size == 25 or (26 < size <= 32 and value[19] == "."):
+                    return datetime.fromisoformat(value).astimezone(UTC)
+                fraction = value[20:size - 6]
+                if size > 32 and value[19] == "." and fraction.isdigit():
+                    instant = datetime.fromisoformat(value[:19] + value[size - 6:]).astimezone(UTC)
+                    return instant + timedelta(microseconds=round(float("0." + fraction) * 1e6))
+            except (ValueError, OverflowError):
+                pass  # _parse_strict says what is wrong
+    return _parse_strict(value)
+
+
+def _parse_strict(value: Any) -> datetime:
+    """:func:`parse_instant` for any shape it takes (the reference its fast path must agree with)."""
+    if type(value) is not str:
+        raise ValueError(f"expected an ISO 8601 date string, got {_describe(value)}")
+    match = _INSTANT.fullmatch(value)
+    if match is None:
+        raise ValueError(f"not an ISO 8601 date: {_show(value)}")
+    fraction = match[2]
+    try:
+        if fraction is None or len(fraction) <= 6:
+            parsed, micro = datetime.fromisoformat(value), 0
+        else:  # fromisoformat truncates what it does not reject: round like PostgreSQL instead
+            offset = match[3]
+            parsed = datetime.fromisoformat(match[1] if offset is None else match[1] + offset)
+            micro = round(float("0." + fraction) * 1e6)
+        if parsed.tzinfo is not None:
+            instant = parsed.astimezone(UTC)
+        else:  # local time; PostgreSQL picks the offset from the un-rounded seconds, so do we
+            instant = max(parsed.replace(tzinfo=_LOCAL).astimezone(UTC),
+                          parsed.replace(tzinfo=_LOCAL, fold=1).astimezone(UTC))
+        return instant + timedelta(microseconds=micro) if micro else instant
+    except ValueError as exc:
+        raise ValueError(f"not a valid date: {_show(value)} ({exc})") from exc
+    except OverflowError as exc:
+        raise ValueError(f"out of range (years 1..9999 in UTC): {_show(value)}") from exc
+
+
+def _id(value: Any) -> int:
+    if type(value) is not int:
+        raise _Invalid("Id: missing" if value is None else f"Id: expected an integer, got {_describe(value)}")
+    if value <= 0:
+        raise _Invalid(f"Id: must be positive, got {value}")
+    if value > BIGINT_MAX:
+        raise _Invalid(f"Id: out of bigint range: {value}")
+    return value
+
+
+def _int_or_none(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    if type(value) is not int:
+        raise _Invalid(f"{field}: expected an integer or null, got {_describe(value)}")
+    if not _BIGINT_MIN <= value <= BIGINT_MAX:
+        raise _Invalid(f"{field}: out of bigint range: {value}")
+    return value
+
+
+def _text(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise _Invalid(f"{field}: expected text or null, got {_describe(value)}")
+    if "\x00" in value:
+        raise _Invalid(f"{field}: contains NUL (U+0000) at position {value.index(chr(0))}; "
+                       "PostgreSQL text cannot store NUL")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise _Invalid(f"{field}: lone surrogate U+{ord(value[exc.start]):04X} at position {exc.start} "
+                           "cannot be encoded in UTF-8") from exc
+    return value
+
+
+def _instant(value: Any, field: str) -> datetime:
+    if value is None:
+        raise _Invalid(f"{field}: missing")
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise _Invalid(f"{field}: {exc}") from exc
+
+
+def _status(value: Any) -> str:
+    if type(value) is int:
+        name = STATUS_NAMES.get(value)
+        if name is not None:
+            return name
+    raise _Invalid(f"StatusId: expected 1 (open), 2 (won) or 3 (lost), got {_describe(value)}")
+
+
+def _money(value: Any, field: str) -> Decimal | None:
+    kind = type(value)
+    if kind is float:
+        if not -1e13 < value < 1e13:  # also false for NaN and infinities
+            if not math.isfinite(value):
+                raise _Invalid(f"{field}: not a finite number: {value!r}")
+            raise _Invalid(f"{field}: {value!r} does not fit numeric(15,2) (|value| < 10^13)")
+        number = Decimal(repr(value))  # the shortest decimal that reads back as this float: 1234.56
+    elif kind is int:
+        if not -_INT_MONEY_LIMIT < value < _INT_MONEY_LIMIT:
+            raise _Invalid(f"{field}: {_show(value)} does not fit numeric(15,2) (|value| < 10^13)")
+        number = Decimal(value)
+    elif value is None:
+        return None
+    else:
+        raise _Invalid(f"{field}: expected a number or null, got {_describe(value)}")
+    rounded = number.quantize(_CENT, context=_MONEY_CONTEXT)
+    if not -MONEY_LIMIT < rounded < MONEY_LIMIT:  # 9999999999999.996 rounds up to 10^13
+        raise _Invalid(f"{field}: {value!r} rounds to {rounded}, which does not fit numeric(15,2)")
+    return rounded if rounded else _ZERO_CENTS  # no "-0.00"
+
+
+def _cnpj(value: Any) -> str | None:
+    """The 14 digits of a CNPJ, formatted (``12.345.678/0001-90``) or bare; else None."""
+    if type(value) is str:
+        digits = value if value.isascii() and value.isdigit() else _NON_DIGITS.sub("", value)
+    elif type(value) is int and value >= 0:
+        digits = str(value)
+    else:
+        return None
+    return digits if len(digits) == 14 else None
+
+
+def _zip_code(value: Any) -> str | None:
+    """ZipCode (a number that lost its leading zeros, or text) as 8 digits; else None."""
+    if type(value) is int:
+        return f"{value:08d}" if 0 < value <= 99_999_999 else None
+    if type(value) is not str:
+        return None
+    text = value.strip()
+    cep = _CEP.fullmatch(text)
+    if cep is not None:
+        text = cep[1] + cep[2]
+    if 0 < len(text) <= 8 and text.isascii() and text.isdigit() and text.strip("0"):
+        return text.zfill(8)
+    return None
+
+
+def _has_tag(tags: Any, tag_id: int) -> bool:
+    """Whether an entry of ``Tags`` (``[{"TagId", "Tag": {"Id"}}]``) carries ``tag_id``."""
+    if type(tags) is not list:
+        return False
+    for entry in tags:
+        if type(entry) is not dict:
+            continue
+        found = entry.get("TagId")
+        if type(found) is int and found == tag_id:
+            return True
+        tag = entry.get("Tag")
+        if type(tag) is dict:
+            found = tag.get("Id")
+            if type(found) is int and found == tag_id:
+                return True
+    return False
+
+
+def _raw(record: Any) -> str:
+    """The record as JSON text, as it came; always encodable in UTF-8."""
+    try:
+        raw = json.dumps(record, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):  # not JSON-shaped (keys that are not text, cycles): keep its repr
+        return json.dumps(repr(record))
+    if not raw.isascii():
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: the same JSON, with \\uXXXX escapes
+            return json.dumps(record, default=str)
+    return raw
+
+
+def _reject(record: Any, reason: str) -> Reject:
+    record_id = None
+    if isinstance(record, dict):
+        value = record.get("Id")
+        if value is not None:
+            record_id = str(value) if type(value) is int else _show(value)
+    return Reject(record_id, reason, _raw(record))
+
+
+def _not_an_object(record: Any) -> Reject:
+    return _reject(record, f"record: expected a JSON object, got {_describe(record)}")
+
+
+def deal_row(record: Mapping[str, Any]) -> tuple | Reject:
+    """A ``/Deals`` record as a row in ``DEAL_COLUMNS`` order, or a :class:`Reject`."""
+    if not isinstance(record, dict):
+        return _not_an_object(record)
+    get = record.get
+    try:
+        closed = get("FinishDate")
+        return (
+            _id(get("Id")),
+            _int_or_none(get("ContactId"), "ContactId"),
+            _text(get("Title"), "Title"),
+            _money(get("Amount"), "Amount"),
+            _status(get("StatusId")),
+            _int_or_none(get("PipelineId"), "PipelineId"),
+            _int_or_none(get("StageId"), "StageId"),
+            _int_or_none(get("OwnerId"), "OwnerId"),
+            _instant(get("CreateDate"), "CreateDate"),
+            _instant(get("LastUpdateDate"), "LastUpdateDate"),
+            None if closed is None else _instant(closed, "FinishDate"),
+        )
+    except _Invalid as exc:
+        return _reject(record, str(exc))
+
+
+def contact_row(record: Mapping[str, Any], client_tag_id: int) -> tuple | Reject:
+    """A ``/Contacts`` record (with ``Tags`` expanded) as a row in ``CONTACT_COLUMNS`` order, or a Reject."""
+    if not isinstance(record, dict):
+        return _not_an_object(record)
+    get = record.get
+    try:
+        return (
+            _id(get("Id")),
+            _text(get("Name"), "Name"),
+            _text(get("LegalName"), "LegalName"),
+            _cnpj(get("CNPJ")) or _cnpj(get("Register")),
+            _zip_code(get("ZipCode")),
+            _has_tag(get("Tags"), client_tag_id),
+            _instant(get("CreateDate"), "CreateDate"),
+            _instant(get("LastUpdateDate"), "LastUpdateDate"),
+        )
+    except _Invalid as exc:
+        return _reject(record, str(exc))
+
+
+def deal_listing_row(record: Mapping[str, Any]) -> tuple | Reject:
+    """A light ``/Deals`` record as a row in ``DEAL_LISTING_COLUMNS`` order, or a :class:`Reject`."""
+    if not isinstance(record, dict):
+        return _not_an_object(record)
+    get = record.get
+    try:
+        return (
+            _id(get("Id")),
+            _instant(get("CreateDate"), "CreateDate"),
+            _status(get("StatusId")),
+            _money(get("Amount"), "Amount"),
+            _instant(get("LastUpdateDate"), "LastUpdateDate"),
+        )
+    except _Invalid as exc:
+        return _reject(record, str(exc))

@@ -1,0 +1,42 @@
+"""``public.customer_sales`` recomputed set-based from ``public.sales`` and ``public.customers``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import psycopg
+
+from ploomes_sync.warehouse.connection import advisory_lock, fetchrow, transaction
+from ploomes_sync.warehouse.sqlfiles import load
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AggregateResult:
+    """What one aggregation wrote."""
+
+    rows: int  # customers with at least one deal: every one of them was written (last_sync_at)
+    inserted: int  # ... of which new
+    updated: int  # ... of which existed with at least one different value
+    deleted: int  # customers left with no deal, whose row was removed
+
+    @property
+    def unchanged(self) -> int:
+        return self.rows - self.inserted - self.updated
+
+
+def aggregate_customer_sales(conn: psycopg.Connection) -> AggregateResult:
+    """Recompute ``public.customer_sales`` per the contract, in one short transaction.
+
+    Upsert and delete, never truncate: the table keeps its grants and RLS, and readers are never
+    blocked nor see it empty. Every row written gets ``last_sync_at = now()``.
+    """
+    with transaction(conn):
+        advisory_lock(conn, "customer_sales")
+        counts = fetchrow(conn, load("aggregate/customer_sales.sql"))
+    result = AggregateResult(*(int(count) for count in counts))
+    log.info("public.customer_sales: %s rows (%s new, %s changed, %s unchanged), %s removed", result.rows,
+             result.inserted, result.updated, result.unchanged, result.deleted)
+    return result

@@ -1,0 +1,79 @@
+"""Transactions, advisory locks and row fetching shared by the warehouse modules.
+
+Every public function of the package takes an open psycopg 3 connection, in autocommit mode or
+not, that is idle (no transaction in progress); it runs its work in transaction(s) of its own and
+leaves the connection idle again, committed or, after an error, rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Literal, LiteralString
+
+import psycopg
+from psycopg import pq
+from psycopg.rows import dict_row, tuple_row
+
+from ploomes_sync.warehouse.errors import ConnectionNotIdle, WarehouseError
+from ploomes_sync.warehouse.sqlfiles import load
+
+Lock = Literal["migrations", "sales", "customers", "customer_sales"]
+Params = Mapping[str, Any] | None
+
+
+@contextmanager
+def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
+    """One transaction of our own: committed at the end, rolled back on error."""
+    status = conn.info.transaction_status
+    if status != pq.TransactionStatus.IDLE:
+        raise ConnectionNotIdle(
+            f"The connection is not idle (transaction status {status.name}): commit or roll back "
+            "before calling the warehouse functions, which manage their own transactions."
+        )
+    with conn.transaction():
+        yield conn
+
+
+def advisory_lock(conn: psycopg.Connection, name: Lock) -> None:
+    """Take the transaction-scoped advisory lock that serializes writers of ``name``."""
+    conn.execute(load(f"locks/{name}.sql"))
+
+
+def fetchone(conn: psycopg.Connection, query: LiteralString, params: Params = None) -> tuple[Any, ...] | None:
+    """First row as a tuple, whatever row factory the connection was configured with."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        return cur.execute(query, params).fetchone()
+
+
+def fetchrow(conn: psycopg.Connection, query: LiteralString, params: Params = None) -> tuple[Any, ...]:
+    """The one row a query always answers (an aggregate, a RETURNING of one row)."""
+    row = fetchone(conn, query, params)
+    if row is None:
+        raise WarehouseError(f"Expected a row, got none from: {query.strip().splitlines()[0]}")
+    return row
+
+
+def fetchall(conn: psycopg.Connection, query: LiteralString, params: Params = None) -> list[tuple[Any, ...]]:
+    """All rows as tuples."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        return cur.execute(query, params).fetchall()
+
+
+def fetchdicts(conn: psycopg.Connection, query: LiteralString, params: Params = None) -> list[dict[str, Any]]:
+    """All rows as dicts."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchall()
+
+
+def execute(conn: psycopg.Connection, query: LiteralString, params: Params = None) -> int:
+    """Run one statement; return its row count."""
+    with conn.cursor() as cur:
+        return cur.execute(query, params).rowcount
+
+
+def require_aware(value: datetime | None, name: str) -> None:
+    """Refuse naive datetimes: PostgreSQL would read them in the session's time zone."""
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")

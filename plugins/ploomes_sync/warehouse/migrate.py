@@ -1,0 +1,93 @@
+"""Apply ``include/sql/migrations/NNNN_name.sql`` in order, each once, each in its own transaction.
+
+Applied versions are recorded in ``ploomes_sync.schema_migrations``. Every step runs under a
+transaction-scoped advisory lock (safe behind a transaction-mode pooler), so concurrent runs
+serialize: the second waits, then finds each migration applied and does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from ploomes_sync.warehouse.connection import advisory_lock, fetchall, fetchone, transaction
+from ploomes_sync.warehouse.errors import MigrationError
+from ploomes_sync.warehouse.sqlfiles import load, sql_dir
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_FOLDER = "migrations"
+_FILE_NAME = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One migration file."""
+
+    version: int
+    name: str
+    file: str  # relative to the SQL folder
+
+    @property
+    def label(self) -> str:
+        return f"{self.version:04d}_{self.name}"
+
+
+def discover(folder: Path | None = None) -> list[Migration]:
+    """The migrations in ``folder`` (default: the SQL folder's ``migrations``), by version."""
+    folder = folder or sql_dir() / MIGRATIONS_FOLDER
+    found: dict[int, Migration] = {}
+    for path in sorted(folder.glob("*.sql")):
+        match = _FILE_NAME.fullmatch(path.name)
+        if match is None:
+            raise MigrationError(f"Migration file {path.name!r} is not named NNNN_lowercase_name.sql")
+        version = int(match.group(1))
+        if version in found:
+            raise MigrationError(f"Migrations {found[version].file!r} and {path.name!r} share version "
+                                 f"{version}")
+        found[version] = Migration(version, match.group(2), f"{MIGRATIONS_FOLDER}/{path.name}")
+    return [found[version] for version in sorted(found)]
+
+
+def _log_notice(diagnostic: psycopg.errors.Diagnostic) -> None:
+    log.info("%s: %s", diagnostic.severity, diagnostic.message_primary)
+
+
+def migrate(conn: psycopg.Connection) -> list[str]:
+    """Apply the pending migrations; return their labels (``"0003_public_sales"``), in order.
+
+    What a migration changes in an existing table (columns added, converted, renamed) is logged.
+    """
+    migrations = discover()
+    conn.add_notice_handler(_log_notice)
+    try:
+        return _apply(conn, migrations)
+    finally:
+        conn.remove_notice_handler(_log_notice)
+
+
+def _apply(conn: psycopg.Connection, migrations: list[Migration]) -> list[str]:
+    with transaction(conn):
+        advisory_lock(conn, "migrations")
+        conn.execute(load("migrate/bootstrap.sql"), prepare=False)
+        done = {row[0] for row in fetchall(conn, load("migrate/applied.sql"))}
+    applied: list[str] = []
+    for migration in migrations:
+        if migration.version in done:
+            continue
+        with transaction(conn):
+            advisory_lock(conn, "migrations")
+            row = fetchone(conn, load("migrate/is_applied.sql"), {"version": migration.version})
+            if row is not None and row[0]:
+                log.info("Migration %s was applied meanwhile by another run", migration.label)
+                continue
+            conn.execute(load("migrate/lock_timeout.sql"), prepare=False)
+            conn.execute(load(migration.file), prepare=False)
+            conn.execute(load("migrate/record.sql"), {"version": migration.version, "name": migration.name})
+        log.info("Applied migration %s", migration.label)
+        applied.append(migration.label)
+    return applied

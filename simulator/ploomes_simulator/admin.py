@@ -1,0 +1,164 @@
+"""AdminClient: drives a running simulator through its ``/_admin`` endpoints over HTTP."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import quote
+
+DEFAULT_ADMIN_TIMEOUT_SECONDS = 120.0
+
+
+class AdminError(RuntimeError):
+    """An admin endpoint answered with an error status."""
+
+    def __init__(self, method: str, url: str, status: int, body: str) -> None:
+        super().__init__(f"{method} {url} answered {status}: {body[:500]}")
+        self.method = method
+        self.url = url
+        self.status = status
+        self.body = body
+
+
+class AdminClient:
+    """Thin client of the admin endpoints; every method is one HTTP request."""
+
+    def __init__(self, base_url: str, timeout: float = DEFAULT_ADMIN_TIMEOUT_SECONDS) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        # never send loopback traffic through a proxy named in the environment
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def __repr__(self) -> str:
+        return f"AdminClient({self.base_url!r})"
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        url = f"{self.base_url}/_admin/{path}"
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        request = urllib.request.Request(url, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                payload = response.read()
+        except urllib.error.HTTPError as exc:
+            raise AdminError(method, url, exc.code, exc.read().decode("utf-8", "replace")) from exc
+        return json.loads(payload) if payload else None
+
+    # --- records -------------------------------------------------------------------------
+
+    def truth_deals(self) -> list[dict[str, Any]]:
+        """Every current deal in full API form, sorted by Id."""
+        return self._call("GET", "truth/deals")
+
+    def truth_contacts(self) -> list[dict[str, Any]]:
+        """Every current contact in full API form (with Tags), sorted by Id."""
+        return self._call("GET", "truth/contacts")
+
+    def create_deal(self, **fields: Any) -> dict[str, Any]:
+        """Create a deal; Id, dates and other fields are defaulted when not given."""
+        return self._call("POST", "deals", fields)
+
+    def create_deal_raw(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Store ``obj`` exactly as given (hostile data: any types, missing fields)."""
+        return self._call("POST", "deals?raw=1", obj)
+
+    def get_deal(self, deal_id: int | str) -> dict[str, Any]:
+        """One deal as stored."""
+        return self._call("GET", f"deals/{quote(str(deal_id))}")
+
+    def update_deal(self, deal_id: int | str, **fields: Any) -> dict[str, Any]:
+        """Change fields of a deal; LastUpdateDate becomes now unless given."""
+        return self._call("PATCH", f"deals/{quote(str(deal_id))}", fields)
+
+    def update_deal_raw(self, deal_id: int | str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``obj`` into a deal exactly as given (no checks, LastUpdateDate untouched)."""
+        return self._call("PATCH", f"deals/{quote(str(deal_id))}?raw=1", obj)
+
+    def delete_deal(self, deal_id: int | str) -> dict[str, Any]:
+        """Delete a deal; returns the record it was."""
+        return self._call("DELETE", f"deals/{quote(str(deal_id))}")
+
+    def create_contact(self, **fields: Any) -> dict[str, Any]:
+        """Create a contact; Tags may be given as tag ids."""
+        return self._call("POST", "contacts", fields)
+
+    def create_contact_raw(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Store ``obj`` exactly as given."""
+        return self._call("POST", "contacts?raw=1", obj)
+
+    def get_contact(self, contact_id: int | str) -> dict[str, Any]:
+        """One contact as stored."""
+        return self._call("GET", f"contacts/{quote(str(contact_id))}")
+
+    def update_contact(self, contact_id: int | str, **fields: Any) -> dict[str, Any]:
+        """Change fields of a contact; LastUpdateDate becomes now unless given."""
+        return self._call("PATCH", f"contacts/{quote(str(contact_id))}", fields)
+
+    def update_contact_raw(self, contact_id: int | str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``obj`` into a contact exactly as given."""
+        return self._call("PATCH", f"contacts/{quote(str(contact_id))}?raw=1", obj)
+
+    def delete_contact(self, contact_id: int | str) -> dict[str, Any]:
+        """Delete a contact; returns the record it was."""
+        return self._call("DELETE", f"contacts/{quote(str(contact_id))}")
+
+    def mutate(
+        self, updates: int = 0, deletes: int = 0, creates: int = 0, seed: int = 0
+    ) -> dict[str, list[int]]:
+        """Random updates, deletions and creations of deals: ``{"updated", "deleted", "created"}``."""
+        return self._call(
+            "POST", "mutate", {"updates": updates, "deletes": deletes, "creates": creates, "seed": seed}
+        )
+
+    # --- behaviour -----------------------------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        """The current configuration."""
+        return self._call("GET", "config")
+
+    def configure(self, **settings: Any) -> dict[str, Any]:
+        """Change run-time settings (api_key, auth_status, rate_limit, retry_after,
+        count_supported, slow_seconds); returns the whole configuration."""
+        return self._call("PUT", "config", settings)
+
+    def set_faults(
+        self,
+        schedule: list[dict[str, Any]] | None = None,
+        probability: dict[str, float] | None = None,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Replace the fault configuration."""
+        return self._call(
+            "PUT", "faults", {"schedule": schedule or [], "probability": probability or {}, "seed": seed}
+        )
+
+    def faults(self) -> dict[str, Any]:
+        """The fault configuration and what is left of the schedule."""
+        return self._call("GET", "faults")
+
+    def clear_faults(self) -> None:
+        """No more faults."""
+        self._call("DELETE", "faults")
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The log of API requests, oldest first."""
+        return self._call("GET", "requests")["requests"]
+
+    def request_counts(self) -> dict[str, Any]:
+        """``{"total": n, "by_status": {"200": n, ...}}``."""
+        return self._call("GET", "requests")["counts"]
+
+    def clear_requests(self) -> None:
+        """Clear the request log and its counters."""
+        self._call("DELETE", "requests")
+
+    def reset(self) -> None:
+        """Regenerate the initial data; clear faults and log; restore the initial settings."""
+        self._call("POST", "reset")
+
+    def health(self) -> dict[str, Any]:
+        """``{"status": "ok", "deals": n, "contacts": n}``."""
+        return self._call("GET", "health")

@@ -1,0 +1,70 @@
+"""The simulator's configuration and its named defaults."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+DEMO_API_KEY = "ploomes-simulator-demo-key"
+API_KEY_ENV = "PLOOMES_SIMULATOR_API_KEY"
+DEFAULT_DEALS = 30_000
+DEFAULT_CONTACTS = 2_000
+DEFAULT_SEED = 42
+DEFAULT_RATE_LIMIT = 120  # requests a minute, account-wide, as the real API documents
+DEFAULT_SLOW_SECONDS = 2.0
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_CLI_PORT = 8089
+
+# What PUT /_admin/config may change at run time, and the type each must have.
+RUNTIME_SETTINGS: dict[str, tuple[type, ...]] = {
+    "api_key": (str,),
+    "auth_status": (int,),
+    "rate_limit": (int,),
+    "retry_after": (bool,),
+    "count_supported": (bool,),
+    "slow_seconds": (int, float),
+}
+
+
+@dataclass
+class SimulatorConfig:
+    """How to generate the data and how the API behaves. ``port=0`` picks a free port."""
+
+    deals: int = DEFAULT_DEALS
+    contacts: int = DEFAULT_CONTACTS
+    seed: int = DEFAULT_SEED
+    api_key: str = DEMO_API_KEY
+    rate_limit: int = DEFAULT_RATE_LIMIT  # 0 = no limit
+    retry_after: bool = True
+    count_supported: bool = True
+    auth_status: int = 403
+    slow_seconds: float = DEFAULT_SLOW_SECONDS
+    host: str = DEFAULT_HOST
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        validate_settings(asdict(self))
+        if self.deals < 0 or self.contacts < 0:
+            raise ValueError("deals and contacts must not be negative")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy."""
+        return asdict(self)
+
+
+def validate_settings(settings: dict[str, Any]) -> None:
+    """Raise ValueError when a run-time setting has the wrong type or value."""
+    for name, value in settings.items():
+        if name not in RUNTIME_SETTINGS:
+            continue
+        types = RUNTIME_SETTINGS[name]
+        if type(value) not in types:
+            raise ValueError(
+                f"{name} must be of type {' or '.join(t.__name__ for t in types)}, got {value!r}"
+            )
+    if settings.get("auth_status", 403) not in (401, 403):
+        raise ValueError("auth_status must be 401 or 403")
+    if settings.get("rate_limit", 0) < 0:
+        raise ValueError("rate_limit must not be negative (0 turns it off)")
+    if settings.get("slow_seconds", 0) < 0:
+        raise ValueError("slow_seconds must not be negative")

@@ -1,0 +1,567 @@
+"""What the simulator does with a request, apart from HTTP: the API and the admin endpoints.
+
+API requests go through, in order: fault injection (an injected error, 429 or dropped
+connection answers at once and takes no rate-limit slot), authentication (a bad key is
+answered with the configured 401/403 and takes no slot either, since it names no account),
+the rate limit (an admitted request takes a slot whatever its answer), then the query itself
+(an injected ``slow`` waits first, an injected ``malformed`` truncates the body after).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+from urllib.parse import parse_qsl
+
+from . import data
+from .config import RUNTIME_SETTINGS, SimulatorConfig, validate_settings
+from .dates import now_string, parse_ticks, render, sao_paulo_midnight
+from .faults import ERROR_STATUS_KINDS, FaultInjector, normalize_path
+from .odata import ODataError, parse_query
+from .ratelimit import RollingWindowLimiter
+from .requestlog import RequestLog
+from .schema import (
+    ACCOUNT,
+    CONTACT_TYPES,
+    CONTACTS,
+    DATETIME,
+    DEAL_STATUSES,
+    DEALS,
+    DECIMAL,
+    INT,
+    STRING,
+    EntitySchema,
+)
+from .store import Table, integer_id, to_json
+
+log = logging.getLogger(__name__)
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+ADMIN_PREFIX = "/_admin"
+
+
+@dataclass
+class Response:
+    """What to send back; ``drop`` means close the connection without answering."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    """An OData-style error: ``{"error": {"code", "message"}}``."""
+    body = to_json({"error": {"code": code, "message": message}})
+    return Response(status, body, dict(headers or {}))
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    """A JSON document."""
+    return Response(status, to_json(value))
+
+
+class AdminRequestError(Exception):
+    """An admin request that cannot be carried out (status and message for the answer)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+_ERROR_CODES = {
+    400: "BadRequest",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    500: "InternalServerError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+
+
+class SimulatorState:
+    """The data, the run-time settings, the faults, the rate limiter and the request log."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.initial = replace(config)
+        self.base_url = f"http://{config.host}:{config.port}"
+        self._lock = threading.RLock()  # guards the tables and the settings
+        self._end = data.default_end()
+        self.faults = FaultInjector()
+        self.limiter = RollingWindowLimiter(config.rate_limit)
+        self.log = RequestLog()
+        self.settings = replace(config)
+        self.deals = Table(DEALS)
+        self.contacts = Table(CONTACTS)
+        self._next_deal_number = 1
+        self._rng = random.Random(config.seed)
+        self._static = {
+            "/account": Table(ACCOUNT, [dict(data.ACCOUNT_RECORD)]),
+            "/deals@status": Table(DEAL_STATUSES, [dict(r) for r in data.DEAL_STATUS_RECORDS]),
+            "/contacts@types": Table(CONTACT_TYPES, [dict(r) for r in data.CONTACT_TYPE_RECORDS]),
+        }
+        self._load_data()
+
+    def _load_data(self) -> None:
+        started = time.monotonic()
+        dataset = data.generate(self.initial.deals, self.initial.contacts, self.initial.seed, self._end)
+        with self._lock:
+            self.deals = Table(DEALS, dataset.deals)
+            self.contacts = Table(CONTACTS, dataset.contacts)
+            self._next_deal_number = 1 + max((d["DealNumber"] for d in dataset.deals), default=1000)
+            self._rng = random.Random(f"new-ids-{self.initial.seed}")
+        log.info(
+            "Generated %d deals and %d contacts (seed %d) in %.1f s",
+            len(dataset.deals),
+            len(dataset.contacts),
+            self.initial.seed,
+            time.monotonic() - started,
+        )
+
+    def _table(self, path: str) -> Table | None:
+        key = normalize_path(path)
+        if key == "/deals":
+            return self.deals
+        if key == "/contacts":
+            return self.contacts
+        return self._static.get(key)
+
+    # --- the API ---------------------------------------------------------------------------
+
+    def handle_api(self, method: str, path: str, query_string: str, user_key: str | None) -> Response:
+        """Answer one API request (logged, faults and limits applied)."""
+        started = time.time()
+        params = parse_qsl(query_string, keep_blank_values=True)
+        fault = self.faults.pick(path)
+        response = self._api_response(method, path, params, user_key, fault)
+        self.log.record(
+            started, method, path, dict(params), None if response.drop else response.status, fault
+        )
+        return response
+
+    def _api_response(
+        self, method: str, path: str, params: list[tuple[str, str]], user_key: str | None, fault: str | None
+    ) -> Response:
+        if fault == "drop":
+            return Response(0, drop=True)
+        if fault in ERROR_STATUS_KINDS:
+            status = int(fault)
+            return error_response(status, _ERROR_CODES[status], f"Simulated {status} error.")
+        settings = self.settings  # replaced as a whole on change, never mutated
+        if fault == "429":
+            return self._throttled(self.limiter.wait_seconds(), settings)
+        if user_key is None or user_key != settings.api_key:
+            return error_response(
+                settings.auth_status,
+                "AuthenticationFailed",
+                "The User-Key header is missing, wrong or expired, or its integration user lacks permission.",
+            )
+        wait = self.limiter.acquire()
+        if wait is not None:
+            return self._throttled(wait, settings)
+        if fault == "slow":
+            time.sleep(settings.slow_seconds)
+        response = self._serve_list(method, path, params, settings)
+        if fault == "malformed":
+            return Response(200, response.body[: max(1, len(response.body) // 2)], dict(response.headers))
+        return response
+
+    def _throttled(self, wait: int, settings: SimulatorConfig) -> Response:
+        headers = {"Retry-After": str(wait)} if settings.retry_after else {}
+        return error_response(429, "TooManyRequests", "API rate limit exceeded.", headers)
+
+    def _serve_list(
+        self, method: str, path: str, params: list[tuple[str, str]], settings: SimulatorConfig
+    ) -> Response:
+        table = self._table(path)
+        if table is None:
+            return error_response(
+                404, "NotFound", f"No HTTP resource was found that matches the request URI '{path}'."
+            )
+        if method != "GET":
+            return error_response(
+                405, "MethodNotAllowed", f"The requested resource does not support {method}."
+            )
+        try:
+            query = parse_query(params, table.schema, settings.count_supported)
+        except ODataError as exc:
+            return error_response(400, "BadRequest", str(exc))
+        with self._lock:
+            fragments, count = table.query(query)
+        context = to_json(f"{self.base_url}/$metadata#{table.schema.name}")
+        head = b'{"@odata.context":' + context + b","
+        if count is not None:
+            head += b'"@odata.count":' + str(count).encode() + b","
+        body = head + b'"value":[' + b",".join(fragments) + b"]}"
+        return Response(200, body, {"OData-Version": "4.0"})
+
+    # --- the admin endpoints ---------------------------------------------------------------
+
+    def handle_admin(self, method: str, path: str, query_string: str, body: bytes) -> Response:
+        """Answer one admin request (never logged, limited or faulted)."""
+        parts = [part for part in path[len(ADMIN_PREFIX) :].split("/") if part]
+        params = dict(parse_qsl(query_string, keep_blank_values=True))
+        try:
+            payload = json.loads(body) if body.strip() else None
+        except ValueError as exc:
+            return error_response(400, "BadRequest", f"The body is not valid JSON: {exc}")
+        try:
+            return self._route_admin(method, parts, params, payload)
+        except AdminRequestError as exc:
+            return error_response(exc.status, _ERROR_CODES.get(exc.status, "Error"), exc.message)
+        except ValueError as exc:  # invalid settings or fault configuration (FaultConfigError)
+            return error_response(400, "BadRequest", str(exc))
+
+    def _route_admin(self, method: str, parts: list[str], params: dict[str, str], payload: Any) -> Response:
+        raw = params.get("raw", "") in ("1", "true")
+        if parts[:1] == ["truth"] and len(parts) == 2 and parts[1] in ("deals", "contacts"):
+            _allow(method, "GET")
+            with self._lock:
+                return Response(200, self._entity_table(parts[1]).truth())
+        if parts[:1] in (["deals"], ["contacts"]):
+            return self._route_records(method, parts, raw, payload)
+        if parts == ["mutate"]:
+            _allow(method, "POST")
+            return json_response(self.mutate(**_object(payload, {"updates", "deletes", "creates", "seed"})))
+        if parts == ["config"]:
+            _allow(method, "GET", "PUT")
+            if method == "PUT":
+                self.configure(_object(payload, set(RUNTIME_SETTINGS)))
+            return json_response(self.config_dict())
+        if parts == ["faults"]:
+            _allow(method, "GET", "PUT", "DELETE")
+            if method == "PUT":
+                settings = _object(payload, {"schedule", "probability", "seed"})
+                self.faults.configure(
+                    settings.get("schedule"), settings.get("probability"), settings.get("seed", 0)
+                )
+            elif method == "DELETE":
+                self.faults.clear()
+            return json_response(self.faults.describe())
+        if parts == ["requests"]:
+            _allow(method, "GET", "DELETE")
+            if method == "DELETE":
+                self.log.clear()
+            return json_response({"requests": self.log.entries(), "counts": self.log.counts()})
+        if parts == ["reset"]:
+            _allow(method, "POST")
+            self.reset()
+            return json_response({"reset": True, "deals": len(self.deals), "contacts": len(self.contacts)})
+        if parts == ["health"]:
+            _allow(method, "GET")
+            return json_response({"status": "ok", "deals": len(self.deals), "contacts": len(self.contacts)})
+        raise AdminRequestError(404, f"No admin endpoint at /_admin/{'/'.join(parts)}.")
+
+    def _entity_table(self, name: str) -> Table:
+        return self.deals if name == "deals" else self.contacts
+
+    def _route_records(self, method: str, parts: list[str], raw: bool, payload: Any) -> Response:
+        entity = parts[0]
+        if len(parts) == 1:
+            _allow(method, "POST")
+            if not isinstance(payload, dict):
+                raise AdminRequestError(400, "The body must be a JSON object.")
+            return json_response(self.create(entity, payload, raw=raw), 201)
+        if len(parts) != 2:
+            raise AdminRequestError(404, f"No admin endpoint at /_admin/{'/'.join(parts)}.")
+        key: int | str = int(parts[1]) if parts[1].lstrip("-").isdigit() else parts[1]
+        _allow(method, "GET", "PATCH", "DELETE")
+        if method == "GET":
+            with self._lock:
+                record = self._entity_table(entity).get(key)
+            if record is None:
+                raise AdminRequestError(404, f"No {entity} record with Id {key}.")
+            return json_response(record)
+        if method == "DELETE":
+            return json_response(self.delete(entity, key))
+        if not isinstance(payload, dict):
+            raise AdminRequestError(400, "The body must be a JSON object.")
+        return json_response(self.update(entity, key, payload, raw=raw))
+
+    # --- operations (also usable in-process) -------------------------------------------------
+
+    def config_dict(self) -> dict[str, Any]:
+        """The whole configuration with the current run-time settings."""
+        with self._lock:
+            return asdict(self.settings)
+
+    def configure(self, changes: dict[str, Any]) -> None:
+        """Change run-time settings (validated first; nothing changes on error)."""
+        unknown = set(changes) - set(RUNTIME_SETTINGS)
+        if unknown:
+            raise AdminRequestError(
+                400, f"Unknown settings: {sorted(unknown)}; allowed: {sorted(RUNTIME_SETTINGS)}"
+            )
+        validate_settings(changes)
+        with self._lock:
+            self.settings = replace(self.settings, **changes)
+            self.limiter.set_limit(self.settings.rate_limit)
+        log.info("Simulator settings changed: %s", sorted(changes))
+
+    def reset(self) -> None:
+        """Regenerate the initial data; clear faults, log and limiter; restore the settings."""
+        self.faults.clear()
+        self.log.clear()
+        self.limiter.reset()
+        with self._lock:
+            self.settings = replace(self.initial)
+            self.limiter.set_limit(self.initial.rate_limit)
+            self._load_data()
+
+    def create(self, entity: str, fields: dict[str, Any], raw: bool = False) -> dict[str, Any]:
+        """Store a new record (defaults filled in unless ``raw``) and return it."""
+        table = self._entity_table(entity)
+        with self._lock:
+            if raw:
+                record = dict(fields)
+            elif entity == "deals":
+                record = self._new_deal(fields)
+            else:
+                record = self._new_contact(fields)
+            try:
+                table.insert(record)
+            except KeyError:
+                raise AdminRequestError(
+                    409, f"A {entity} record with Id {record['Id']} already exists."
+                ) from None
+            return record
+
+    def update(
+        self, entity: str, key: int | str, fields: dict[str, Any], raw: bool = False
+    ) -> dict[str, Any]:
+        """Change fields of a record (LastUpdateDate bumped unless given or ``raw``)."""
+        table = self._entity_table(entity)
+        with self._lock:
+            old = table.get(key)
+            if old is None:
+                raise AdminRequestError(404, f"No {entity} record with Id {key}.")
+            if "Id" in fields and fields["Id"] != old.get("Id"):
+                raise AdminRequestError(400, "The Id of a record cannot change.")
+            if raw:
+                record = {**old, **fields}
+            else:
+                if entity == "deals":
+                    _check_fields(DEALS, fields)
+                else:
+                    _check_fields(CONTACTS, fields, extra={"Tags"})
+                record = {**old, **self._normalized(entity, fields)}
+                if entity == "deals":
+                    self._follow_deal_changes(old, record, fields)
+                if "LastUpdateDate" not in fields:
+                    record["LastUpdateDate"] = now_string()
+            table.replace(key, record)
+            return record
+
+    def delete(self, entity: str, key: int | str) -> dict[str, Any]:
+        """Remove a record and return it."""
+        with self._lock:
+            try:
+                return self._entity_table(entity).delete(key)
+            except KeyError:
+                raise AdminRequestError(404, f"No {entity} record with Id {key}.") from None
+
+    def mutate(
+        self, updates: int = 0, deletes: int = 0, creates: int = 0, seed: int = 0
+    ) -> dict[str, list[int]]:
+        """Random changes to deals, reproducible for a given state and seed."""
+        for name, value in (("updates", updates), ("deletes", deletes), ("creates", creates)):
+            if type(value) is not int or value < 0:
+                raise AdminRequestError(400, f"{name} must be a non-negative integer, got {value!r}")
+        if type(seed) is not int:
+            raise AdminRequestError(400, f"seed must be an integer, got {seed!r}")
+        rng = random.Random(seed)
+        with self._lock:
+            ids = self.deals.ids()
+            updated = rng.sample(ids, min(updates, len(ids)))
+            chosen = set(updated)
+            remaining = [deal_id for deal_id in ids if deal_id not in chosen]
+            deleted = rng.sample(remaining, min(deletes, len(remaining)))
+            now = now_string()
+            for deal_id in updated:
+                old = self.deals.get(deal_id)
+                assert old is not None
+                status = rng.choice((data.STATUS_OPEN, data.STATUS_WON, data.STATUS_LOST))
+                title = old.get("Title") if isinstance(old.get("Title"), str) else ""
+                changes = {
+                    "StatusId": status,
+                    "Amount": round(rng.lognormvariate(8.0, 1.2), 2),
+                    "Title": f"{title} (rev. {rng.randrange(1000)})".lstrip(),
+                    "FinishDate": None if status == data.STATUS_OPEN else now,
+                    "LossReasonId": rng.choice(data.LOSS_REASON_IDS) if status == data.STATUS_LOST else None,
+                    "UpdaterId": rng.choice(data.USER_IDS),
+                    "LastUpdateDate": now,
+                }
+                self.deals.replace(deal_id, {**old, **changes})
+            for deal_id in deleted:
+                self.deals.delete(deal_id)
+            created = []
+            contact_ids = self.contacts.ids()
+            for _ in range(creates):
+                fields: dict[str, Any] = {
+                    "Id": self.deals.max_id() + rng.randint(1, 60),
+                    "Amount": round(rng.lognormvariate(8.0, 1.2), 2),
+                    "OwnerId": rng.choice(data.USER_IDS),
+                }
+                if contact_ids and rng.random() < 0.95:
+                    fields["ContactId"] = rng.choice(contact_ids)
+                record = self._new_deal(fields)
+                self.deals.insert(record)
+                created.append(record["Id"])
+        log.info(
+            "Mutated deals: %d updated, %d deleted, %d created", len(updated), len(deleted), len(created)
+        )
+        return {"updated": updated, "deleted": deleted, "created": created}
+
+    # --- record defaults -----------------------------------------------------------------------
+
+    def _new_id(self, table: Table) -> int:
+        base = table.max_id() or (data.FIRST_DEAL_ID if table is self.deals else data.FIRST_CONTACT_ID)
+        return base + self._rng.randint(1, 60)
+
+    def _new_deal(self, fields: dict[str, Any]) -> dict[str, Any]:
+        _check_fields(DEALS, fields)
+        fields = self._normalized("deals", fields)
+        now = now_string()
+        status = fields.get("StatusId", data.STATUS_OPEN)
+        owner = fields.get("OwnerId", data.USER_IDS[0])
+        number = fields.get("DealNumber", self._next_deal_number)
+        if isinstance(number, int):
+            self._next_deal_number = max(self._next_deal_number, number + 1)
+        contact = self.contacts.get(fields["ContactId"]) if type(fields.get("ContactId")) is int else None
+        create_date = fields.get("CreateDate", now)
+        created_ticks = parse_ticks(create_date) if isinstance(create_date, str) else None
+        start_date = (
+            render(sao_paulo_midnight(created_ticks // 10_000_000)) if created_ticks is not None else None
+        )
+        defaults: dict[str, Any] = {
+            "Id": self._new_id(self.deals),
+            "Title": f"Negócio {number}",
+            "ContactId": None,
+            "ContactName": contact.get("Name") if contact else None,
+            "PersonId": None,
+            "PipelineId": 10001,
+            "StageId": 50001,
+            "StatusId": status,
+            "OwnerId": owner,
+            "CurrencyId": 1,
+            "Amount": 0,
+            "StartAmount": fields.get("Amount", 0),
+            "StartDate": start_date,
+            "FinishDate": now if status in (data.STATUS_WON, data.STATUS_LOST) else None,
+            "CreateDate": create_date,
+            "LastUpdateDate": now,
+            "DealNumber": number,
+            "WonQuoteId": None,
+            "LossReasonId": None,
+            "CreatorId": owner,
+            "UpdaterId": owner,
+        }
+        return {name: fields.get(name, default) for name, default in defaults.items()}
+
+    def _new_contact(self, fields: dict[str, Any]) -> dict[str, Any]:
+        _check_fields(CONTACTS, fields, extra={"Tags"})
+        fields = self._normalized("contacts", fields)
+        now = now_string()
+        contact_id = fields.get("Id", self._new_id(self.contacts))
+        type_id = fields.get("TypeId", 1)
+        defaults: dict[str, Any] = {
+            "Id": contact_id,
+            "TypeId": type_id,
+            "Name": f"Contato {contact_id}",
+            "LegalName": None,
+            "Register": None,
+            "CNPJ": None,
+            "CPF": None,
+            "StatusId": 1,
+            "Email": None,
+            "ZipCode": None,
+            "CityId": None,
+            "StateId": None,
+            "CreateDate": now,
+            "LastUpdateDate": now,
+            "Tags": [],
+        }
+        return {name: fields.get(name, default) for name, default in defaults.items()}
+
+    def _normalized(self, entity: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Tags given as ids become full tag entries."""
+        if entity != "contacts" or "Tags" not in fields:
+            return dict(fields)
+        tags = fields["Tags"]
+        if not isinstance(tags, list):
+            raise AdminRequestError(400, "Tags must be a list of tag ids or tag objects.")
+        entries = []
+        for tag in tags:
+            if type(tag) is int:
+                entries.append(data.tag_entry(tag))
+            elif isinstance(tag, dict):
+                entries.append(tag)
+            else:
+                raise AdminRequestError(400, f"Invalid tag {tag!r}: a tag id or a tag object is expected.")
+        return {**fields, "Tags": entries}
+
+    def _follow_deal_changes(
+        self, old: dict[str, Any], record: dict[str, Any], fields: dict[str, Any]
+    ) -> None:
+        """Keep ContactName and FinishDate consistent with what changed."""
+        if "ContactId" in fields and "ContactName" not in fields:
+            contact_id = fields["ContactId"]
+            contact = self.contacts.get(contact_id) if type(contact_id) is int else None
+            record["ContactName"] = contact.get("Name") if contact else None
+        if "StatusId" in fields and "FinishDate" not in fields:
+            if fields["StatusId"] == data.STATUS_OPEN:
+                record["FinishDate"] = None
+            elif old.get("FinishDate") is None or old.get("StatusId") != fields["StatusId"]:
+                record["FinishDate"] = now_string()
+
+
+def _allow(method: str, *allowed: str) -> None:
+    if method not in allowed:
+        raise AdminRequestError(405, f"Method {method} not allowed here; use {', '.join(allowed)}.")
+
+
+def _object(payload: Any, allowed: set[str]) -> dict[str, Any]:
+    if payload is None:
+        return {}
+    if not isinstance(payload, dict):
+        raise AdminRequestError(400, "The body must be a JSON object.")
+    unknown = set(payload) - allowed
+    if unknown:
+        raise AdminRequestError(400, f"Unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+    return payload
+
+
+_TYPE_CHECKS = {
+    INT: lambda v: type(v) is int,
+    DECIMAL: lambda v: type(v) in (int, float),
+    STRING: lambda v: isinstance(v, str),
+    DATETIME: lambda v: isinstance(v, str) and parse_ticks(v) is not None,
+}
+
+
+def _check_fields(schema: EntitySchema, fields: dict[str, Any], extra: set[str] | None = None) -> None:
+    """Reject unknown properties and values of the wrong type (null is always allowed)."""
+    allowed = set(schema.properties) | (extra or set())
+    unknown = set(fields) - allowed
+    if unknown:
+        raise AdminRequestError(
+            400, f"Unknown {schema.name} fields {sorted(unknown)}; use ?raw=1 to store anything."
+        )
+    for name, value in fields.items():
+        kind = schema.properties.get(name)
+        if value is None or kind is None:
+            continue
+        if not _TYPE_CHECKS[kind](value):
+            raise AdminRequestError(
+                400, f"{schema.name}.{name} must be {kind}, got {value!r}; use ?raw=1 to store anything."
+            )
+    if "Id" in fields and integer_id(fields) is None:
+        raise AdminRequestError(400, "Id must be an integer; use ?raw=1 to store anything.")

@@ -1,0 +1,50 @@
+"""Fixtures shared by every test: a real PostgreSQL and a real Ploomes simulator."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Airflow reads its configuration when first imported: give the test session a home of its own.
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="ploomes-airflow-home-")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(ROOT / "plugins"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+from ploomes_devkit.postgres import admin_server, create_database, drop_database  # noqa: E402
+
+TEST_API_KEY = "sim-key-6b1f0c2e9d4a4f7e8c3b5a1d0e9f8a7b"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """Admin URL of the test server: TEST_DATABASE_URL, the local server, or a throwaway one."""
+    with admin_server(os.environ.get("TEST_DATABASE_URL")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def session_db_url(pg_admin_url: str) -> Iterator[str]:
+    """A database of this test session's own, dropped at the end."""
+    url = create_database(pg_admin_url)
+    yield url
+    drop_database(pg_admin_url, url)
+
+
+@pytest.fixture
+def db_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh, empty database for one test, dropped after it."""
+    url = create_database(pg_admin_url)
+    yield url
+    drop_database(pg_admin_url, url)
+
+
+@pytest.fixture
+def api_key() -> str:
+    return TEST_API_KEY

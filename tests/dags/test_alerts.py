@@ -1,0 +1,66 @@
+"""Failure e-mails, end to end: a real DAG run fails and a real SMTP server receives one message."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.smtp import Mailbox, smtp_server
+
+
+@pytest.fixture
+def mailbox(monkeypatch):
+    with smtp_server() as box:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
+            "conn_type": "smtp", "host": "127.0.0.1", "port": box.port,
+            "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "airflow@example.test",
+                      "retry_limit": 0, "timeout": 5},
+        }))
+        monkeypatch.setenv("PLOOMES_SYNC_ALERT_EMAILS", "data-team@example.test, oncall@example.test")
+        yield box
+
+
+class TestFailureEmail:
+    def test_revoked_key_fails_without_retry_and_sends_exactly_one_email(self, harness, mailbox, api_key):
+        harness.sim.admin.configure(api_key="a-new-key-nobody-gave-us")
+        run = harness.run()
+        states = harness.task_states(run)
+        assert states["extract_deals"] == "failed"
+        deal_requests = [r for r in harness.sim.admin.requests() if r["path"] in ("/Deals", "/Account")]
+        assert all(r["status"] == 403 for r in deal_requests)
+        tis = {ti.task_id: ti for ti in run.get_task_instances()}
+        assert tis["extract_deals"].try_number == 1, "a 403 must not be retried"
+
+        extract_mails = [m for m in mailbox.messages if "extract_deals" in m["Subject"]]
+        assert len(extract_mails) == 1, [m["Subject"] for m in mailbox.messages]
+        mail = extract_mails[0]
+        body = Mailbox.text(mail)
+        assert "ploomes_sales_sync" in mail["Subject"] and run.run_id in mail["Subject"]
+        assert set(mail["To"].addresses[i].addr_spec for i in range(2)) == {
+            "data-team@example.test", "oncall@example.test"}
+        assert "403" in body and "User-Key" in body and "Integra" in body  # what happened, how to fix
+        assert "try 1" in body and "http" in body  # try number and a link to the log
+        for message in mailbox.messages:
+            assert api_key not in message.as_string()
+
+    def test_validation_mismatch_sends_one_email_with_the_year_table(self, harness, mailbox):
+        from tests.dags.test_sync_runs import succeeded
+
+        assert succeeded(harness, harness.run())
+        won = next(d for d in harness.sim.admin.truth_deals() if d["StatusId"] == 2 and d.get("Amount"))
+        with harness.connect() as conn:
+            conn.execute("UPDATE public.sales SET deal_value = deal_value + 7, updated_at = now() + "
+                         "interval '1 day' WHERE id = %s", [won["Id"]])
+        mailbox.messages.clear()
+        harness.run()
+        assert [m["Subject"].split()[1] for m in mailbox.messages] == ["ploomes_sales_sync.validate_by_year"]
+        body = Mailbox.text(mailbox.messages[0])
+        assert "ploomes_won_revenue" in body and won["CreateDate"][:4] in body
+
+    def test_no_recipients_configured_sends_nothing(self, harness, mailbox,
+                                                    monkeypatch):
+        monkeypatch.delenv("PLOOMES_SYNC_ALERT_EMAILS")
+        harness.sim.admin.configure(api_key="another-wrong-key")
+        harness.run()
+        assert mailbox.messages == []

@@ -1,0 +1,140 @@
+"""The DAG in a real Airflow: a run triggered through the REST API, a run that fails for good on a
+revoked key (one e-mail per failed task, no retry), and Airflow's own backfill with overlapping runs.
+
+The three share one Airflow (see conftest.py); each asserts only on the runs it made.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tests.e2e.conftest import DAG_ID, E2E_API_KEY, E2E_DEALS, E2EStack
+from tests.support.smtp import Mailbox
+
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+TASKS = {"migrate_schema", "plan_run", "extract_deals", "extract_contacts", "load_sales", "load_customers",
+         "aggregate_customer_sales", "validate_by_year"}
+
+
+def sao_paulo_day(deal: dict[str, Any]) -> date:
+    return datetime.fromisoformat(deal["CreateDate"]).astimezone(SAO_PAULO).date()
+
+
+def moment(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def subject_task(message: Any, tasks: set[str]) -> str | None:
+    """The task a failure e-mail is about, from its subject ``[Airflow] <dag>.<task> failed (run …)``."""
+    for task in tasks:
+        if f"{DAG_ID}.{task} failed" in message["Subject"]:
+            return task
+    return None
+
+
+class TestTriggeredRun:
+    def test_a_run_triggered_through_the_rest_api_fills_the_warehouse(self, e2e: E2EStack, first_run):
+        run_id = first_run["dag_run_id"]
+        assert first_run["state"] == "success", e2e.explain(run_id)
+        assert first_run["run_type"] == "manual"
+        states = e2e.api.task_states(DAG_ID, run_id)
+        assert states == dict.fromkeys(TASKS, "success"), e2e.explain(run_id)
+
+        truth = e2e.sim.admin.truth_deals()
+        assert len(truth) == E2E_DEALS
+        assert e2e.sales_count() == len(truth)
+        record = e2e.history(run_id)
+        assert (record["status"], record["mode"], record["run_type"]) == ("success", "full", "manual")
+        assert record["year_table"] and all(row["ok"] for row in record["year_table"]), record["year_table"]
+        assert sum(row["warehouse_deals"] for row in record["year_table"]) == len(truth)
+        assert not [m for m in e2e.mailbox.messages if run_id in m["Subject"]], "a successful run sent e-mail"
+
+
+class TestRevokedKey:
+    def test_extract_deals_fails_at_once_and_each_failed_task_sends_one_email(self, e2e: E2EStack, first_run):
+        sales_before = e2e.sales_count()
+        e2e.mailbox.messages.clear()
+        e2e.sim.admin.clear_requests()
+        e2e.sim.admin.configure(api_key="revoked")  # Ploomes no longer accepts the connection's key
+        try:
+            run = e2e.trigger_and_wait()
+            api_requests = e2e.sim.admin.requests()
+        finally:
+            e2e.sim.admin.configure(api_key=E2E_API_KEY)
+        run_id = run["dag_run_id"]
+        assert run["state"] == "failed", e2e.explain(run_id)
+
+        tis = {ti["task_id"]: ti for ti in e2e.api.task_instances(DAG_ID, run_id)}
+        deals = tis["extract_deals"]
+        assert deals["state"] == "failed", e2e.explain(run_id)
+        assert deals["try_number"] == 1 and deals["max_tries"] == 3, "a 403 must fail at once, not be retried"
+        failed = {task for task, ti in tis.items() if ti["state"] == "failed"}
+        assert failed <= {"extract_deals", "extract_contacts"}, e2e.explain(run_id)
+        assert all(tis[task]["try_number"] == 1 for task in failed)
+        assert api_requests and {r["status"] for r in api_requests} == {403}
+        assert len(api_requests) == len(failed), "one request per failed task: the 403 is not retried"
+
+        def every_failed_task_mailed(messages: list) -> bool:
+            return failed <= {subject_task(m, TASKS) for m in messages}
+
+        messages = e2e.wait_for_mail(every_failed_task_mailed)
+        per_task = Counter(subject_task(m, TASKS) for m in messages)
+        assert per_task == Counter({task: 1 for task in failed}), [m["Subject"] for m in messages]
+        mail = next(m for m in messages if subject_task(m, TASKS) == "extract_deals")
+        body = Mailbox.text(mail)
+        assert run_id in mail["Subject"]
+        recipients = {address.addr_spec for address in mail["To"].addresses}
+        assert recipients == {"data-team@example.test", "oncall@example.test"}
+        assert "403" in body and "User-Key" in body, body
+        for message in messages:
+            assert E2E_API_KEY not in message.as_string(), "the key leaked into an e-mail"
+        for path in e2e.airflow.task_log_files(DAG_ID, run_id, "extract_deals"):
+            assert E2E_API_KEY not in path.read_text(errors="replace"), f"the key leaked into {path}"
+
+        assert e2e.history(run_id)["status"] == "failed"
+        assert e2e.sales_count() == sales_before, "a failed extract must not change the warehouse"
+
+
+class TestAirflowBackfill:
+    def test_a_two_day_backfill_runs_eight_overlapping_runs_and_the_warehouse_stays_true(
+        self, e2e: E2EStack, first_run
+    ):
+        assert first_run["state"] == "success", e2e.explain(first_run["dag_run_id"])
+        truth = e2e.sim.admin.truth_deals()
+        days = Counter(sao_paulo_day(deal) for deal in truth)  # the busiest two days starting in 2024
+        first_day = max(sorted(day for day in days if day.year == 2024),
+                        key=lambda day: days[day] + days[day + timedelta(days=1)])
+        second_day = first_day + timedelta(days=1)
+        expected = days[first_day] + days[second_day]
+        assert expected > 0
+
+        start = datetime.combine(first_day, time(0), tzinfo=SAO_PAULO)
+        last = datetime.combine(second_day, time(18), tzinfo=SAO_PAULO)  # logical dates are inclusive
+        backfill = e2e.api.create_backfill(DAG_ID, start, last, max_active_runs=2)
+        e2e.api.wait_for_backfill(backfill["id"], timeout=420, alive=e2e.alive)
+
+        runs = e2e.api.list_dag_runs(DAG_ID, run_type="backfill")
+        assert len(runs) == 8, [r["dag_run_id"] for r in runs]
+        failed = [r["dag_run_id"] for r in runs if r["state"] != "success"]
+        assert not failed, "\n".join(e2e.explain(run_id) for run_id in failed)
+        intervals = sorted((moment(r["data_interval_start"]), moment(r["data_interval_end"])) for r in runs)
+        assert intervals[0][0] == start and intervals[-1][1] == start + timedelta(days=2)
+        assert all(end - begin == timedelta(hours=6) for begin, end in intervals)
+        assert all(a[1] == b[0] for a, b in zip(intervals, intervals[1:], strict=False)), "gaps or overlaps"
+
+        spans = [(moment(r["start_date"]), moment(r["end_date"])) for r in runs]
+        overlapping = max(sum(1 for s, e in spans if s <= begin < e) for begin, _ in spans)
+        assert overlapping >= 2, f"max_active_runs=2 should run backfill runs side by side: {spans}"
+
+        fetched = 0
+        for run in runs:
+            record = e2e.history(run["dag_run_id"])
+            assert (record["run_type"], record["mode"], record["status"]) == ("backfill", "range", "success")
+            fetched += record["streams"]["deals"]["fetched"]
+        assert fetched == expected, "each backfill run re-reads the deals created in its data interval"
+        assert e2e.sales_count() == len(truth)
+        assert not e2e.mailbox.messages or all(r["dag_run_id"] not in m["Subject"]
+                                               for m in e2e.mailbox.messages for r in runs)

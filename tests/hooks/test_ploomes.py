@@ -1,0 +1,596 @@
+"""PloomesHook against the simulator, over real HTTP (nothing of HTTP is mocked)."""
+
+from __future__ import annotations
+
+import gc
+import math
+import threading
+import time
+import tracemalloc
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
+from airflow.providers.http.hooks.http import HttpHook
+from ploomes_simulator import RunningSimulator
+from ploomes_sync import settings
+from ploomes_sync.api.errors import (
+    PloomesAuthError,
+    PloomesBadRequestError,
+    PloomesError,
+    PloomesRequestError,
+)
+from ploomes_sync.hooks.ploomes import Page, PloomesHook, RequestStats
+
+OUT_OF_WINDOW = "2099-01-01T00:00:00-03:00"  # a LastUpdateDate beyond WINDOW
+WINDOW = "LastUpdateDate lt 2098-01-01T00:00:00-03:00"
+
+Connect = Callable[..., None]  # the connect fixture of conftest.py
+
+
+def api_log(sim: RunningSimulator, path: str | None = None) -> list[dict[str, Any]]:
+    """The API requests the simulator received (optionally for one path), oldest first."""
+    entries = [entry for entry in sim.admin.requests() if path is None or entry["path"] == path]
+    return sorted(entries, key=lambda entry: entry["t"])  # logged when answered, sorted by arrival
+
+
+def client_memory() -> int:
+    """Bytes traced outside the simulator's threads (it runs in this process)."""
+    gc.collect()
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, "*ploomes_simulator*", all_frames=True)]
+    )
+    return sum(stat.size for stat in snapshot.statistics("filename"))
+
+
+def wait_for(probe: Callable[[], Any], timeout: float = 5.0) -> Any:
+    """The first truthy result of ``probe`` (the simulator logs a request once it has answered)."""
+    deadline = time.monotonic() + timeout
+    while not (result := probe()):
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+    return result
+
+
+def truth_ids(sim: RunningSimulator) -> list[int]:
+    return [deal["Id"] for deal in sim.admin.truth_deals()]
+
+
+def read_ids(hook: PloomesHook, endpoint: str = "Deals", **kwargs: Any) -> list[int]:
+    return [record["Id"] for record in hook.iter_records(endpoint, **kwargs)]
+
+
+class TestPloomesHook:
+    # --- identity and connection ------------------------------------------------------------
+
+    def test_declares_the_ploomes_connection_type(self) -> None:
+        assert issubclass(PloomesHook, HttpHook)
+        assert PloomesHook.conn_name_attr == "ploomes_conn_id"
+        assert PloomesHook.default_conn_name == "ploomes_default"
+        assert PloomesHook.conn_type == "ploomes"
+        assert PloomesHook.hook_name == "Ploomes"
+
+    def test_init_only_stores_arguments(self, monkeypatch: pytest.MonkeyPatch, sim: RunningSimulator) -> None:
+        monkeypatch.delenv("AIRFLOW_CONN_PLOOMES_DEFAULT", raising=False)
+        hook = PloomesHook(ploomes_conn_id="not_defined_anywhere", page_size=7)  # no lookup: no error
+        pages = hook.iter_pages("Deals")  # a generator: nothing happens until a page is asked for
+
+        assert hook.ploomes_conn_id == "not_defined_anywhere"
+        assert hook.options is None and hook.stats == RequestStats()
+        assert api_log(sim) == []
+        pages.close()
+
+    def test_json_connection_from_the_environment_resolves_outside_a_task(
+        self, connect: Connect, sim: RunningSimulator, api_key: str
+    ) -> None:
+        connect(page_size=40, requests_per_minute=90, max_attempts=2)
+        hook = PloomesHook()
+
+        session = hook.get_conn()
+
+        assert hook.base_url == sim.url
+        assert session.headers[settings.USER_KEY_HEADER] == api_key
+        assert session.auth is None
+        options = hook.options
+        assert options is not None
+        assert (options.page_size, options.requests_per_minute, options.max_attempts) == (40, 90, 2)
+        assert options.backoff_base == 0.01  # conftest.FAST_EXTRAS
+        # the Ploomes options are not sent as headers (HttpHook sends unknown extras as headers)
+        assert not {"page_size", "requests_per_minute", "max_attempts"} & {h.lower() for h in session.headers}
+
+    def test_constructor_arguments_win_over_extras(self, connect: Connect) -> None:
+        connect(page_size=40, requests_per_minute=90)
+        hook = PloomesHook(page_size=7, requests_per_minute=6000, timeout=3)
+
+        hook.get_conn()
+
+        options = hook.options
+        assert options is not None
+        assert (options.page_size, options.requests_per_minute, options.timeout) == (7, 6000, 3)
+
+    def test_defaults_come_from_settings(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("AIRFLOW_CONN_PLOOMES_DEFAULT", '{"conn_type": "ploomes", "password": "x"}')
+        hook = PloomesHook()
+
+        hook.get_conn()
+
+        assert hook.base_url == settings.DEFAULT_BASE_URL
+        assert hook.options is not None
+        assert hook.options.page_size == settings.DEFAULT_PAGE_SIZE == 300
+        assert hook.options.requests_per_minute == settings.DEFAULT_REQUESTS_PER_MINUTE == 120
+        assert hook.options.max_throttle_wait == settings.DEFAULT_MAX_THROTTLE_WAIT_SECONDS
+
+    def test_an_invalid_extra_names_itself_and_the_connection(self, connect: Connect) -> None:
+        connect(page_size="lots")
+
+        with pytest.raises(ValueError, match=r"extra 'page_size' of connection 'ploomes_default'"):
+            PloomesHook().get_conn()
+
+    def test_ui_shows_the_key_field_relabelled_and_the_base_url_placeholder(self) -> None:
+        behaviour = PloomesHook.get_ui_field_behaviour()
+
+        assert behaviour["relabeling"]["password"] == "API key (User-Key)"
+        assert behaviour["placeholders"]["host"] == "https://public-api2.ploomes.com"
+        assert {"requests_per_minute", "page_size"} <= set(behaviour["placeholders"])
+        assert "login" in behaviour["hidden_fields"]
+
+    def test_connection_form_widgets_offer_the_extras_or_say_what_to_install(self) -> None:
+        try:
+            widgets = PloomesHook.get_connection_form_widgets()
+        except ImportError as exc:
+            assert "pip install" in str(exc)
+            assert exc.name in ("flask_appbuilder", "flask_babel", "wtforms")
+        else:
+            assert set(widgets) == {"requests_per_minute", "page_size"}
+
+    # --- preflight and count ----------------------------------------------------------------
+
+    def test_preflight_sends_one_cheap_account_request(self, connect: Connect, sim: RunningSimulator) -> None:
+        connect()
+
+        PloomesHook().preflight()
+
+        [request] = api_log(sim)
+        assert request["path"] == "/Account"
+        assert request["query"] == {"$top": "1", "$select": "Id"}
+        assert request["status"] == 200
+
+    def test_test_connection_reports_a_rejected_key(self, connect: Connect) -> None:
+        connect(password="wrong-key-0000000000")
+
+        ok, message = PloomesHook().test_connection()
+
+        assert ok is False and "403" in message
+
+    def test_count_returns_odata_count_when_the_api_answers_it(
+        self, connect: Connect, sim: RunningSimulator
+    ) -> None:
+        connect()
+        won = sum(1 for deal in sim.admin.truth_deals() if deal["StatusId"] == 2)
+
+        assert PloomesHook().count("Deals") == 700
+        assert PloomesHook().count("Deals", filter="StatusId eq 2") == won
+        assert api_log(sim)[-1]["query"] == {
+            "$count": "true",
+            "$top": "1",
+            "$select": "Id",
+            "$filter": "StatusId eq 2",
+        }
+
+    def test_count_returns_none_when_the_api_does_not_answer_it(
+        self, connect: Connect, sim: RunningSimulator
+    ) -> None:
+        connect()
+        sim.admin.configure(count_supported=False)
+
+        assert PloomesHook().count("Deals") is None
+
+    # --- paging -----------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("page_size", [300, 7])
+    def test_pages_cover_every_deal_across_page_boundaries(
+        self, connect: Connect, sim: RunningSimulator, page_size: int
+    ) -> None:
+        connect(page_size=page_size)
+        hook = PloomesHook()
+
+        pages = list(hook.iter_pages("Deals", select=["Id", "Title"]))
+
+        ids = [record["Id"] for page in pages for record in page.records]
+        assert ids == truth_ids(sim)  # all, once each, in Id order
+        assert [page.number for page in pages] == list(range(1, math.ceil(700 / page_size) + 1))
+        assert all(page.last_id == page.records[-1]["Id"] for page in pages)
+        log = api_log(sim, "/Deals")
+        assert len(log) == len(pages) + 1  # the read ends on an empty page, not on a short one
+        assert log[-1]["status"] == 200
+        for entry, previous in zip(log[1:], pages, strict=True):
+            assert entry["query"]["$filter"] == f"Id gt {previous.last_id}"
+        for entry in log:
+            assert entry["query"]["$orderby"] == "Id" and entry["query"]["$top"] == str(page_size)
+            assert "$skip" not in entry["query"]
+        assert (hook.stats.pages, hook.stats.records, hook.stats.requests) == (len(pages), 700, len(log))
+
+    def test_a_page_size_above_300_is_clamped_to_300(self, connect: Connect, sim: RunningSimulator) -> None:
+        connect(page_size=1000)
+        hook = PloomesHook()
+
+        ids = read_ids(hook, select="Id")
+
+        assert ids == truth_ids(sim)
+        assert {entry["query"]["$top"] for entry in api_log(sim, "/Deals")} == {"300"}
+
+    def test_a_server_that_silently_cuts_top_loses_nothing(
+        self, connect: Connect, sim: RunningSimulator
+    ) -> None:
+        class AsksForMore(PloomesHook):
+            def prepare_request(self, endpoint, params):  # as if the client asked $top=1000
+                return super().prepare_request(endpoint, {**params, "$top": "1000"})
+
+        connect()
+
+        ids = read_ids(AsksForMore(), select=["Id"])
+
+        assert ids == truth_ids(sim)
+        assert [entry["query"]["$top"] for entry in api_log(sim, "/Deals")] == ["1000"] * 4
+
+    def test_filter_select_and_expand_reach_the_api_with_id_added(
+        self, connect: Connect, sim: RunningSimulator
+    ) -> None:
+        connect(page_size=100)
+        select = ["Title", "StatusId"]
+        won = [deal["Id"] for deal in sim.admin.truth_deals() if deal["StatusId"] == 2]
+
+        records = list(PloomesHook().iter_records("Deals", filter="StatusId eq 2", select=select))
+
+        assert [record["Id"] for record in records] == won
+        assert all(set(record) == {"Id", "Title", "StatusId"} for record in records)
+        assert select == ["Title", "StatusId"]  # the caller's list is left alone
+        queries = [entry["query"] for entry in api_log(sim, "/Deals")]
+        assert queries[0]["$select"] == "Id,Title,StatusId"
+        assert queries[0]["$filter"] == "StatusId eq 2"
+        assert queries[1]["$filter"] == f"(StatusId eq 2) and Id gt {won[99]}"
+
+    def test_expand_returns_nested_records(self, connect: Connect, sim: RunningSimulator) -> None:
+        connect()
+
+        contacts = list(PloomesHook().iter_records("Contacts", select=["Name"], expand="Tags"))
+
+        assert [contact["Id"] for contact in contacts] == [c["Id"] for c in sim.admin.truth_contacts()]
+        assert all(isinstance(contact["Tags"], list) for contact in contacts)
+        assert api_log(sim, "/Contacts")[0]["query"]["$expand"] == "Tags"
+
+    def test_deals_updated_out_of_the_window_while_paging_are_not_lost(
+        self, connect: Connect, sim: RunningSimulator
+    ) -> None:
+        connect(page_size=50)
+        before = truth_ids(sim)
+        moved: set[int] = set()
+        seen: list[int] = []
+
+        for page in PloomesHook().iter_pages("Deals", filter=WINDOW, select=["Id"]):
+            seen += [record["Id"] for record in page.records]
+            # between pages: deals already read leave the window (what shifts $skip offsets),
+            # and so do a few not read yet
+            unread = [deal_id for deal_id in before if deal_id > page.last_id and deal_id not in moved]
+            for deal_id in [*seen[-10:], *unread[:3]]:
+                if deal_id not in moved:
+                    sim.admin.update_deal(deal_id, LastUpdateDate=OUT_OF_WINDOW)
+                    moved.add(deal_id)
+
+        assert len(seen) == len(set(seen))
+        stayed = [deal_id for deal_id in before if deal_id not in moved]
+        assert set(stayed) <= set(seen)  # everything in the window for the whole read was read
+        assert len(moved) > 100
+
+    def test_deals_deleted_while_paging_are_not_lost(self, connect: Connect, sim: RunningSimulator) -> None:
+        connect(page_size=50)
+        before = truth_ids(sim)
+        deleted: set[int] = set()
+        seen: list[int] = []
+
+        for number, page in enumerate(PloomesHook().iter_pages("Deals", select=["Id"]), start=1):
+            seen += [record["Id"] for record in page.records]
+            deleted.update(sim.admin.mutate(deletes=15, seed=number)["deleted"])
+
+        assert len(seen) == len(set(seen))
+        survivors = [deal_id for deal_id in before if deal_id not in deleted]
+        assert set(survivors) <= set(seen)
+        assert any(deal_id < max(seen) for deal_id in deleted)  # deletions behind the read happened
+
+    def test_the_iterator_keeps_no_page_it_has_moved_past(self, connect: Connect) -> None:
+        connect(page_size=7)
+        pages = PloomesHook().iter_pages("Deals")
+        first = next(pages)
+        assert len(first.records) == 7
+        gone = weakref.ref(first)
+        del first
+
+        next(pages)
+        gc.collect()
+
+        assert gone() is None
+        pages.close()
+
+    def test_memory_stays_flat_however_many_pages(self, connect: Connect) -> None:
+        connect(page_size=20)
+        hook = PloomesHook()
+        list(hook.iter_pages("Deals"))  # warm up: session, logging, the simulator's caches
+        tracemalloc.start(10)
+        try:
+            sizes = []
+            for page in hook.iter_pages("Deals"):
+                if page.number in (5, 34):
+                    sizes.append(client_memory())
+            retained = [page.records for page in hook.iter_pages("Deals")]  # what keeping them costs
+            every_record = client_memory() - sizes[1]
+        finally:
+            tracemalloc.stop()
+
+        assert len(retained) == 35
+        growth = sizes[1] - sizes[0]  # across 29 pages (580 records)
+        assert growth < every_record / 10, (growth, every_record)
+
+    # --- authentication ---------------------------------------------------------------------
+
+    def test_403_fails_without_retry_and_names_the_causes(
+        self, connect: Connect, sim: RunningSimulator
+    ) -> None:
+        wrong = "wrong-key-5c1e0a9d7b3f4e2a"
+        connect(password=wrong, max_attempts=5)
+        hook = PloomesHook()
+
+        with pytest.raises(PloomesAuthError) as raised:
+            hook.preflight()
+
+        error = raised.value
+        assert isinstance(error, AirflowFailException)
+        assert error.status == 403 and error.url.endswith("/Account?$top=1&$select=Id")
+        message = str(error)
+        assert "403" in message and "User-Key" in message and "rejected" in message
+        for cause in (
+            "empty or missing key",
+            "password",
+            "variable",
+            "expired",
+            "revoked",
+            "permission",
+            "too heavy",
+            "Administração › Integrações › Usuários de integração",
+        ):
+            assert cause in message
+        assert "The User-Key header is missing, wrong or expired" in message  # the server's words
+        assert wrong not in message
+        assert len(api_log(sim)) == 1 and hook.stats.retries == 0
+
+    def test_401_fails_without_retry_too(self, connect: Connect, sim: RunningSimulator) -> None:
+        sim.admin.configure(auth_status=401)
+        connect(password="wrong-key-00000000000")
+
+        with pytest.raises(PloomesAuthError, match="answered 401"):
+            list(PloomesHook().iter_pages("Deals"))
+
+        assert [entry["status"] for entry in api_log(sim)] == [401]
+
+    @pytest.mark.parametrize("password", ["", None])
+    def test_an_empty_key_is_still_sent_and_the_error_says_it_is_empty(
+        self, connect: Connect, sim: RunningSimulator, password: str | None
+    ) -> None:
+        connect(password=password)
+
+        with pytest.raises(PloomesAuthError, match="configured key is EMPTY") as raised:
+            PloomesHook().preflight()
+
+        assert raised.value.key_empty is True
+        assert [(entry["path"], entry["status"]) for entry in api_log(sim)] == [("/Account", 403)]
+
+    # --- throttling -------------------------------------------------------------------------
+
+    def test_429_with_retry_after_waits_what_the_server_asks(
+        self, connect: Connect, sim: RunningSimulator
+    ) -> None:
+        connect()
+        sim.admin.set_faults(schedule=[{"kind": "429", "count": 1, "path": "/Account"}])
+        hook = PloomesHook()
+
+        hook.preflight()
+
+        throttled, answered = api_log(sim)
+        assert (throttled["status"], answered["status"]) == (429, 200)
+        assert answered["t"] - throttled["t"] >= 0.9  # Retry-After: 1, far above the 0.01 s backoff
+        assert (hook.stats.throttled, hook.stats.retries) == (1, 1)
+        assert hook.stats.backoff_wait_seconds >= 1.0
+
+    def test_429_without_retry_after_backs_off_exponentially(
+        self, connect: Connect, sim: RunningSimulator
+    ) -> None:
+        connect(backoff_base=0.1, backoff_max=1.0)
+        sim.admin.configure(retry_after=False)
+        sim.admin.set_faults(schedule=[{"kind": "429", "count": 3, "path": "/Account"}])
+        hook = PloomesHook()
+
+        hook.preflight()
+
+        log = api_log(sim)
+        assert [entry["status"] for entry in log] == [429, 429, 429, 200]
+        gaps = [later["t"] - earlier["t"] for earlier, later in zip(log, log[1:], strict=False)]
+        for number, gap in enumerate(gaps):
+            assert gap >= 0.1 * 2**number - 0.02, gaps  # 0.1, 0.2, 0.4 s (plus jitter)
+        assert hook.stats.throttled == 3
+
+    def test_429s_beyond_the_throttle_budget_fail_with_a_clear_error(
+        self, connect: Connect, sim: RunningSimulator
+    ) -> None:
+        connect(max_throttle_wait=0.5)  # the simulator asks for Retry-After: 1
+        sim.admin.set_faults(schedule=[{"kind": "429", "count": 5}])
+
+        with pytest.raises(PloomesRequestError) as raised:
+            PloomesHook().preflight()
+
+        message = str(raised.value)
+        assert "429" in message and "max_throttle_wait" in message and "after 1 attempt " in message
+        assert raised.value.status == 429
+        assert len(api_log(sim)) == 1
+
+    # --- transient failures -----------------------------------------------------------------
+
+    @pytest.mark.parametrize("kind", ["500", "502", "503", "504", "drop", "malformed"])
+    def test_each_fault_kind_is_recovered(self, connect: Connect, sim: RunningSimulator, kind: str) -> None:
+        connect(page_size=300)
+        sim.admin.set_faults(schedule=[{"kind": kind, "count": 2, "after": 1, "path": "/Deals"}])
+        hook = PloomesHook()
+
+        ids = read_ids(hook, select=["Id"])
+
+        assert ids == truth_ids(sim)
+        log = api_log(sim, "/Deals")
+        assert [entry["fault"] for entry in log] == [None, kind, kind, None, None, None]
+        assert log[1]["query"] == log[2]["query"] == log[3]["query"]  # the same page, asked again
+        assert hook.stats.retries == 2
+
+    def test_a_slow_answer_times_out_and_is_retried(self, connect: Connect, sim: RunningSimulator) -> None:
+        connect(timeout=0.3)  # the simulator's slow answers take 1 s
+        sim.admin.set_faults(schedule=[{"kind": "slow", "count": 1, "path": "/Deals"}])
+        hook = PloomesHook()
+
+        ids = read_ids(hook, select=["Id"])
+
+        assert ids == truth_ids(sim)
+        assert hook.stats.retries == 1 and hook.stats.requests == 5
+        log = wait_for(lambda: api_log(sim, "/Deals") if len(api_log(sim, "/Deals")) == 5 else None)
+        assert log[0]["fault"] == "slow" and log[0]["query"] == log[1]["query"]  # asked again
+
+    @pytest.mark.parametrize(
+        ("kind", "cause"),
+        [("503", "status 503"), ("drop", "connection failed or dropped"), ("malformed", "not JSON")],
+    )
+    def test_retries_exhausted_give_a_clear_error_with_the_attempt_count(
+        self, connect: Connect, sim: RunningSimulator, kind: str, cause: str
+    ) -> None:
+        connect(max_attempts=3)
+        sim.admin.set_faults(schedule=[{"kind": kind, "count": 10}])
+
+        with pytest.raises(PloomesRequestError) as raised:
+            PloomesHook().preflight()
+
+        error = raised.value
+        assert error.attempts == 3 and len(api_log(sim)) == 3
+        message = str(error)
+        assert "gave up after 3 attempts" in message and cause in message
+        assert f"GET {sim.url}/Account?$top=1&$select=Id" in message
+        assert not isinstance(error, AirflowFailException)  # Airflow may retry the task
+
+    def test_a_timeout_exhausted_names_the_timeout(self, connect: Connect, sim: RunningSimulator) -> None:
+        connect(max_attempts=2, timeout=0.2)
+        sim.admin.set_faults(schedule=[{"kind": "slow", "count": 2}])
+
+        with pytest.raises(PloomesRequestError, match=r"gave up after 2 attempts.*timeout of 0.2 s"):
+            PloomesHook().preflight()
+
+    def test_a_200_without_a_value_list_is_an_invalid_answer(
+        self, connect: Connect, sim: RunningSimulator
+    ) -> None:
+        connect(max_attempts=2)
+        hook = PloomesHook()
+
+        with pytest.raises(PloomesRequestError, match=r"'value' list") as raised:
+            hook.fetch("_admin/health", {})  # a 200 JSON object without "value"
+
+        assert raised.value.attempts == 2 and hook.stats.requests == 2
+
+    def test_a_400_is_not_retried_and_shows_the_server_message(
+        self, connect: Connect, sim: RunningSimulator
+    ) -> None:
+        connect(max_attempts=5)
+
+        with pytest.raises(PloomesBadRequestError) as raised:
+            list(PloomesHook().iter_pages("Deals", filter="NoSuchField eq 1"))
+
+        assert raised.value.status == 400
+        assert "NoSuchField" in str(raised.value) and "answered 400" in str(raised.value)
+        assert not isinstance(raised.value, AirflowFailException)
+        assert len(api_log(sim)) == 1
+
+    # --- secrets, rate and counters ---------------------------------------------------------
+
+    def test_the_key_never_appears_in_logs_or_errors(
+        self,
+        connect: Connect,
+        sim: RunningSimulator,
+        api_key: str,
+        hook_logs: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        connect(page_size=300, max_attempts=5)
+        sim.admin.set_faults(
+            schedule=[{"kind": kind, "count": 1, "after": 1} for kind in ("503", "drop", "malformed", "429")]
+        )
+        hook = PloomesHook()
+        errors: list[PloomesError] = []
+
+        hook.preflight()
+        list(hook.iter_pages("Deals", select=["Id"]))
+        for call in (
+            lambda: list(hook.iter_pages("Deals", filter="Bogus eq 1")),
+            lambda: (sim.admin.configure(api_key="rotated-key-1234567890"), hook.preflight()),
+        ):
+            with pytest.raises(PloomesError) as raised:
+                call()
+            errors.append(raised.value)
+
+        logged = hook_logs.text + "\n".join(str(record.__dict__) for record in hook_logs.records)
+        assert "Deals page 1" in logged and "Attempt 1" in logged  # the capture sees the hook
+        assert f"GET {sim.url}/Account?$top=1&$select=Id" in logged  # ... at DEBUG
+        assert "GET /Account" in logged  # ... and urllib3's debug lines
+        assert [type(error) for error in errors] == [PloomesBadRequestError, PloomesAuthError]
+        for text in (logged, capsys.readouterr().out, *map(str, errors), *map(repr, errors)):
+            assert api_key not in text
+
+    def test_requests_are_spaced_to_the_rate_limit(self, connect: Connect, sim: RunningSimulator) -> None:
+        rpm = 600
+        connect(page_size=20, requests_per_minute=rpm)
+        hook = PloomesHook()
+
+        assert len(read_ids(hook, select=["Id"])) == 700
+
+        times = [entry["t"] for entry in api_log(sim)]
+        assert len(times) == 36
+        spacing = 60 / rpm
+        assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= spacing - 0.02
+        assert max(sum(1 for t in times if start <= t < start + 60) for start in times) <= rpm
+        assert max(sum(1 for t in times if start <= t < start + 1) for start in times) <= rpm / 60 + 1
+        assert hook.stats.limiter_wait_seconds > 0
+
+    def test_hooks_of_one_process_share_the_rate_limit(self, connect: Connect, sim: RunningSimulator) -> None:
+        rpm = 600
+        connect(requests_per_minute=rpm)
+        hooks = [PloomesHook(), PloomesHook()]
+
+        def work(hook: PloomesHook) -> None:
+            for _ in range(8):
+                hook.count("Deals")
+
+        threads = [threading.Thread(target=work, args=(hook,)) for hook in hooks]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+
+        times = sorted(entry["t"] for entry in api_log(sim))
+        assert len(times) == 16
+        assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 60 / rpm - 0.02
+
+    def test_stats_count_what_happened(self, connect: Connect, sim: RunningSimulator) -> None:
+        connect(page_size=300)
+        sim.admin.set_faults(schedule=[{"kind": "503", "count": 1, "after": 2}])
+        hook = PloomesHook()
+
+        hook.preflight()
+        pages = list(hook.iter_pages("Deals"))
+
+        assert isinstance(pages[0], Page)
+        stats = hook.stats.as_dict()
+        assert stats["requests"] == 1 + 4 + 1
+        assert (stats["pages"], stats["records"], stats["retries"], stats["throttled"]) == (3, 700, 1, 0)
+        assert stats["backoff_wait_seconds"] > 0 and stats["limiter_wait_seconds"] >= 0

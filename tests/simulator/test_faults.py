@@ -1,0 +1,129 @@
+"""Fault injection by schedule and by probability."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+from ploomes_simulator import AdminError, RunningSimulator
+from ploomes_simulator.faults import FaultInjector
+
+from tests.simulator.sim_support import Api
+
+
+class TestScheduledFaults:
+    @pytest.mark.parametrize("kind", ["500", "502", "503", "504"])
+    def test_error_status_after_skipping_some_requests(
+        self, api: Api, sim: RunningSimulator, kind: str
+    ) -> None:
+        sim.admin.set_faults(schedule=[{"kind": kind, "count": 2, "after": 1, "path": "/Deals"}])
+        statuses = [api.get("/Deals", {"$top": 1}).status_code for _ in range(4)]
+        assert statuses == [200, int(kind), int(kind), 200]
+        log = sim.admin.requests()
+        assert [entry["fault"] for entry in log] == [None, kind, kind, None]
+        assert [entry["status"] for entry in log] == statuses
+
+    def test_error_body_is_json(self, api: Api, sim: RunningSimulator) -> None:
+        sim.admin.set_faults(schedule=[{"kind": "503"}])
+        response = api.get("/Deals")
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "ServiceUnavailable"
+
+    def test_429_fault_honours_retry_after_setting(self, api: Api, sim: RunningSimulator) -> None:
+        sim.admin.set_faults(schedule=[{"kind": "429", "count": 2}])
+        with_header = api.get("/Deals")
+        sim.admin.configure(retry_after=False)
+        without_header = api.get("/Deals")
+        assert (with_header.status_code, without_header.status_code) == (429, 429)
+        assert int(with_header.headers["Retry-After"]) >= 1
+        assert "Retry-After" not in without_header.headers
+
+    def test_slow_answers_late_but_normally(self, api: Api, sim: RunningSimulator) -> None:
+        sim.admin.configure(slow_seconds=0.3)
+        sim.admin.set_faults(schedule=[{"kind": "slow"}])
+        started = time.monotonic()
+        response = api.get("/Deals", {"$top": 2})
+        assert time.monotonic() - started >= 0.3
+        assert response.status_code == 200 and len(response.json()["value"]) == 2
+        assert sim.admin.requests()[0]["fault"] == "slow"
+
+    def test_drop_closes_the_connection_without_an_answer(self, api: Api, sim: RunningSimulator) -> None:
+        sim.admin.set_faults(schedule=[{"kind": "drop"}])
+        with pytest.raises(requests.ConnectionError):
+            api.get("/Deals")
+        assert api.get("/Deals", {"$top": 1}).status_code == 200
+        entry = sim.admin.requests()[0]
+        assert (entry["status"], entry["fault"]) == (None, "drop")
+        assert sim.admin.request_counts()["by_status"] == {"dropped": 1, "200": 1}
+
+    def test_malformed_is_200_with_invalid_json(self, api: Api, sim: RunningSimulator) -> None:
+        sim.admin.set_faults(schedule=[{"kind": "malformed"}])
+        response = api.get("/Deals", {"$top": 5})
+        assert response.status_code == 200
+        assert int(response.headers["Content-Length"]) == len(response.content)
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(response.content)
+
+    def test_path_restricts_the_fault(self, api: Api, sim: RunningSimulator) -> None:
+        sim.admin.set_faults(schedule=[{"kind": "500", "count": 1, "path": "/Contacts"}])
+        assert api.get("/Deals").status_code == 200
+        assert api.get("/Contacts").status_code == 500
+        assert api.get("/Contacts").status_code == 200
+
+    def test_entries_apply_in_order(self, api: Api, sim: RunningSimulator) -> None:
+        sim.admin.set_faults(
+            schedule=[{"kind": "502", "count": 1, "after": 2}, {"kind": "504", "count": 1, "after": 0}]
+        )
+        assert [api.get("/Account").status_code for _ in range(4)] == [504, 200, 502, 200]
+
+    def test_admin_is_never_faulted(self, sim: RunningSimulator) -> None:
+        sim.admin.set_faults(schedule=[{"kind": "drop", "count": 5}], probability={"500": 1.0})
+        assert len(sim.admin.truth_deals()) == 700
+        assert sim.admin.faults()["schedule"][0]["count"] == 5
+
+    def test_clear_faults(self, api: Api, sim: RunningSimulator) -> None:
+        sim.admin.set_faults(schedule=[{"kind": "500", "count": 3}])
+        sim.admin.clear_faults()
+        assert api.get("/Account").status_code == 200
+
+    @pytest.mark.parametrize(
+        "config",
+        [
+            {"schedule": [{"kind": "418"}]},
+            {"schedule": [{"kind": "500", "count": -1}]},
+            {"schedule": [{"kind": "500", "when": 3}]},
+            {"probability": {"503": 1.5}},
+            {"probability": {"503": 0.6, "500": 0.6}},
+        ],
+    )
+    def test_invalid_configuration_is_400(self, sim: RunningSimulator, config: dict) -> None:
+        with pytest.raises(AdminError) as raised:
+            sim.admin.set_faults(**config)
+        assert raised.value.status == 400
+
+
+class TestProbableFaults:
+    def test_probability_with_a_seed_is_reproducible(self, api: Api, sim: RunningSimulator) -> None:
+        def run() -> list[int]:
+            sim.admin.set_faults(probability={"503": 0.3, "500": 0.2}, seed=7)
+            return [api.get("/Account").status_code for _ in range(40)]
+
+        first, second = run(), run()
+        assert first == second
+        assert {200, 500, 503} == set(first)
+        sim.admin.set_faults(probability={"503": 0.3, "500": 0.2}, seed=8)
+        assert [api.get("/Account").status_code for _ in range(40)] != first
+
+
+class TestInjector:
+    def test_after_counts_requests_faulted_by_other_entries(self) -> None:
+        injector = FaultInjector()
+        injector.configure([{"kind": "500", "count": 1}, {"kind": "503", "after": 1}], None)
+        assert [injector.pick("/Deals") for _ in range(3)] == ["500", "503", None]
+
+    def test_paths_compare_without_case_or_trailing_slash(self) -> None:
+        injector = FaultInjector()
+        injector.configure([{"kind": "500", "count": 2, "path": "/deals/"}], None)
+        assert [injector.pick(path) for path in ("/Contacts", "/Deals", "/DEALS")] == [None, "500", "500"]

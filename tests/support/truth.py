@@ -1,0 +1,125 @@
+"""The warehouse the contract demands, computed from the simulator's truth independently of the sync.
+
+Dates are parsed by PostgreSQL itself, not by the sync's parser; money is rounded with Decimal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import psycopg
+
+STATUS = {1: "open", 2: "won", 3: "lost"}
+CLIENT_TAG = 40006184
+SALES_COLUMNS = ("id", "customer_id", "title", "deal_value", "status", "won", "pipeline_id", "stage_id",
+                 "owner_id", "created_at", "updated_at", "closed_at")
+CUSTOMER_COLUMNS = ("id", "name", "legal_name", "cnpj", "zip_code", "is_client", "created_at", "updated_at")
+CUSTOMER_SALES_COLUMNS = ("customer_id", "customer_name", "customer_cnpj", "total_deals", "won_deals",
+                          "total_sales", "total_revenue", "average_deal_value", "first_purchase_date",
+                          "last_purchase_date")
+
+
+def _instants(conn: psycopg.Connection, values: list[str | None]) -> list[Any]:
+    """Parse ISO strings with PostgreSQL (the reference for timestamptz input)."""
+    rows = conn.execute("SELECT v::timestamptz FROM unnest(%s::text[]) WITH ORDINALITY AS t(v, n) ORDER BY n",
+                        [values]).fetchall()
+    return [row[0] for row in rows]
+
+
+def _money(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    return Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def expected_sales(conn: psycopg.Connection, deals: list[dict]) -> dict[int, dict]:
+    created = _instants(conn, [d["CreateDate"] for d in deals])
+    updated = _instants(conn, [d["LastUpdateDate"] for d in deals])
+    finished = _instants(conn, [d.get("FinishDate") for d in deals])
+    out = {}
+    for deal, c, u, f in zip(deals, created, updated, finished, strict=True):
+        out[deal["Id"]] = {
+            "id": deal["Id"], "customer_id": deal.get("ContactId"), "title": deal.get("Title"),
+            "deal_value": _money(deal.get("Amount")), "status": STATUS[deal["StatusId"]],
+            "won": deal["StatusId"] == 2, "pipeline_id": deal.get("PipelineId"),
+            "stage_id": deal.get("StageId"), "owner_id": deal.get("OwnerId"),
+            "created_at": c, "updated_at": u, "closed_at": f,
+        }
+    return out
+
+
+def _digits(value: Any) -> str:
+    return re.sub(r"\D", "", value) if isinstance(value, str) else ""
+
+
+def expected_customers(conn: psycopg.Connection, contacts: list[dict], client_tag: int = CLIENT_TAG) -> dict:
+    created = _instants(conn, [c["CreateDate"] for c in contacts])
+    updated = _instants(conn, [c["LastUpdateDate"] for c in contacts])
+    out = {}
+    for contact, c, u in zip(contacts, created, updated, strict=True):
+        cnpj = _digits(contact.get("CNPJ"))
+        if len(cnpj) != 14:
+            cnpj = _digits(contact.get("Register"))
+        zip_code = contact.get("ZipCode")
+        tags = contact.get("Tags") or []
+        out[contact["Id"]] = {
+            "id": contact["Id"], "name": contact.get("Name"), "legal_name": contact.get("LegalName"),
+            "cnpj": cnpj if len(cnpj) == 14 else None,
+            "zip_code": str(zip_code).zfill(8) if isinstance(zip_code, int) and 0 <= zip_code < 10**8 else None,
+            "is_client": any(t.get("TagId") == client_tag for t in tags),
+            "created_at": c, "updated_at": u,
+        }
+    return out
+
+
+def expected_customer_sales(sales: dict[int, dict], customers: dict[int, dict]) -> dict[int, dict]:
+    by_customer: dict[int, list[dict]] = defaultdict(list)
+    for row in sales.values():
+        if row["customer_id"] is not None:
+            by_customer[row["customer_id"]].append(row)
+    out = {}
+    for customer_id, deals in by_customer.items():
+        won = [d for d in deals if d["won"]]
+        valued = [d["deal_value"] for d in won if d["deal_value"] is not None]
+        dates = [d["closed_at"] or d["created_at"] for d in won]
+        customer = customers.get(customer_id)
+        average = (sum(valued) / len(valued)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if valued else None
+        out[customer_id] = {
+            "customer_id": customer_id,
+            "customer_name": customer["name"] if customer else None,
+            "customer_cnpj": customer["cnpj"] if customer else None,
+            "total_deals": len(deals), "won_deals": len(won), "total_sales": len(won),
+            "total_revenue": sum(valued, Decimal("0.00")),
+            "average_deal_value": average,
+            "first_purchase_date": min(dates) if dates else None,
+            "last_purchase_date": max(dates) if dates else None,
+        }
+    return out
+
+
+def warehouse_rows(conn: psycopg.Connection, table: str, columns: tuple[str, ...], key: str) -> dict:
+    cols = ", ".join(columns)
+    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        cur.execute(f"SELECT {cols} FROM public.{table}")
+        return {row[key]: row for row in cur.fetchall()}
+
+
+def assert_warehouse_equals_truth(conn: psycopg.Connection, deals: list[dict], contacts: list[dict]) -> None:
+    """Every contract column of every row of the three tables equals what the truth demands."""
+    sales = expected_sales(conn, deals)
+    customers = expected_customers(conn, contacts)
+    aggregates = expected_customer_sales(sales, customers)
+    for table, columns, key, expected in (
+        ("sales", SALES_COLUMNS, "id", sales),
+        ("customers", CUSTOMER_COLUMNS, "id", customers),
+        ("customer_sales", CUSTOMER_SALES_COLUMNS, "customer_id", aggregates),
+    ):
+        actual = warehouse_rows(conn, table, columns, key)
+        missing, extra = sorted(set(expected) - set(actual)), sorted(set(actual) - set(expected))
+        assert not missing and not extra, f"{table}: missing {missing[:10]}, unexpected {extra[:10]}"
+        wrong = [(k, {c: (expected[k][c], actual[k][c]) for c in columns if expected[k][c] != actual[k][c]})
+                 for k in expected if expected[k] != actual[k]]
+        assert not wrong, f"{table}: {len(wrong)} rows differ, e.g. {wrong[:3]}"
