@@ -22,7 +22,7 @@ test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 demo: install
-	$(BIN)/python -m ploomes_devkit.demo $(if $(ONCE),--once,)
+	$(BIN)/python -m ploomes_devkit.demo $(if $(filter 1 yes true,$(ONCE)),--once,)
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -173,11 +173,13 @@ def ploomes_sales_sync():
     @task(pool=API_POOL)
     def validate_by_year(plan: dict) -> list[dict]:
         from ploomes_sync import tasks
+        from ploomes_sync.config import load_config
         from ploomes_sync.hooks.ploomes import PloomesHook
 
         with _warehouse() as conn, _warehouse() as reject_conn:
-            table = tasks.validate_by_year(_plan(plan), hook=PloomesHook(), conn=conn, reject_conn=reject_conn)
-        return table.to_json()
+            table = tasks.validate_by_year(_plan(plan), hook=PloomesHook(), conn=conn, reject_conn=reject_conn,
+                                           config=load_config())
+        return [] if table is None else table.to_json()
 
     plan = plan_run()
     migrate_schema() >> plan

@@ -92,6 +92,7 @@ class FailureEmail(SmtpNotifier):
 
 def record_failure(context: dict[str, Any]) -> None:
     """Mark the run failed in ``ploomes_sync.run_history`` with the task and the error."""
+    import psycopg
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
     from ploomes_sync import warehouse
@@ -100,5 +101,10 @@ def record_failure(context: dict[str, Any]) -> None:
     error = context.get("exception")
     message = scrub(f"{ti.task_id}: {type(error).__name__}: {error}", _known_secrets())
     run_key = ti.run_id
-    with PostgresHook(postgres_conn_id=SALES_DB_CONN_ID).get_conn() as conn:
-        warehouse.finish_run(conn, run_key, status="failed", error=message[:4000])
+    try:
+        with PostgresHook(postgres_conn_id=SALES_DB_CONN_ID).get_conn() as conn:
+            warehouse.finish_run(conn, run_key, status="failed", error=message[:4000])
+    except psycopg.Error as exc:
+        # The warehouse may be what failed; the e-mail (the other callback) still goes out.
+        log.warning("Could not mark run %s failed in ploomes_sync.run_history (%s): %s",
+                    run_key, type(exc).__name__, scrub(str(exc), _known_secrets()))

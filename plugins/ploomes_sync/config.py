@@ -35,6 +35,9 @@ class SyncConfig:
     max_reject_ratio: float = 0.01  # fail when more than this share of a stream's records is rejected
     reject_allowance: int = 5  # ... and more than this many
     stale_stage_days: float = 2.0  # staging rows of abandoned runs are removed after this long
+    # 0: every run lists Ploomes' deals lightly to archive deletions and compare per year. On very
+    # large accounts, N > 0 does that whole-account check at most every N hours (incremental runs).
+    full_check_every_hours: float = 0.0
 
     @property
     def lookback(self) -> timedelta:

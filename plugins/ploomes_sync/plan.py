@@ -20,14 +20,16 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from airflow.providers.common.compat.sdk import AirflowFailException
+
 from ploomes_sync.settings import BUSINESS_TIMEZONE
 
 SAO_PAULO = ZoneInfo(BUSINESS_TIMEZONE)
 Mode = Literal["incremental", "full", "range"]
 
 
-class PlanError(ValueError):
-    """The run's parameters do not describe a run that can be made."""
+class PlanError(AirflowFailException, ValueError):
+    """The run's parameters do not describe a run that can be made (fails with no retry)."""
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from ploomes_sync import records, warehouse
 from ploomes_sync.config import SyncConfig
@@ -24,12 +25,12 @@ log = logging.getLogger(__name__)
 RowFn = Callable[[Mapping[str, Any]], "tuple | records.Reject"]
 
 
-class TooManyRejects(RuntimeError):
-    """More records were rejected than the configured threshold allows."""
+class TooManyRejects(AirflowFailException):
+    """More records were rejected than the configured threshold allows (a retry would not help)."""
 
 
-class ValidationMismatch(RuntimeError):
-    """The warehouse disagrees with Ploomes for at least one year."""
+class ValidationMismatch(AirflowFailException):
+    """The warehouse disagrees with Ploomes for at least one year (fails the task with no retry)."""
 
     def __init__(self, table: warehouse.YearTable) -> None:
         self.table = table
@@ -217,13 +218,33 @@ def aggregate_customer_sales(plan: RunPlan, *, conn: psycopg.Connection) -> dict
     return counts
 
 
+def _full_check_due(plan: RunPlan, conn: psycopg.Connection, config: SyncConfig) -> bool:
+    if plan.mode != "incremental" or config.full_check_every_hours <= 0:
+        return True
+    last = warehouse.last_full_check(conn)
+    if last is None or plan.cutoff - last >= timedelta(hours=config.full_check_every_hours):
+        return True
+    log.info("Whole-account check skipped: the last one ended at %s and full_check_every_hours is %s, "
+             "so deletions in Ploomes are archived and the per-year table compared at the next check "
+             "after %s.", last.isoformat(), config.full_check_every_hours,
+             (last + timedelta(hours=config.full_check_every_hours)).isoformat())
+    return False
+
+
 def validate_by_year(
     plan: RunPlan, *, hook: PloomesHook, conn: psycopg.Connection, reject_conn: psycopg.Connection,
-) -> warehouse.YearTable:
+    config: SyncConfig | None = None,
+) -> warehouse.YearTable | None:
     """Reconcile deletions and compare deals and won revenue per São Paulo year with Ploomes.
 
-    Raises :class:`ValidationMismatch` (after recording the table) when a year disagrees.
+    Raises :class:`ValidationMismatch` (after recording the table) when a year disagrees. Returns
+    None, with no API request, for an incremental run between whole-account checks when
+    ``full_check_every_hours`` is set.
     """
+    if not _full_check_due(plan, conn, config or SyncConfig()):
+        warehouse.finish_run(conn, plan.run_key, status="success", watermarks_after=warehouse.get_watermarks(conn))
+        warehouse.drop_stage(conn, plan.run_key)
+        return None
     listing_started_at = conn.execute("SELECT clock_timestamp()").fetchone()[0]
     conn.commit()
     counts = _extract(DEAL_LISTING, records.deal_listing_row, filter_=listing_filter(plan), plan=plan,
@@ -233,6 +254,9 @@ def validate_by_year(
         created_from=plan.created_from, created_to=plan.created_to,
     )
     warehouse.record_stream(conn, plan.run_key, "deals", deleted=deleted)
+    if deleted:
+        # aggregate_customer_sales ran before these deals left public.sales: bring it up to date.
+        aggregate_customer_sales(plan, conn=conn)
     table = warehouse.compare_by_year(conn, plan.run_key, cutoff=plan.cutoff,
                                       created_from=plan.created_from, created_to=plan.created_to)
     log.info("Listed %s deals; archived %s deleted deals. Per-year comparison:\n%s",

@@ -60,6 +60,9 @@ class DagHarness:
             from airflow.dag_processing.dagbag import DagBag
 
             self._dag = DagBag(dag_folder=str(ROOT / "dags")).dags["ploomes_sales_sync"]
+            for task in self._dag.tasks:  # keep the retries, not the minutes of waiting between them
+                task.retry_delay = timedelta(seconds=1)
+                task.max_retry_delay = timedelta(seconds=2)
         return self._dag
 
     def run(self, **params: Any):

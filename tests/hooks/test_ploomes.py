@@ -128,22 +128,19 @@ class TestPloomesHook:
         with pytest.raises(ValueError, match=r"extra 'page_size' of connection 'ploomes_default'"):
             PloomesHook().get_conn()
 
-    def test_ui_shows_the_key_field_relabelled_and_the_base_url_placeholder(self) -> None:
-        behaviour = PloomesHook.get_ui_field_behaviour()
+    def test_the_connection_form_relabels_the_key_field_and_offers_the_extras(self) -> None:
+        from airflow.providers_manager import ProvidersManager
 
+        manager = ProvidersManager()
+        behaviour = manager.field_behaviours["ploomes"]
+        widgets = manager.connection_form_widgets
+
+        assert widgets["extra__ploomes__page_size"].hook_class_name == "ploomes_sync.hooks.ploomes.PloomesHook"
         assert behaviour["relabeling"]["password"] == "API key (User-Key)"
         assert behaviour["placeholders"]["host"] == "https://public-api2.ploomes.com"
-        assert {"requests_per_minute", "page_size"} <= set(behaviour["placeholders"])
         assert "login" in behaviour["hidden_fields"]
-
-    def test_connection_form_widgets_offer_the_extras_or_say_what_to_install(self) -> None:
-        try:
-            widgets = PloomesHook.get_connection_form_widgets()
-        except ImportError as exc:
-            assert "pip install" in str(exc)
-            assert exc.name in ("flask_appbuilder", "flask_babel", "wtforms")
-        else:
-            assert set(widgets) == {"requests_per_minute", "page_size"}
+        assert widgets["extra__ploomes__page_size"].field["schema"]["maximum"] == 300
+        assert widgets["extra__ploomes__requests_per_minute"].field["value"] == 120
 
     # --- preflight and count ----------------------------------------------------------------
 

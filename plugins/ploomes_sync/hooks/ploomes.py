@@ -167,49 +167,6 @@ class PloomesHook(HttpHook):
 
     # --- the connection --------------------------------------------------------------------
 
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """How the Airflow UI shows the connection form."""
-        return {
-            "hidden_fields": ["schema", "login", "port"],
-            "relabeling": {"host": "Base URL", "password": "API key (User-Key)"},
-            "placeholders": {
-                "host": settings.DEFAULT_BASE_URL,
-                "password": "User-Key of an integration user",
-                "requests_per_minute": str(settings.DEFAULT_REQUESTS_PER_MINUTE),
-                "page_size": str(settings.DEFAULT_PAGE_SIZE),
-            },
-        }
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """The extras the Airflow UI shows as fields (needs flask-appbuilder and wtforms)."""
-        try:
-            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-            from flask_babel import lazy_gettext
-            from wtforms import IntegerField
-            from wtforms.validators import NumberRange, Optional
-        except ImportError as exc:
-            raise ImportError(
-                "The Ploomes connection form needs flask-appbuilder and wtforms: "
-                "pip install apache-airflow-providers-fab",
-                name=exc.name,
-            ) from exc
-        return {
-            "requests_per_minute": IntegerField(
-                lazy_gettext("Requests per minute (account-wide)"),
-                validators=[Optional(), NumberRange(min=1)],
-                widget=BS3TextFieldWidget(),
-                default=settings.DEFAULT_REQUESTS_PER_MINUTE,
-            ),
-            "page_size": IntegerField(
-                lazy_gettext("Page size"),
-                validators=[Optional(), NumberRange(min=1, max=settings.MAX_PAGE_SIZE)],
-                widget=BS3TextFieldWidget(),
-                default=settings.DEFAULT_PAGE_SIZE,
-            ),
-        }
-
     def get_conn(
         self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None
     ) -> Session:
@@ -470,7 +427,7 @@ class PloomesHook(HttpHook):
         params = self.build_params(select=select, expand=expand)
         paginator.init_request(params)
         name = endpoint.strip("/")
-        started = time.monotonic()
+        first_answer_at: float | None = None
         requests_before, throttled_before = self.stats.requests, self.stats.throttled
         total = 0
         while True:
@@ -482,14 +439,19 @@ class PloomesHook(HttpHook):
             self.stats.pages += 1
             self.stats.records += len(records)
             sent = self.stats.requests - requests_before
+            now = time.monotonic()
+            if first_answer_at is None:
+                first_answer_at = now
+            # The rate over the requests answered since the first one: a single request has none yet.
+            rate = f"{(sent - 1) * 60.0 / max(now - first_answer_at, 1e-6):.0f}/min" if sent > 1 else "rate n/a"
             self.log.info(
-                "%s page %s: %s records, %s so far; %s requests (%.0f/min), %s throttled (429)",
+                "%s page %s: %s records, %s so far; %s requests (%s), %s throttled (429)",
                 name,
                 paginator.pages,
                 len(records),
                 total,
                 sent,
-                sent * 60.0 / max(time.monotonic() - started, 1e-6),
+                rate,
                 self.stats.throttled - throttled_before,
             )
             yield Page(paginator.pages, records, paginator.last_key or 0)

@@ -17,6 +17,7 @@ from ploomes_sync.warehouse.history import (
     finish_run,
     get_run,
     get_watermarks,
+    last_full_check,
     record_stream,
     start_run,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "finish_run",
     "get_run",
     "get_watermarks",
+    "last_full_check",
     "merge_customers",
     "merge_sales",
     "migrate",

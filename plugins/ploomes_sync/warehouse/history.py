@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ploomes_sync.warehouse.connection import execute, fetchall, fetchdicts, require_aware, transaction
+from ploomes_sync.warehouse.connection import execute, fetchall, fetchdicts, fetchrow, require_aware, transaction
 from ploomes_sync.warehouse.sqlfiles import load
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,13 @@ def get_watermarks(conn: psycopg.Connection) -> dict[str, datetime]:
     """Every stream's watermark."""
     with transaction(conn):
         return dict(fetchall(conn, load("history/get_watermarks.sql")))
+
+
+def last_full_check(conn: psycopg.Connection) -> datetime | None:
+    """When the last successful whole-account check ended (None when there was none)."""
+    with transaction(conn):
+        (finished_at,) = fetchrow(conn, load("history/last_full_check.sql"))
+    return finished_at
 
 
 def get_run(conn: psycopg.Connection, run_key: str) -> dict[str, Any]:

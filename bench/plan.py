@@ -1,0 +1,86 @@
+"""What one benchmark run measures: the sizes, the rate, the changes, the old cron's settings.
+
+The defaults are the issue's: full syncs of 30,000 and 300,000 deals, 120 requests a minute, 300
+changed deals, and the old cron's pages of 50 with a 500 ms pause. ``tiny`` scales every one down
+so the whole run takes seconds (``make test`` runs it); the floor is scaled with the rate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+API_PAGE_SIZE = 300  # records a page the API returns at most
+API_REQUESTS_PER_MINUTE = 120  # the account's budget
+DEALS_PER_CONTACT = 15  # the simulator's default ratio (30,000 deals, 2,000 contacts)
+DEFAULT_SIZES = (30_000, 300_000)
+DEFAULT_REFERENCE_DEALS = 30_000
+DEFAULT_CHANGES = 300
+OLD_PAGE_SIZE = 50  # what the old cron asked for with $top
+OLD_PAUSE_SECONDS = 0.5  # what it slept between pages
+SEED = 42
+
+
+def contacts_for(deals: int) -> int:
+    """Contacts generated beside ``deals`` deals (the simulator's ratio, at least one)."""
+    return max(1, round(deals / DEALS_PER_CONTACT))
+
+
+def pages(records: int, page_size: int = API_PAGE_SIZE) -> int:
+    """Pages of ``page_size`` that hold ``records`` (the empty page that ends a keyset read not counted)."""
+    return math.ceil(records / page_size)
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """Sizes and settings of one run; :meth:`default` and :meth:`tiny` are the two presets."""
+
+    preset: str
+    sizes: tuple[int, ...]  # deals of each unlimited full sync
+    reference_deals: int  # deals of the rate-limited, incremental and baseline scenarios
+    requests_per_minute: int  # of the rate-limited scenario (simulator and hook alike)
+    changes: int  # deals changed before the incremental run
+    old_page_size: int
+    old_pause_seconds: float
+    run_baseline: bool = True
+    seed: int = SEED
+
+    @classmethod
+    def default(cls) -> BenchPlan:
+        """The issue's sizes: minutes of wall time, most of it the rate-limited run and the old cron."""
+        return cls("full", DEFAULT_SIZES, DEFAULT_REFERENCE_DEALS, API_REQUESTS_PER_MINUTE, DEFAULT_CHANGES,
+                   OLD_PAGE_SIZE, OLD_PAUSE_SECONDS)
+
+    @classmethod
+    def tiny(cls) -> BenchPlan:
+        """Seconds in all: 600 deals, the rate ten times higher and the old cron's pause ten times shorter."""
+        return cls("tiny", (600,), 600, API_REQUESTS_PER_MINUTE * 10, 30, OLD_PAGE_SIZE, OLD_PAUSE_SECONDS / 10)
+
+    def with_options(self, *, sizes: tuple[int, ...] | None = None, reference_deals: int | None = None,
+                     run_baseline: bool | None = None) -> BenchPlan:
+        """A copy with the command line's choices."""
+        changes: dict[str, Any] = {}
+        if sizes is not None:
+            changes["sizes"] = sizes
+        if reference_deals is not None:
+            changes["reference_deals"] = reference_deals
+        if run_baseline is not None:
+            changes["run_baseline"] = run_baseline
+        return replace(self, **changes)
+
+    @property
+    def all_sizes(self) -> tuple[int, ...]:
+        """Every dataset the run needs, smallest first (one simulator each)."""
+        return tuple(sorted({*self.sizes, self.reference_deals}))
+
+    def floor_seconds(self, deals: int, contacts: int) -> float:
+        """The least wall time of a full sync at this plan's rate: one request per 300 deals and per
+        300 contacts, nothing else (no key check, no empty last page, no validation listing)."""
+        return (pages(deals) + pages(contacts)) * 60.0 / self.requests_per_minute
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready copy."""
+        values = asdict(self)
+        values["sizes"] = list(self.sizes)
+        return values

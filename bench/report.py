@@ -1,0 +1,191 @@
+"""The numbers as tables on the terminal and as JSON, with each target of issue #5 met or missed."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench.plan import BenchPlan
+
+TARGET_DEALS_PER_SECOND = 10_000
+TARGET_PEAK_RSS_MB = 300
+TARGET_RSS_GROWTH = 1.20  # largest size against smallest
+TARGET_FLOOR_RATIO = 1.05
+TARGET_INCREMENTAL_DEAL_REQUESTS = 3
+TARGET_INCREMENTAL_SECONDS = 5.0
+
+
+def machine(admin_url: str) -> dict[str, Any]:
+    """Where the numbers come from."""
+    with psycopg.connect(admin_url) as conn:
+        server = conn.execute("SHOW server_version").fetchone()[0]
+    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "postgres": server, "load_average": list(os.getloadavg())}
+
+
+def _ok(entry: dict[str, Any]) -> bool:
+    return "error" not in entry and "skipped" not in entry
+
+
+def _task(entry: dict[str, Any], task: str) -> dict[str, Any]:
+    return next(row for row in entry["tasks"] if row["task"] == task)
+
+
+def _target(name: str, goal: str, measured: str, met: bool, note: str = "") -> dict[str, Any]:
+    return {"target": name, "goal": goal, "measured": measured, "met": met, "note": note}
+
+
+def _shortfall(measured: float, goal: float) -> str:
+    return f"{(goal - measured) / goal:.0%} short" if measured < goal else ""
+
+
+def _excess(measured: float, goal: float) -> str:
+    return f"{(measured - goal) / goal:.0%} over" if measured > goal else ""
+
+
+def targets(scenarios: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each target of the issue against what was measured (only for scenarios that ran)."""
+    found: list[dict[str, Any]] = []
+    full = sorted((e for e in scenarios if e["kind"] == "full" and _ok(e)), key=lambda e: e["deals"])
+    for entry in full:
+        rate = entry["deals_per_second"]
+        found.append(_target(f"full sync of {entry['deals']:,}, no limit", f">= {TARGET_DEALS_PER_SECOND:,} deals/s",
+                             f"{rate:,.0f} deals/s", rate >= TARGET_DEALS_PER_SECOND,
+                             _shortfall(rate, TARGET_DEALS_PER_SECOND)))
+    if full:
+        largest, smallest = full[-1], full[0]
+        peak = largest["peak_rss_mb"]
+        found.append(_target(f"peak RSS at {largest['deals']:,}", f"< {TARGET_PEAK_RSS_MB} MB", f"{peak:.0f} MB",
+                             peak < TARGET_PEAK_RSS_MB, _excess(peak, TARGET_PEAK_RSS_MB)))
+        if largest is not smallest:
+            growth = peak / smallest["peak_rss_mb"]
+            found.append(_target(f"peak RSS {largest['deals']:,} vs {smallest['deals']:,}",
+                                 f"<= +{TARGET_RSS_GROWTH - 1:.0%}", f"{growth - 1:+.1%}", growth <= TARGET_RSS_GROWTH))
+    for entry in (e for e in scenarios if e["kind"] == "rate_limited" and _ok(e)):
+        ratio = entry["wall_vs_floor"]
+        found.append(_target(
+            f"full sync of {entry['deals']:,} at {entry['requests_per_minute']:g}/min",
+            f"<= floor +{TARGET_FLOOR_RATIO - 1:.0%} ({entry['floor_seconds']:.1f} s)",
+            f"{entry['wall_seconds']:.1f} s ({ratio - 1:+.1%}); without validate_by_year "
+            f"{entry['without_validation_seconds']:.1f} s ({entry['without_validation_vs_floor'] - 1:+.1%})",
+            ratio <= TARGET_FLOOR_RATIO,
+            "" if ratio <= TARGET_FLOOR_RATIO else
+            f"{entry['api']['requests']} requests sent for a floor of {entry['floor_requests']}: see the tasks",
+        ))
+    for entry in (e for e in scenarios if e["kind"] == "incremental" and _ok(e)):
+        deal_requests = _task(entry, "extract_deals")["requests"]
+        label = f"incremental ({entry['changed']} changed{', check deferred' if entry.get('config') else ''})"
+        found.append(_target(f"{label}: deal requests", f"<= {TARGET_INCREMENTAL_DEAL_REQUESTS}",
+                             f"{deal_requests} (run total {entry['api']['requests']})",
+                             deal_requests <= TARGET_INCREMENTAL_DEAL_REQUESTS))
+        seconds = entry["task_seconds"]
+        found.append(_target(f"{label}: task time", f"< {TARGET_INCREMENTAL_SECONDS:g} s", f"{seconds:.2f} s",
+                             seconds < TARGET_INCREMENTAL_SECONDS))
+    return found
+
+
+def comparison(scenarios: list[dict[str, Any]]) -> dict[str, Any]:
+    """The old cron against the sync on the same data (ratios above 1: the sync is faster)."""
+    old = next((e for e in scenarios if e["kind"] == "baseline" and _ok(e)), None)
+    if old is None:
+        return {}
+    out: dict[str, Any] = {"old_cron_seconds": old["wall_seconds"], "old_cron_requests": old["api"]["requests"]}
+    for kind, key in (("rate_limited", "at_same_rate_limit"), ("full", "no_rate_limit")):
+        new = next((e for e in scenarios if e["kind"] == kind and e["deals"] == old["deals"] and _ok(e)), None)
+        if new is not None:
+            out[key] = {"sync_seconds": new["wall_seconds"], "sync_requests": new["api"]["requests"],
+                        "time_ratio": old["wall_seconds"] / new["wall_seconds"],
+                        "request_ratio": old["api"]["requests"] / new["api"]["requests"]}
+    return out
+
+
+def build(plan: BenchPlan, scenarios: list[dict[str, Any]], started_at: datetime, host: dict[str, Any]) -> dict:
+    """The whole report, JSON-ready."""
+    return {
+        "started_at": started_at.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+        "preset": plan.preset,
+        "plan": plan.to_json(),
+        "machine": {**host, "load_average_end": list(os.getloadavg())},
+        "scenarios": scenarios,
+        "targets": targets(scenarios),
+        "comparison": comparison(scenarios),
+    }
+
+
+def write(report: dict[str, Any], out_dir: Path) -> list[Path]:
+    """``bench-<timestamp>.json`` and ``latest.json`` in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.fromisoformat(report["started_at"]).strftime("%Y%m%dT%H%M%SZ")
+    text = json.dumps(report, indent=2, default=str)
+    paths = [out_dir / f"bench-{stamp}.json", out_dir / "latest.json"]
+    for path in paths:
+        path.write_text(text + "\n")
+    return paths
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    lines = ["  ".join(str(cell).rjust(width) if i else str(cell).ljust(width)
+                       for i, (cell, width) in enumerate(zip(line, widths, strict=True)))
+             for line in [headers, *rows]]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def render(report: dict[str, Any]) -> str:
+    """The tables: scenarios, tasks of each sync, the floor, the old cron, the targets."""
+    scenarios = report["scenarios"]
+    parts = []
+    rows = []
+    for entry in scenarios:
+        if not _ok(entry):
+            rows.append([entry["name"], _num(entry["deals"]), "", "", "", "", "", "", "", "",
+                         "FAILED" if "error" in entry else "skipped"])
+            continue
+        verified = entry.get("verified", {})
+        rows.append([
+            entry["name"], _num(entry["deals"]), _num(entry["contacts"]), _num(entry["wall_seconds"], 2),
+            _num(entry["deals_per_second"]), str(entry["api"]["requests"]), str(entry["api"]["simulator_counted"]),
+            str(entry["api"]["throttled"]), _num(entry["peak_rss_mb"]), _num(entry.get("rss_after_import_mb")),
+            "match" if verified.get("matched") else "MISMATCH",
+        ])
+    parts.append(_table(["scenario", "deals", "contacts", "wall s", "deals/s", "requests", "sim. saw", "429s",
+                         "peak RSS MB", "after import", "vs truth"], rows))
+    for entry in scenarios:
+        if not _ok(entry) or entry["kind"] == "baseline":
+            continue
+        task_rows = [[row["task"], _num(row["seconds"], 3), _num(row["records"]), row["unit"] or "",
+                      _num(row["records_per_second"]), str(row["requests"])] for row in entry["tasks"]]
+        parts.append(f"{entry['name']}: per task\n"
+                     + _table(["task", "seconds", "records", "of", "records/s", "requests"], task_rows))
+    for entry in scenarios:
+        if _ok(entry) and entry["kind"] == "rate_limited":
+            parts.append(
+                f"{entry['name']}: {entry['wall_seconds']:.1f} s against a floor of {entry['floor_seconds']:.1f} s "
+                f"({entry['floor_requests']} requests: one per 300 deals and per 300 contacts at "
+                f"{entry['requests_per_minute'] / 60:g}/s): {entry['wall_vs_floor']:.2f}x. Without validate_by_year "
+                f"(its listing of every deal): {entry['without_validation_seconds']:.1f} s, "
+                f"{entry['without_validation_vs_floor']:.2f}x. Requests sent: {entry['api']['requests']}.")
+    versus = report.get("comparison") or {}
+    for key, label in (("at_same_rate_limit", "at the same rate limit"), ("no_rate_limit", "with no rate limit")):
+        if key in versus:
+            numbers = versus[key]
+            parts.append(f"old cron {versus['old_cron_seconds']:.1f} s / {versus['old_cron_requests']} requests; "
+                         f"sync {label} {numbers['sync_seconds']:.1f} s / {numbers['sync_requests']} requests: "
+                         f"{numbers['time_ratio']:.1f}x faster, {numbers['request_ratio']:.1f}x fewer requests")
+    target_rows = [[t["target"], t["goal"], t["measured"], "met" if t["met"] else "MISSED", t["note"]]
+                   for t in report["targets"]]
+    heading = "targets" + (" (tiny sizes: not meaningful)" if report["preset"] == "tiny" else "")
+    parts.append(f"{heading}\n" + _table(["target", "goal", "measured", "", "note"], target_rows))
+    return "\n\n".join(parts)

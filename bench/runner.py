@@ -1,0 +1,177 @@
+"""The parent: one simulator process per data size, one fresh database and one worker per scenario.
+
+Order for the reference size (30,000 deals): full sync, incremental (300 changes), incremental
+with the whole-account check deferred, rate-limited full sync, old cron. The last two run on the
+same data (after the changes), with the simulator enforcing the account's limit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+from ploomes_devkit.postgres import create_database, drop_database
+from ploomes_devkit.simulator_process import SimulatorProcess
+
+from bench.plan import BenchPlan, contacts_for, pages
+from bench.verify import verify_warehouse
+from bench.worker import API_KEY_ENV
+
+ROOT = Path(__file__).resolve().parents[1]
+UNLIMITED_REQUESTS_PER_MINUTE = 1_000_000  # the hook's limiter still runs, 60 µs apart: in effect off
+WORKER_TIMEOUT_SECONDS = 3600.0
+LOG_TAIL_LINES = 25
+DEFERRED_CHECK = {"full_check_every_hours": 24.0}  # the incremental run between whole-account checks
+
+Progress = Callable[[str], None]
+
+
+class BenchRunner:
+    """Runs a :class:`BenchPlan` against the PostgreSQL server at ``admin_url``."""
+
+    def __init__(self, plan: BenchPlan, admin_url: str, log_dir: Path, progress: Progress) -> None:
+        self.plan = plan
+        self.admin_url = admin_url
+        self.log_dir = log_dir
+        self.progress = progress
+        self.api_key = f"bench-{secrets.token_hex(16)}"
+        self.airflow_home = Path(tempfile.mkdtemp(prefix="ploomes-bench-airflow-"))
+        self.scenarios: list[dict[str, Any]] = []
+
+    def run(self) -> list[dict[str, Any]]:
+        """Every scenario of the plan; a failed one is recorded with its error and the rest still run."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for deals in self.plan.all_sizes:
+            contacts = contacts_for(deals)
+            self.progress(f"simulator: generating {deals:,} deals and {contacts:,} contacts")
+            with SimulatorProcess(deals=deals, contacts=contacts, seed=self.plan.seed, api_key=self.api_key,
+                                  rate_limit=0, log_path=self.log_dir / f"simulator-{deals}.log") as sim:
+                self._size(sim, deals, contacts)
+        return self.scenarios
+
+    def _size(self, sim: SimulatorProcess, deals: int, contacts: int) -> None:
+        plan = self.plan
+        reference = deals == plan.reference_deals
+        unlimited = UNLIMITED_REQUESTS_PER_MINUTE
+        with self._database() as db_url:
+            self._scenario(sim, db_url, "full", f"full sync, no rate limit, {deals:,} deals", deals, contacts,
+                           unlimited)
+            if reference:
+                self._scenario(sim, db_url, "incremental", f"incremental, {plan.changes} deals changed",
+                               deals, contacts, unlimited, changes=plan.changes, seed=1)
+                # The same deals changed again (same seed): runs seconds apart, the lookback would
+                # otherwise read the previous run's changes too, which hourly runs would not.
+                self._scenario(sim, db_url, "incremental",
+                               f"incremental, {plan.changes} changed, whole-account check deferred",
+                               deals, contacts, unlimited, changes=plan.changes, seed=1, config=DEFERRED_CHECK)
+        if not reference:
+            return
+        sim.admin.configure(rate_limit=plan.requests_per_minute)
+        try:
+            with self._database() as db_url:
+                self._scenario(sim, db_url, "rate_limited",
+                               f"full sync at {plan.requests_per_minute} requests/min, {deals:,} deals",
+                               deals, contacts, plan.requests_per_minute)
+            if plan.run_baseline:
+                with self._database() as db_url:
+                    self._scenario(sim, db_url, "baseline",
+                                   f"old cron: {plan.old_page_size}/page, {plan.old_pause_seconds:g} s pause, "
+                                   f"row upserts, {deals:,} deals", deals, contacts, plan.requests_per_minute,
+                                   page_size=plan.old_page_size, pause_seconds=plan.old_pause_seconds)
+        finally:
+            sim.admin.configure(rate_limit=0)
+
+    def _database(self) -> _Database:
+        return _Database(self.admin_url)
+
+    def _scenario(self, sim: SimulatorProcess, db_url: str, kind: str, name: str, deals: int, contacts: int,
+                  requests_per_minute: float, **extra: Any) -> None:
+        spec = {"kind": kind, "name": name, "deals": deals, "contacts": contacts, "sim_url": sim.url,
+                "db_url": db_url, "requests_per_minute": requests_per_minute, **extra}
+        self.progress(f"{name}: running")
+        entry: dict[str, Any] = {"kind": kind, "name": name, "deals": deals, "contacts": contacts,
+                                 "requests_per_minute": None if requests_per_minute == UNLIMITED_REQUESTS_PER_MINUTE
+                                 else requests_per_minute, **extra}
+        entry.update(self._worker(spec, f"{len(self.scenarios) + 1:02d}-{kind}-{deals}"))
+        if "error" not in entry and "skipped" not in entry:
+            entry["verified"] = verify_warehouse(db_url, sim.admin)
+            entry["simulator_rss_mb"] = psutil.Process(sim.process.pid).memory_info().rss / 2**20 \
+                if sim.process is not None else None
+            if kind in ("rate_limited", "baseline"):
+                self._against_floor(entry)
+        self.scenarios.append(entry)
+        self.progress(summary(entry))
+
+    def _against_floor(self, entry: dict[str, Any]) -> None:
+        """Wall time against the floor (one request per 300 deals and per 300 contacts at the rate)."""
+        plan, deals, contacts = self.plan, entry["deals"], entry["contacts"]
+        floor = plan.floor_seconds(deals, contacts)
+        entry["floor_requests"] = pages(deals) + pages(contacts)
+        entry["floor_seconds"] = floor
+        entry["wall_vs_floor"] = entry["wall_seconds"] / floor
+        if entry["kind"] == "rate_limited":
+            validate = next(row for row in entry["tasks"] if row["task"] == "validate_by_year")
+            entry["without_validation_seconds"] = entry["wall_seconds"] - (validate["seconds"] or 0.0)
+            entry["without_validation_vs_floor"] = entry["without_validation_seconds"] / floor
+
+    def _worker(self, spec: dict[str, Any], label: str) -> dict[str, Any]:
+        """Run ``python -m bench.worker`` for ``spec``; its result, or ``{"error": ...}`` with the log's end."""
+        spec_path = self.log_dir / f"{label}.spec.json"
+        result_path = self.log_dir / f"{label}.result.json"
+        log_path = self.log_dir / f"{label}.log"
+        spec_path.write_text(json.dumps(spec, indent=2))
+        result_path.unlink(missing_ok=True)
+        env = {**os.environ, API_KEY_ENV: self.api_key, "AIRFLOW_HOME": str(self.airflow_home),
+               "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        with log_path.open("wb") as log:
+            try:
+                completed = subprocess.run(
+                    [sys.executable, "-m", "bench.worker", str(spec_path), str(result_path)], cwd=ROOT, env=env,
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=WORKER_TIMEOUT_SECONDS,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                return {"error": f"the worker ran over {WORKER_TIMEOUT_SECONDS:.0f} s (log: {log_path})"}
+        if completed.returncode != 0 or not result_path.exists():
+            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:])
+            return {"error": f"the worker exited with code {completed.returncode} (log: {log_path}):\n{tail}"}
+        result = json.loads(result_path.read_text())
+        result["log"] = str(log_path)
+        return result
+
+
+class _Database:
+    """A fresh database on the server, dropped on exit."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.url: str | None = None
+
+    def __enter__(self) -> str:
+        self.url = create_database(self.admin_url, prefix="ploomes_bench")
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        if self.url is not None:
+            drop_database(self.admin_url, self.url)
+
+
+def summary(entry: dict[str, Any]) -> str:
+    """One line about a finished scenario."""
+    if "error" in entry:
+        return f"{entry['name']}: FAILED: {entry['error']}"
+    if "skipped" in entry:
+        return f"{entry['name']}: skipped: {entry['skipped']}"
+    verified = entry.get("verified") or {}
+    truth = "warehouse matches truth" if verified.get("matched") else f"MISMATCH {verified.get('problems')}"
+    return (f"{entry['name']}: {entry['wall_seconds']:.2f} s, {entry['deals_per_second']:,.0f} deals/s, "
+            f"{entry['api']['requests']} requests, peak RSS {entry['peak_rss_mb']:.0f} MB, {truth}")

@@ -1,0 +1,179 @@
+"""The scenarios, as a worker process runs them (one per process: see :mod:`bench.worker`).
+
+Each takes the spec the parent wrote and returns a JSON-ready dict. The sync is driven through
+:class:`ploomes_devkit.pipeline.Pipeline`, which calls the functions the DAG's tasks call
+(``ploomes_sync.tasks``), in the DAG's order, each task on connections of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ploomes_devkit.pipeline import TASK_ORDER, Pipeline, PipelineRun
+from ploomes_simulator import AdminClient
+from ploomes_sync.config import SyncConfig
+from ploomes_sync.hooks.ploomes import PloomesHook
+
+from bench.baseline import OldCron
+
+Spec = dict[str, Any]
+# Which records a task handles, for its rate: the stream it reads or writes.
+TASK_UNITS = {
+    "extract_deals": "deals", "load_sales": "deals", "extract_contacts": "contacts",
+    "load_customers": "contacts", "aggregate_customer_sales": "deals", "validate_by_year": "deals",
+}
+
+
+class HookTracker:
+    """The pipeline's ``hook_factory`` and ``before``: one hook per API task, remembered by task."""
+
+    def __init__(self) -> None:
+        self.task: str | None = None
+        self.hooks: list[tuple[str, PloomesHook]] = []
+
+    def before(self, task: str) -> None:
+        self.task = task
+
+    def __call__(self) -> PloomesHook:
+        hook = PloomesHook()
+        self.hooks.append((self.task or "unknown", hook))
+        return hook
+
+    def stat(self, task: str, name: str) -> int | float:
+        """The sum of one :class:`RequestStats` counter over the task's hooks."""
+        return sum(getattr(hook.stats, name) for hooked, hook in self.hooks if hooked == task)
+
+    def reset(self) -> None:
+        self.task, self.hooks = None, []
+
+
+def _handled(task: str, result: Any, deals: int, tracker: HookTracker) -> int | None:
+    """How many records ``task`` handled (None for tasks that handle none)."""
+    if task in ("extract_deals", "extract_contacts"):
+        return int(result["fetched"])
+    if task in ("load_sales", "load_customers"):
+        return int(result["inserted"] + result["updated"] + result["unchanged"])
+    if task == "aggregate_customer_sales":
+        return deals  # it recomputes from every row of public.sales
+    if task == "validate_by_year":
+        return int(tracker.stat(task, "records")) if result is not None else 0
+    return None
+
+
+def _task_rows(run: PipelineRun, tracker: HookTracker, deals: int) -> list[dict[str, Any]]:
+    rows = []
+    for task in TASK_ORDER:
+        seconds = run.seconds.get(task)
+        handled = _handled(task, run.results.get(task), deals, tracker)
+        rows.append({
+            "task": task,
+            "seconds": seconds,
+            "records": handled,
+            "unit": TASK_UNITS.get(task),
+            "records_per_second": handled / seconds if handled and seconds else None,
+            "requests": int(tracker.stat(task, "requests")),
+            "throttled": int(tracker.stat(task, "throttled")),
+            "limiter_wait_seconds": float(tracker.stat(task, "limiter_wait_seconds")),
+        })
+    return rows
+
+
+def _sync_config(overrides: dict[str, Any]) -> SyncConfig | None:
+    """The benchmark's config (no safety lag: changes made a moment ago are in the window), or None
+    when an override names a field this version of :class:`SyncConfig` does not have."""
+    known = {spec.name for spec in dataclasses.fields(SyncConfig)}
+    if set(overrides) - known:
+        return None
+    return SyncConfig(safety_lag_seconds=0, **overrides)
+
+
+def _timed_run(spec: Spec, config: SyncConfig, run: Callable[[Pipeline], PipelineRun]) -> dict[str, Any]:
+    """One pipeline run, timed, with its requests counted by the hooks and by the simulator."""
+    admin = AdminClient(spec["sim_url"])
+    tracker = HookTracker()
+    pipeline = Pipeline(spec["db_url"], hook_factory=tracker, config=config, before=tracker.before)
+    admin.clear_requests()
+    began = time.perf_counter()
+    result = run(pipeline)
+    wall = time.perf_counter() - began
+    counted = admin.request_counts()
+    deals = spec["deals"]
+    table = result.results.get("validate_by_year")
+    return {
+        "mode": (result.plan or {}).get("mode"),
+        "wall_seconds": wall,
+        "task_seconds": result.total_seconds,
+        "deals_per_second": deals / wall,
+        "tasks": _task_rows(result, tracker, deals),
+        "fetched": {
+            "deals": int(result.results["extract_deals"]["fetched"]),
+            "contacts": int(result.results["extract_contacts"]["fetched"]),
+        },
+        "api": {
+            "requests": result.api_requests,
+            "throttled": result.api_throttled,
+            "simulator_counted": int(counted["total"]),
+            "simulator_by_status": counted.get("by_status", {}),
+        },
+        "validated": table is not None,
+        "validation_mismatches": len(table.mismatches) if table is not None else None,
+    }
+
+
+def full_sync(spec: Spec) -> dict[str, Any]:
+    """A full sync into an empty warehouse (the rate is whatever the spec's connection says)."""
+    config = _sync_config({})
+    assert config is not None
+    return _timed_run(spec, config, lambda pipeline: pipeline.run(run_type="manual"))
+
+
+def incremental(spec: Spec) -> dict[str, Any]:
+    """Change ``changes`` deals through the admin API, then a scheduled (incremental) run."""
+    config = _sync_config(spec.get("config") or {})
+    if config is None:
+        return {"skipped": f"SyncConfig has no field among {sorted(spec['config'])}"}
+    changed = AdminClient(spec["sim_url"]).mutate(updates=spec["changes"], seed=spec.get("seed", 0))
+    measured = _timed_run(spec, config, lambda pipeline: pipeline.run(run_type="scheduled"))
+    measured["changed"] = len(changed["updated"])
+    measured["config"] = spec.get("config") or {}
+    return measured
+
+
+def baseline(spec: Spec) -> dict[str, Any]:
+    """The old cron (:mod:`bench.baseline`) into an empty warehouse."""
+    admin = AdminClient(spec["sim_url"])
+    cron = OldCron(spec["sim_url"], spec["api_key"], page_size=spec["page_size"],
+                   pause_seconds=spec["pause_seconds"])
+    admin.clear_requests()
+    began = time.perf_counter()
+    stats = cron.run(spec["db_url"])
+    wall = time.perf_counter() - began
+    counted = admin.request_counts()
+    tasks = []
+    for step, unit in (("migrate", None), ("deals", "deals"), ("contacts", "contacts"), ("aggregate", "deals")):
+        handled = stats.records.get(unit) if step != "aggregate" else stats.records.get("deals")
+        seconds = stats.seconds[step]
+        tasks.append({"task": step, "seconds": seconds, "records": handled, "unit": unit,
+                      "records_per_second": handled / seconds if handled and seconds else None})
+    return {
+        "mode": "old cron",
+        "wall_seconds": wall,
+        "deals_per_second": spec["deals"] / wall,
+        "pause_seconds": stats.pause_seconds,
+        "tasks": tasks,
+        "fetched": {"deals": stats.records["deals"] + stats.rejected["deals"],
+                    "contacts": stats.records["contacts"] + stats.rejected["contacts"]},
+        "api": {"requests": stats.requests, "throttled": stats.throttled,
+                "simulator_counted": int(counted["total"]), "simulator_by_status": counted.get("by_status", {})},
+    }
+
+
+SCENARIOS: dict[str, Callable[[Spec], dict[str, Any]]] = {
+    "full": full_sync,
+    "rate_limited": full_sync,
+    "incremental": incremental,
+    "baseline": baseline,
+}

@@ -1,0 +1,68 @@
+"""The API key revoked in the middle of an extract, between two pages of the same read.
+
+The run must fail fast: the first 403 ends it (no retry by the hook, and an ``AirflowFailException``
+so Airflow does not retry the task either), nothing of the stream being read reaches ``public``,
+its watermark stays, and once the key is restored the next run converges. Were 401/403 treated
+as transient, the simulator would see more than one rejected request and the test would fail.
+"""
+
+from __future__ import annotations
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
+from ploomes_devkit.pipeline import Pipeline
+from ploomes_simulator import RunningSimulator
+from ploomes_sync.api.errors import PloomesAuthError
+from ploomes_sync.hooks.ploomes import PloomesHook
+from requests import PreparedRequest, Response
+
+from tests.reliability.harness import CONFIG, assert_unchanged, run_fails, run_ok, snapshot
+
+REVOKED = "revoked-key-0000000000000000000000"
+
+
+class RevokingHook(PloomesHook):
+    """A hook whose ``page``-th request to ``endpoint`` finds the key revoked (by the simulator's admin)."""
+
+    def __init__(self, sim: RunningSimulator, endpoint: str, page: int) -> None:
+        super().__init__()
+        self.sim, self.endpoint, self.page, self.seen = sim, endpoint, page, 0
+
+    def send(self, prepared: PreparedRequest) -> Response:
+        if f"/{self.endpoint}?" in (prepared.url or ""):
+            self.seen += 1
+            if self.seen == self.page:
+                self.sim.admin.configure(api_key=REVOKED)
+        return super().send(prepared)
+
+
+@pytest.mark.parametrize(("endpoint", "stream", "table"), [
+    ("Deals", "deals", "sales"),
+    ("Contacts", "contacts", "customers"),
+])
+def test_key_revoked_mid_extract_fails_fast_writes_nothing_and_converges_once_restored(
+    endpoint: str, stream: str, table: str, sim: RunningSimulator, db_url: str, pipeline: Pipeline,
+    api_key: str,
+) -> None:
+    run_ok(pipeline, db_url, sim.admin, "baseline")
+    sim.admin.mutate(updates=60, deletes=3, creates=5, seed=4)
+    for contact in sim.admin.truth_contacts()[:50]:
+        sim.admin.update_contact(contact["Id"], Name=f"{contact['Name']} (renamed)")
+    before = snapshot(db_url)
+    sim.admin.clear_requests()
+
+    revoking = Pipeline(db_url, config=CONFIG, hook_factory=lambda: RevokingHook(sim, endpoint, page=3))
+    failure = run_fails(revoking, "revoked", PloomesAuthError)
+
+    assert isinstance(failure.value, AirflowFailException), "an auth failure must not be retried by Airflow"
+    assert "rejected the User-Key" in str(failure.value)
+    assert f"/{endpoint}" in str(failure.value)
+    assert REVOKED not in str(failure.value) and api_key not in str(failure.value)
+    rejected = [entry for entry in sim.admin.requests() if entry["status"] == 403]
+    assert len(rejected) == 1, f"the hook kept asking with a rejected key: {len(rejected)} requests got 403"
+    assert rejected[0]["path"].lower() == f"/{endpoint}".lower()
+    # the stream being read when the key went: nothing written, watermark kept
+    assert_unchanged(db_url, before, tables=(table, "customer_sales"), streams=(stream,))
+
+    sim.admin.configure(api_key=api_key)
+    run_ok(pipeline, db_url, sim.admin, "key-restored")

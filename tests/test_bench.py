@@ -1,0 +1,88 @@
+"""``python -m bench --tiny``: the benchmark runs end to end at a tiny size, so it cannot rot.
+
+Benchmarks are not tests: nothing here looks at a time or a rate, only that every scenario ran,
+counted its requests and left a warehouse equal to the simulator's truth.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.plan import BenchPlan, contacts_for
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT_SECONDS = 300
+
+
+@pytest.fixture(scope="module")
+def report(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("bench")
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--tiny", "--out", str(out), "--db-url", pg_admin_url],
+        cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    assert (out / "latest.json").exists() and list(out.glob("bench-*.json"))
+    assert "targets" in completed.stdout
+    return json.loads((out / "latest.json").read_text())
+
+
+class TestTinyBench:
+    PLAN = BenchPlan.tiny()
+
+    def test_every_scenario_ran(self, report: dict) -> None:
+        kinds = [entry["kind"] for entry in report["scenarios"]]
+        assert sorted(kinds) == ["baseline", "full", "incremental", "incremental", "rate_limited"]
+        assert not [entry for entry in report["scenarios"] if "error" in entry or "skipped" in entry]
+
+    def test_every_scenario_left_the_warehouse_equal_to_the_truth(self, report: dict) -> None:
+        for entry in report["scenarios"]:
+            verified = entry["verified"]
+            assert verified["matched"], (entry["name"], verified["problems"])
+            assert verified["sales_rows"] == verified["truth_deals"] == self.PLAN.reference_deals
+
+    def test_full_syncs_read_every_deal_and_contact(self, report: dict) -> None:
+        for entry in report["scenarios"]:
+            if entry["kind"] in ("full", "rate_limited", "baseline"):
+                assert entry["fetched"] == {"deals": entry["deals"], "contacts": contacts_for(entry["deals"])}
+                assert entry["deals"] == self.PLAN.reference_deals
+
+    def test_requests_are_counted_by_the_client_and_by_the_simulator_alike(self, report: dict) -> None:
+        for entry in report["scenarios"]:
+            api = entry["api"]
+            assert api["requests"] > 0 and api["requests"] == api["simulator_counted"], entry["name"]
+            assert api["throttled"] == 0
+
+    def test_per_task_numbers_add_up(self, report: dict) -> None:
+        for entry in report["scenarios"]:
+            if entry["kind"] == "baseline":
+                continue
+            assert sum(row["requests"] for row in entry["tasks"]) == entry["api"]["requests"]
+            assert all(row["seconds"] is not None and row["seconds"] >= 0 for row in entry["tasks"])
+            assert entry["peak_rss_mb"] >= entry["rss_after_import_mb"] > 0
+
+    def test_incremental_runs_read_the_changed_deals_and_the_deferred_check_spends_no_request(
+        self, report: dict
+    ) -> None:
+        every_run, deferred = [e for e in report["scenarios"] if e["kind"] == "incremental"]
+        for entry in (every_run, deferred):
+            assert entry["mode"] == "incremental" and entry["changed"] == self.PLAN.changes
+            assert entry["fetched"]["deals"] >= self.PLAN.changes
+        listing = {entry["name"]: next(r for r in entry["tasks"] if r["task"] == "validate_by_year")
+                   for entry in (every_run, deferred)}
+        assert listing[every_run["name"]]["requests"] > 0
+        assert listing[deferred["name"]]["requests"] == 0
+
+    def test_the_report_compares_with_the_floor_the_old_cron_and_the_targets(self, report: dict) -> None:
+        limited = next(e for e in report["scenarios"] if e["kind"] == "rate_limited")
+        assert limited["floor_requests"] == 3 and limited["floor_seconds"] > 0  # 600 deals, 40 contacts
+        assert report["comparison"]["at_same_rate_limit"]["request_ratio"] > 0
+        old = next(e for e in report["scenarios"] if e["kind"] == "baseline")
+        assert old["api"]["requests"] >= self.PLAN.reference_deals // self.PLAN.old_page_size
+        assert {t["target"] for t in report["targets"]} >= {"peak RSS at 600"}
+        assert all(isinstance(t["met"], bool) for t in report["targets"])
