@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tiny", "--quick", dest="tiny", action="store_true",
                         help="600 deals, rate and pause scaled by 10: seconds in all (what make test runs)")
     parser.add_argument("--skip-baseline", action="store_true", help="leave out the old cron (5+ minutes at 30,000)")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="run each unlimited full sync N times (fresh database each) and report the fastest")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="directory of bench-<timestamp>.json, latest.json and the logs (default bench/results)")
     parser.add_argument("--db-url", default=None,
@@ -49,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     plan = (BenchPlan.tiny() if args.tiny else BenchPlan.default()).with_options(
-        sizes=args.sizes, reference_deals=args.reference, run_baseline=False if args.skip_baseline else None)
+        sizes=args.sizes, reference_deals=args.reference, run_baseline=False if args.skip_baseline else None,
+        repeat=args.repeat)
     started_at, began = datetime.now(UTC), time.monotonic()
 
     def progress(message: str) -> None:

@@ -44,6 +44,7 @@ class BenchPlan:
     old_page_size: int
     old_pause_seconds: float
     run_baseline: bool = True
+    repeat: int = 1  # runs of each unlimited full sync; the fastest is reported
     seed: int = SEED
 
     @classmethod
@@ -58,7 +59,7 @@ class BenchPlan:
         return cls("tiny", (600,), 600, API_REQUESTS_PER_MINUTE * 10, 30, OLD_PAGE_SIZE, OLD_PAUSE_SECONDS / 10)
 
     def with_options(self, *, sizes: tuple[int, ...] | None = None, reference_deals: int | None = None,
-                     run_baseline: bool | None = None) -> BenchPlan:
+                     run_baseline: bool | None = None, repeat: int | None = None) -> BenchPlan:
         """A copy with the command line's choices."""
         changes: dict[str, Any] = {}
         if sizes is not None:
@@ -67,6 +68,8 @@ class BenchPlan:
             changes["reference_deals"] = reference_deals
         if run_baseline is not None:
             changes["run_baseline"] = run_baseline
+        if repeat is not None:
+            changes["repeat"] = max(1, repeat)
         return replace(self, **changes)
 
     @property

@@ -55,9 +55,11 @@ def targets(scenarios: list[dict[str, Any]]) -> list[dict[str, Any]]:
     full = sorted((e for e in scenarios if e["kind"] == "full" and _ok(e)), key=lambda e: e["deals"])
     for entry in full:
         rate = entry["deals_per_second"]
+        cpu = (f"CPU s: worker {entry.get('worker_cpu_seconds') or 0:.1f}, "
+               f"simulator {entry.get('simulator_cpu_seconds') or 0:.1f}")
         found.append(_target(f"full sync of {entry['deals']:,}, no limit", f">= {TARGET_DEALS_PER_SECOND:,} deals/s",
                              f"{rate:,.0f} deals/s", rate >= TARGET_DEALS_PER_SECOND,
-                             _shortfall(rate, TARGET_DEALS_PER_SECOND)))
+                             "; ".join(filter(None, (_shortfall(rate, TARGET_DEALS_PER_SECOND), cpu)))))
     if full:
         largest, smallest = full[-1], full[0]
         peak = largest["peak_rss_mb"]
@@ -150,18 +152,24 @@ def render(report: dict[str, Any]) -> str:
     rows = []
     for entry in scenarios:
         if not _ok(entry):
-            rows.append([entry["name"], _num(entry["deals"]), "", "", "", "", "", "", "", "",
+            rows.append([entry["name"], _num(entry["deals"]), "", "", "", "", "", "", "", "", "", "",
                          "FAILED" if "error" in entry else "skipped"])
             continue
         verified = entry.get("verified", {})
         rows.append([
             entry["name"], _num(entry["deals"]), _num(entry["contacts"]), _num(entry["wall_seconds"], 2),
             _num(entry["deals_per_second"]), str(entry["api"]["requests"]), str(entry["api"]["simulator_counted"]),
-            str(entry["api"]["throttled"]), _num(entry["peak_rss_mb"]), _num(entry.get("rss_after_import_mb")),
-            "match" if verified.get("matched") else "MISMATCH",
+            str(entry["api"]["throttled"]), _num(entry.get("worker_cpu_seconds"), 2),
+            _num(entry.get("simulator_cpu_seconds"), 2), _num(entry["peak_rss_mb"]),
+            _num(entry.get("rss_after_import_mb")), "match" if verified.get("matched") else "MISMATCH",
         ])
-    parts.append(_table(["scenario", "deals", "contacts", "wall s", "deals/s", "requests", "sim. saw", "429s",
-                         "peak RSS MB", "after import", "vs truth"], rows))
+    host = report["machine"]
+    parts.append(
+        f"{host['cpus']} CPUs, PostgreSQL {host['postgres']}, Python {host['python']}; load average "
+        f"{host['load_average'][0]:.2f} at the start, {host['load_average_end'][0]:.2f} at the end (other work on "
+        "the machine stretches wall times, hardly CPU seconds)\n"
+        + _table(["scenario", "deals", "contacts", "wall s", "deals/s", "requests", "sim. saw", "429s",
+                  "worker CPU s", "sim. CPU s", "peak RSS MB", "after import", "vs truth"], rows))
     for entry in scenarios:
         if not _ok(entry) or entry["kind"] == "baseline":
             continue

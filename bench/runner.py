@@ -61,10 +61,16 @@ class BenchRunner:
         plan = self.plan
         reference = deals == plan.reference_deals
         unlimited = UNLIMITED_REQUESTS_PER_MINUTE
-        with self._database() as db_url:
-            self._scenario(sim, db_url, "full", f"full sync, no rate limit, {deals:,} deals", deals, contacts,
-                           unlimited)
-            if reference:
+        name = f"full sync, no rate limit, {deals:,} deals"
+        first = len(self.scenarios)
+        for attempt in range(1, plan.repeat + 1):
+            with self._database() as db_url:
+                self._scenario(sim, db_url, "full", name, deals, contacts, unlimited)
+                if attempt < plan.repeat:
+                    continue
+                self._keep_fastest(first, name)
+                if not reference:
+                    continue
                 self._scenario(sim, db_url, "incremental", f"incremental, {plan.changes} deals changed",
                                deals, contacts, unlimited, changes=plan.changes, seed=1)
                 # The same deals changed again (same seed): runs seconds apart, the lookback would
@@ -89,6 +95,21 @@ class BenchRunner:
         finally:
             sim.admin.configure(rate_limit=0)
 
+    def _keep_fastest(self, first: int, name: str) -> None:
+        """Of the repeats of one scenario (from ``first`` on), keep the fastest, with the highest peak RSS
+        of all and every wall time, so one burst of other work on the machine does not decide the number."""
+        runs = self.scenarios[first:]
+        done = [entry for entry in runs if "error" not in entry]
+        if len(runs) < 2 or not done:
+            return
+        kept = dict(min(done, key=lambda entry: entry["wall_seconds"]))
+        kept["name"] = f"{name} (fastest of {len(runs)})"
+        kept["peak_rss_mb"] = max(entry["peak_rss_mb"] for entry in done)
+        kept["repeats"] = [{key: entry.get(key) for key in ("wall_seconds", "deals_per_second", "worker_cpu_seconds",
+                                                             "simulator_cpu_seconds", "peak_rss_mb", "error")}
+                           for entry in runs]
+        self.scenarios[first:] = [kept]
+
     def _database(self) -> _Database:
         return _Database(self.admin_url)
 
@@ -100,11 +121,14 @@ class BenchRunner:
         entry: dict[str, Any] = {"kind": kind, "name": name, "deals": deals, "contacts": contacts,
                                  "requests_per_minute": None if requests_per_minute == UNLIMITED_REQUESTS_PER_MINUTE
                                  else requests_per_minute, **extra}
+        simulator = psutil.Process(sim.process.pid) if sim.process is not None else None
+        cpu_before = _cpu_seconds(simulator)
         entry.update(self._worker(spec, f"{len(self.scenarios) + 1:02d}-{kind}-{deals}"))
         if "error" not in entry and "skipped" not in entry:
+            # CPU seconds hardly move when other work shares the machine, unlike wall time
+            entry["simulator_cpu_seconds"] = _cpu_seconds(simulator) - cpu_before
+            entry["simulator_rss_mb"] = simulator.memory_info().rss / 2**20 if simulator is not None else None
             entry["verified"] = verify_warehouse(db_url, sim.admin)
-            entry["simulator_rss_mb"] = psutil.Process(sim.process.pid).memory_info().rss / 2**20 \
-                if sim.process is not None else None
             if kind in ("rate_limited", "baseline"):
                 self._against_floor(entry)
         self.scenarios.append(entry)
@@ -147,6 +171,13 @@ class BenchRunner:
         result = json.loads(result_path.read_text())
         result["log"] = str(log_path)
         return result
+
+
+def _cpu_seconds(process: psutil.Process | None) -> float:
+    if process is None:
+        return 0.0
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 class _Database:

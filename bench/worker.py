@@ -55,7 +55,9 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     from bench import scenarios  # imports Airflow: counted in the RSS after imports, not in the timings
 
     imported = {"import_seconds": time.perf_counter() - began, "rss_after_import_mb": current_rss_mb()}
+    cpu_before = time.process_time()
     result = scenarios.SCENARIOS[spec["kind"]]({**spec, "api_key": api_key})
+    result["worker_cpu_seconds"] = time.process_time() - cpu_before  # all threads, verification excluded
     result.update(imported)
     result["peak_rss_mb"] = peak_rss_mb()
     result["load_average"] = list(os.getloadavg())

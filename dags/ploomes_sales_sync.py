@@ -8,6 +8,7 @@ Tasks:
 
 - `migrate_schema`: applies pending SQL migrations (`include/sql/migrations`).
 - `plan_run`: decides the run's mode and windows; opens its row in `ploomes_sync.run_history`.
+- `check_ploomes_key`: one cheap request; a refused User-Key fails here, once, with no retry.
 - `extract_deals`, `extract_contacts`: page through Ploomes (keyset paging) into staging tables
   under `ploomes_sync`; bad records go to `ploomes_sync.rejects`.
 - `load_sales`, `load_customers`: merge staging into `public` in one short transaction each;
@@ -132,6 +133,13 @@ def ploomes_sales_sync():
             )
         return plan.to_xcom()
 
+    @task(pool=API_POOL)
+    def check_ploomes_key() -> None:
+        from ploomes_sync import tasks
+        from ploomes_sync.hooks.ploomes import PloomesHook
+
+        tasks.check_api_key(PloomesHook())
+
     def _extract(name: str, plan: dict) -> dict:
         from ploomes_sync import tasks
         from ploomes_sync.config import load_config
@@ -183,8 +191,11 @@ def ploomes_sales_sync():
 
     plan = plan_run()
     migrate_schema() >> plan
-    sales = load_sales(plan, extract_deals(plan))
-    customers = load_customers(plan, extract_contacts(plan))
+    key_checked = check_ploomes_key()
+    deals, contacts = extract_deals(plan), extract_contacts(plan)
+    plan >> key_checked >> [deals, contacts]  # after plan_run opened the run's history row
+    sales = load_sales(plan, deals)
+    customers = load_customers(plan, contacts)
     aggregated = aggregate_customer_sales(plan)
     [sales, customers] >> aggregated
     aggregated >> validate_by_year(plan)

@@ -22,7 +22,8 @@ from ploomes_sync.plan import RunPlan
 
 DAG_ID = "ploomes_sales_sync"
 TASK_ORDER = (
-    "migrate_schema", "plan_run", "extract_deals", "load_sales", "extract_contacts", "load_customers",
+    "migrate_schema", "plan_run", "check_ploomes_key", "extract_deals", "load_sales", "extract_contacts",
+    "load_customers",
     "aggregate_customer_sales", "validate_by_year",
 )
 
@@ -86,6 +87,7 @@ class Pipeline:
         plan_dict = self._step(run, "plan_run", lambda: self._plan(run.run_key, run_type, started, params or {},
                                                                     data_interval))
         run.plan = plan_dict
+        self._step(run, "check_ploomes_key", lambda: self._check_key(run))
         for extract, load in (("extract_deals", "load_sales"), ("extract_contacts", "load_customers")):
             self._step(run, extract, lambda name=extract: self._api_task(run, name, plan_dict))
             self._step(run, load, lambda name=load: self._db_task(name, plan_dict))
@@ -115,6 +117,14 @@ class Pipeline:
                                   run_started_at=started, params=params, data_interval=data_interval,
                                   config=self.config)
         return plan.to_xcom()
+
+    def _check_key(self, run: PipelineRun) -> None:
+        hook = self.hook_factory()
+        try:
+            tasks.check_api_key(hook)
+        finally:
+            run.api_requests += hook.stats.requests
+            run.api_throttled += hook.stats.throttled
 
     def _db_task(self, name: str, plan: dict[str, Any]) -> Any:
         with self.connect() as conn:

@@ -64,6 +64,14 @@ def migrate_schema(conn: psycopg.Connection) -> list[str]:
     return applied
 
 
+def check_api_key(hook: PloomesHook) -> None:
+    """One cheap request that fails with :class:`PloomesAuthError` (no retry) when the key is refused.
+
+    The DAG runs it once, before both extracts, so a bad key fails one task and sends one e-mail.
+    """
+    hook.preflight()
+
+
 def plan_run(
     conn: psycopg.Connection,
     *,
@@ -163,7 +171,6 @@ def extract_deals(
     config: SyncConfig,
 ) -> dict[str, int]:
     """Stage the deals of the run's window."""
-    hook.preflight()
     counts = _extract(DEALS, records.deal_row, filter_=deals_filter(plan), plan=plan, hook=hook, conn=conn,
                       reject_conn=reject_conn)
     warehouse.record_stream(conn, plan.run_key, "deals", fetched=counts["fetched"], rejected=counts["rejected"])
@@ -176,7 +183,6 @@ def extract_contacts(
     config: SyncConfig,
 ) -> dict[str, int]:
     """Stage the contacts of the run's window."""
-    hook.preflight()
 
     def to_row(record: Mapping[str, Any]) -> tuple | records.Reject:
         return records.contact_row(record, config.client_tag_id)

@@ -26,15 +26,16 @@ class TestFailureEmail:
         harness.sim.admin.configure(api_key="a-new-key-nobody-gave-us")
         run = harness.run()
         states = harness.task_states(run)
-        assert states["extract_deals"] == "failed"
-        deal_requests = [r for r in harness.sim.admin.requests() if r["path"] in ("/Deals", "/Account")]
-        assert all(r["status"] == 403 for r in deal_requests)
+        assert states["check_ploomes_key"] == "failed"
+        assert states["extract_deals"] == states["extract_contacts"] == "upstream_failed"
+        api_requests = harness.sim.admin.requests()
+        assert [r["status"] for r in api_requests] == [403], "one request, refused, not retried"
         tis = {ti.task_id: ti for ti in run.get_task_instances()}
-        assert tis["extract_deals"].try_number == 1, "a 403 must not be retried"
+        assert tis["check_ploomes_key"].try_number == 1, "a 403 must not be retried"
 
-        extract_mails = [m for m in mailbox.messages if "extract_deals" in m["Subject"]]
-        assert len(extract_mails) == 1, [m["Subject"] for m in mailbox.messages]
-        mail = extract_mails[0]
+        assert len(mailbox.messages) == 1, [m["Subject"] for m in mailbox.messages]
+        mail = mailbox.messages[0]
+        assert "check_ploomes_key" in mail["Subject"]
         body = Mailbox.text(mail)
         assert "ploomes_sales_sync" in mail["Subject"] and run.run_id in mail["Subject"]
         assert set(mail["To"].addresses[i].addr_spec for i in range(2)) == {

@@ -1,5 +1,14 @@
 -- The sync's own schema and the ledger of applied migrations (run under the migrations lock).
-CREATE SCHEMA IF NOT EXISTS ploomes_sync;
+-- The schema is created only when missing: CREATE SCHEMA IF NOT EXISTS would still demand CREATE
+-- on the database, which the sync's role does not hold (include/sql/roles/least_privilege.sql
+-- creates the schema, owned by the role).
+DO $$
+BEGIN
+    IF to_regnamespace('ploomes_sync') IS NULL THEN
+        CREATE SCHEMA ploomes_sync;
+    END IF;
+END
+$$;
 
 CREATE TABLE IF NOT EXISTS ploomes_sync.schema_migrations (
     version    integer PRIMARY KEY,
