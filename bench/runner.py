@@ -45,6 +45,7 @@ class BenchRunner:
         self.api_key = f"bench-{secrets.token_hex(16)}"
         self.airflow_home = Path(tempfile.mkdtemp(prefix="ploomes-bench-airflow-"))
         self.scenarios: list[dict[str, Any]] = []
+        self.workers = 0  # numbers the logs of the workers, repeats included
 
     def run(self) -> list[dict[str, Any]]:
         """Every scenario of the plan; a failed one is recorded with its error and the rest still run."""
@@ -123,7 +124,8 @@ class BenchRunner:
                                  else requests_per_minute, **extra}
         simulator = psutil.Process(sim.process.pid) if sim.process is not None else None
         cpu_before = _cpu_seconds(simulator)
-        entry.update(self._worker(spec, f"{len(self.scenarios) + 1:02d}-{kind}-{deals}"))
+        self.workers += 1
+        entry.update(self._worker(spec, f"{self.workers:02d}-{kind}-{deals}"))
         if "error" not in entry and "skipped" not in entry:
             # CPU seconds hardly move when other work shares the machine, unlike wall time
             entry["simulator_cpu_seconds"] = _cpu_seconds(simulator) - cpu_before

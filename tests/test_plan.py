@@ -28,10 +28,11 @@ def plan(run_type="scheduled", params=None, watermarks=None, interval=(None, Non
 
 
 class TestMakePlan:
-    def test_without_a_watermark_the_run_is_full_up_to_the_cutoff(self):
+    def test_without_a_watermark_the_run_is_full_and_reads_every_deal(self):
         p = plan()
         assert p.mode == "full" and p.deals_from is None and p.cutoff == STARTED - LAG
-        assert deals_filter(p) == "LastUpdateDate lt 2026-11-22T05:58:05-03:00"
+        assert deals_filter(p) is None  # every deal: the extract is also the validation's listing
+        assert contacts_filter(p) == "LastUpdateDate lt 2026-11-22T05:58:05-03:00"
         assert listing_filter(p) is None and p.moves_deals_watermark
 
     def test_with_a_watermark_the_run_reads_from_it_less_the_lookback(self):

@@ -82,10 +82,10 @@ class Pipeline:
         """One whole run; raises what the failing task raised (the run stays as the DAG would leave it)."""
         self._counter += 1
         run = PipelineRun(run_key or f"pipeline__{datetime.now(UTC):%Y%m%dT%H%M%S.%f}_{self._counter}")
-        started = run_started_at or datetime.now(UTC)
         self._step(run, "migrate_schema", lambda: self._with_conn(tasks.migrate_schema))
-        plan_dict = self._step(run, "plan_run", lambda: self._plan(run.run_key, run_type, started, params or {},
-                                                                    data_interval))
+        # As in the DAG, the run's upper bound is taken when plan_run runs, after the migrations.
+        plan_dict = self._step(run, "plan_run", lambda: self._plan(
+            run.run_key, run_type, run_started_at or datetime.now(UTC), params or {}, data_interval))
         run.plan = plan_dict
         self._step(run, "check_ploomes_key", lambda: self._check_key(run))
         for extract, load in (("extract_deals", "load_sales"), ("extract_contacts", "load_customers")):

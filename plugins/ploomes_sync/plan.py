@@ -3,7 +3,8 @@
 A run is one of three modes:
 
 - ``incremental``: records whose ``LastUpdateDate`` lies in ``[watermark - lookback, cutoff)``;
-- ``full``: every record with ``LastUpdateDate < cutoff`` (no watermark yet, or ``full_refresh``);
+- ``full``: every deal, and every contact with ``LastUpdateDate < cutoff`` (no watermark yet, or
+  ``full_refresh``); reading every deal lets the extract double as validate_by_year's listing;
 - ``range``: every deal created in ``[created_from, created_to)`` in São Paulo time, brought to its
   current state (a manual run with ``from_date``/``to_date``, or an Airflow backfill run, whose
   range is its data interval). Contacts are synced incrementally alongside.
@@ -103,6 +104,9 @@ def make_plan(
 ) -> RunPlan:
     """Decide the mode and windows of a run from what Airflow knows about it."""
     cutoff = run_started_at - safety_lag
+    # whole milliseconds, as the $filter literal writes it (odata_instant): the extract's window,
+    # the watermark and the per-year check must all end at the very same instant
+    cutoff = cutoff.replace(microsecond=cutoff.microsecond // 1000 * 1000)
     full_refresh = bool(params.get("full_refresh"))
     from_day = _as_date(params.get("from_date"), "from_date")
     to_day = _as_date(params.get("to_date"), "to_date")
@@ -147,11 +151,13 @@ def odata_instant(value: datetime) -> str:
     return local.isoformat(timespec="milliseconds" if local.microsecond else "seconds")
 
 
-def deals_filter(plan: RunPlan) -> str:
+def deals_filter(plan: RunPlan) -> str | None:
     """``$filter`` of the deals extract."""
     if plan.mode == "range":
         assert plan.created_from and plan.created_to
         return created_filter(plan.created_from, plan.created_to)
+    if plan.mode == "full":
+        return None  # every deal, so the extract doubles as validate_by_year's listing
     return updated_filter(plan.deals_from, plan.cutoff)
 
 

@@ -197,7 +197,8 @@ def extract_contacts(
 
 def load_sales(plan: RunPlan, *, conn: psycopg.Connection) -> dict[str, int]:
     """Merge staged deals into public.sales; the deals watermark moves in the same transaction."""
-    result = warehouse.merge_sales(conn, plan.run_key,
+    # The extract began after the cutoff: a deal found deleted since then is not put back.
+    result = warehouse.merge_sales(conn, plan.run_key, read_after=plan.cutoff,
                                    watermark=plan.cutoff if plan.moves_deals_watermark else None)
     counts = {"inserted": result.inserted, "updated": result.updated, "unchanged": result.unchanged}
     warehouse.record_stream(conn, plan.run_key, "deals", **counts)
@@ -237,6 +238,18 @@ def _full_check_due(plan: RunPlan, conn: psycopg.Connection, config: SyncConfig)
     return False
 
 
+def _extract_covers_listing(plan: RunPlan, conn: psycopg.Connection) -> bool:
+    """Whether the run's deals extract read every deal of its scope and set none aside.
+
+    Full runs read every deal, range runs every deal created in the range. A rejected deal is
+    missing from the staging but not from Ploomes, so then the listing asks the API.
+    """
+    if plan.mode not in ("full", "range"):
+        return False
+    streams = warehouse.get_run(conn, plan.run_key).get("streams") or {}
+    return int((streams.get("deals") or {}).get("rejected", 0)) == 0
+
+
 def validate_by_year(
     plan: RunPlan, *, hook: PloomesHook, conn: psycopg.Connection, reject_conn: psycopg.Connection,
     config: SyncConfig | None = None,
@@ -251,15 +264,23 @@ def validate_by_year(
         warehouse.finish_run(conn, plan.run_key, status="success", watermarks_after=warehouse.get_watermarks(conn))
         warehouse.drop_stage(conn, plan.run_key)
         return None
-    listing_started_at = conn.execute("SELECT clock_timestamp()").fetchone()[0]
-    conn.commit()
-    counts = _extract(DEAL_LISTING, records.deal_listing_row, filter_=listing_filter(plan), plan=plan,
-                      hook=hook, conn=conn, reject_conn=reject_conn)
+    if _extract_covers_listing(plan, conn):
+        # Rows synced after the cutoff are not judged by the reconcile: the extract began after it.
+        listing_started_at = plan.cutoff
+        counts = {"fetched": warehouse.stage_listing_from_deals(conn, plan.run_key), "rejected": 0}
+        log.info("The deals extract read every deal of the run's scope: it is the listing (no API request).")
+    else:
+        listing_started_at = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+        conn.commit()
+        counts = _extract(DEAL_LISTING, records.deal_listing_row, filter_=listing_filter(plan), plan=plan,
+                          hook=hook, conn=conn, reject_conn=reject_conn)
     deleted = warehouse.reconcile_deleted_sales(
         conn, plan.run_key, listing_started_at=listing_started_at,
         created_from=plan.created_from, created_to=plan.created_to,
     )
     warehouse.record_stream(conn, plan.run_key, "deals", deleted=deleted)
+    warehouse.record_stream(conn, plan.run_key, "deal_listing", fetched=counts["fetched"],
+                            rejected=counts["rejected"])
     if deleted:
         # aggregate_customer_sales ran before these deals left public.sales: bring it up to date.
         aggregate_customer_sales(plan, conn=conn)

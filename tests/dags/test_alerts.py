@@ -49,10 +49,11 @@ class TestFailureEmail:
         from tests.dags.test_sync_runs import succeeded
 
         assert succeeded(harness, harness.run())
-        won = next(d for d in harness.sim.admin.truth_deals() if d["StatusId"] == 2 and d.get("Amount"))
+        # the won deal Ploomes changed longest ago: no incremental window reads it again
+        won = min((d for d in harness.sim.admin.truth_deals() if d["StatusId"] == 2 and d.get("Amount")),
+                  key=lambda d: d["LastUpdateDate"])
         with harness.connect() as conn:
-            conn.execute("UPDATE public.sales SET deal_value = deal_value + 7, updated_at = now() + "
-                         "interval '1 day' WHERE id = %s", [won["Id"]])
+            conn.execute("UPDATE public.sales SET deal_value = deal_value + 7 WHERE id = %s", [won["Id"]])
         mailbox.messages.clear()
         harness.run()
         assert [m["Subject"].split()[1] for m in mailbox.messages] == ["ploomes_sales_sync.validate_by_year"]

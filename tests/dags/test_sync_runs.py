@@ -139,10 +139,11 @@ class TestBackfillByParams:
 class TestValidation:
     def test_validate_by_year_fails_on_a_planted_mismatch_and_records_the_table(self, harness):
         assert succeeded(harness, harness.run())
-        won = next(d for d in harness.sim.admin.truth_deals() if d["StatusId"] == 2 and d.get("Amount"))
-        with harness.connect() as conn:  # a newer-looking, wrong row the merge will not overwrite
-            conn.execute("UPDATE public.sales SET deal_value = deal_value + 1000, updated_at = now() + "
-                         "interval '1 day' WHERE id = %s", [won["Id"]])
+        # the won deal Ploomes changed longest ago: no incremental window reads it again
+        won = min((d for d in harness.sim.admin.truth_deals() if d["StatusId"] == 2 and d.get("Amount")),
+                  key=lambda d: d["LastUpdateDate"])
+        with harness.connect() as conn:  # a wrong amount that only the per-year check can see
+            conn.execute("UPDATE public.sales SET deal_value = deal_value + 1000 WHERE id = %s", [won["Id"]])
         run = harness.run()
         states = harness.task_states(run)
         assert states["validate_by_year"] == "failed" and states["load_sales"] == "success"

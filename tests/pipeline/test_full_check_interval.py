@@ -48,7 +48,7 @@ class TestFullCheckInterval:
             row = warehouse.get_run(conn, between.run_key)
         assert row["status"] == "success" and row["year_table"] is None
 
-        due = Pipeline(db_url, config=SyncConfig(safety_lag_seconds=0, full_check_every_hours=0.0001))
+        due = Pipeline(db_url, config=SyncConfig(safety_lag_seconds=0, full_check_every_hours=1e-9))
         catch_up = due.run(run_type="scheduled")
 
         assert catch_up.results["validate_by_year"].rows

@@ -57,10 +57,15 @@ class PrivateServer:
             self.data_directory = conn.execute("SHOW data_directory").fetchone()[0]
 
     def restart(self, mode: str) -> None:
-        """``pg_ctl restart -m <mode>`` (as the data directory's owner), waiting until it accepts."""
+        """``pg_ctl restart -m <mode>`` (as the data directory's owner), waiting until it accepts.
+
+        The new postmaster logs to a file: were it handed our pipes, waiting for them would never end.
+        """
         run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*run_as, _pg_ctl(), "-D", self.data_directory, "-m", mode, "-w", "restart"],
-                       check=True, capture_output=True)
+        log = os.path.join(os.path.dirname(self.data_directory), "log")
+        subprocess.run([*run_as, _pg_ctl(), "-D", self.data_directory, "-l", log, "-m", mode, "-w", "-t", "60",
+                        "restart"], check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import psycopg
@@ -67,6 +67,20 @@ class TestMergeSales:
         result = load(conn, "r1", rows)
         assert (result.inserted, result.staged) == (2, 2)
         assert sales(conn) == [(1, "v3"), (2, "Deal 2")]
+
+    def test_a_deal_found_deleted_after_the_run_read_it_is_not_put_back(self, conn):
+        load(conn, "r1", [deal(1), deal(2)])
+        warehouse.stage_rows(conn, "deals", "stale", [deal(1), deal(2)])  # read before the deletion
+        read_at = datetime.now(UTC)
+        warehouse.stage_rows(conn, "deal_listing", "r2", [(2, at(0), "open", Decimal("10.00"), at(0))])
+        assert warehouse.reconcile_deleted_sales(conn, "r2", listing_started_at=datetime.now(UTC)) == 1
+
+        result = warehouse.merge_sales(conn, "stale", watermark=None, read_after=read_at)
+
+        assert (result.inserted, result.updated, result.unchanged) == (0, 0, 2)
+        assert sales(conn, "id") == [(2,)]
+        again = warehouse.merge_sales(conn, "stale", watermark=None)  # without read_after: put back
+        assert again.inserted == 1
 
     def test_only_the_runs_own_staging_is_merged(self, conn):
         warehouse.stage_rows(conn, "deals", "other", [deal(2)])

@@ -78,6 +78,17 @@ class TestCompareByYear:
         assert table.excluded == 2 and table.mismatches == []
         assert (table.rows[0]["ploomes_deals"], table.rows[0]["warehouse_deals"]) == (1, 1)
 
+    def test_deals_another_run_loaded_newer_than_the_cutoff_are_left_out_of_both_sides(self, conn):
+        newer = deal(1, created_at=sp(2024, 3, 1), status="won", deal_value=Decimal("80.00"),
+                     updated_at=CUTOFF + timedelta(minutes=1))  # a concurrent run loaded a later version
+        setup(conn, [newer, deal(2, created_at=sp(2024, 3, 1), updated_at=BEFORE)], [
+            listed(1, created_at=sp(2024, 3, 1), status="open", updated_at=BEFORE),  # what this run read
+            listed(2, created_at=sp(2024, 3, 1), updated_at=BEFORE),
+        ])
+        table = warehouse.compare_by_year(conn, "r1", cutoff=CUTOFF)
+        assert table.excluded == 1 and table.mismatches == []
+        assert (table.rows[0]["ploomes_deals"], table.rows[0]["warehouse_deals"]) == (1, 1)
+
     def test_years_present_on_either_side_appear(self, conn):
         setup(conn, [deal(1, created_at=sp(2021, 1, 1), updated_at=BEFORE)],
               [listed(2, created_at=sp(2022, 1, 1), updated_at=BEFORE)])

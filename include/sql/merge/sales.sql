@@ -1,6 +1,7 @@
 -- One run's staged deals -> public.sales, in one statement. The newest staged version of each id
 -- wins; an older version never overwrites a newer row, and an identical one is left alone (its
--- synced_at too). Returns (distinct staged ids, inserted, updated).
+-- synced_at too). A deal another run found deleted at or after %(read_after)s (this run read it
+-- before that) is not put back. Returns (distinct staged ids, inserted, updated).
 WITH staged AS (
     SELECT DISTINCT ON (id)
            id, customer_id, title, deal_value, status, pipeline_id, stage_id, owner_id,
@@ -14,7 +15,10 @@ written AS (
                                    owner_id, created_at, updated_at, closed_at, synced_at)
     SELECT id, customer_id, title, deal_value, status, status = 'won', pipeline_id, stage_id,
            owner_id, created_at, updated_at, closed_at, statement_timestamp()
-    FROM staged
+    FROM staged AS st
+    WHERE %(read_after)s::timestamptz IS NULL
+       OR NOT EXISTS (SELECT 1 FROM ploomes_sync.deleted_sales AS d
+                      WHERE d.id = st.id AND d.deleted_at >= %(read_after)s::timestamptz)
     ORDER BY id
     ON CONFLICT (id) DO UPDATE SET
         customer_id = EXCLUDED.customer_id,

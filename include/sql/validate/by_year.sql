@@ -1,6 +1,7 @@
 -- Deals and won revenue per calendar year (in the business time zone) of created_at: Ploomes' side from the run's
--- listing, the warehouse's from public.sales, both within the scope and both without the ids the
--- listing shows updated at or after the cutoff (changed after this run read them).
+-- listing, the warehouse's from public.sales, both within the scope and both without the deals changed at or
+-- after the cutoff on either side (Ploomes changed them after this run read them, or another run loaded a
+-- newer version than this run saw, or found them deleted): the next run checks those.
 WITH listing AS (
     SELECT DISTINCT ON (id) id, created_at, status, deal_value, updated_at
     FROM ploomes_sync.stage_deal_listing
@@ -11,13 +12,24 @@ WITH listing AS (
 ),
 excluded AS (
     SELECT id FROM listing WHERE updated_at >= %(cutoff)s::timestamptz
+    UNION
+    SELECT s.id FROM public.sales AS s
+    WHERE s.updated_at >= %(cutoff)s::timestamptz
+      AND (%(created_from)s::timestamptz IS NULL OR s.created_at >= %(created_from)s::timestamptz)
+      AND (%(created_to)s::timestamptz IS NULL OR s.created_at < %(created_to)s::timestamptz)
+    UNION
+    SELECT d.id FROM ploomes_sync.deleted_sales AS d
+    WHERE d.deleted_at >= %(cutoff)s::timestamptz
+      AND d.run_key IS DISTINCT FROM %(run_key)s
+      AND (%(created_from)s::timestamptz IS NULL OR d.created_at >= %(created_from)s::timestamptz)
+      AND (%(created_to)s::timestamptz IS NULL OR d.created_at < %(created_to)s::timestamptz)
 ),
 ploomes AS (
     SELECT extract(year FROM created_at AT TIME ZONE %(tz)s)::integer AS year,
            count(*) AS deals,
            coalesce(sum(deal_value) FILTER (WHERE status = 'won'), 0) AS revenue
-    FROM listing
-    WHERE updated_at < %(cutoff)s::timestamptz
+    FROM listing AS l
+    WHERE NOT EXISTS (SELECT 1 FROM excluded AS e WHERE e.id = l.id)
     GROUP BY 1
 ),
 warehouse AS (

@@ -29,6 +29,7 @@ from ploomes_sync.warehouse.staging import (
     clear_stage,
     drop_stage,
     purge_stale_stage,
+    stage_listing_from_deals,
     stage_rejects,
     stage_rows,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "purge_stale_stage",
     "reconcile_deleted_sales",
     "record_stream",
+    "stage_listing_from_deals",
     "stage_rejects",
     "stage_rows",
     "start_run",

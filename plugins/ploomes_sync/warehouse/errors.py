@@ -23,13 +23,14 @@ class ConnectionNotIdle(WarehouseError):
 
 
 class StageMissing(WarehouseError):
-    """The run has no staging for the stream (purged as stale, cleared, or never extracted)."""
+    """The run has no staging for the stream (purged as stale, cleared, lost in a crash, or never extracted)."""
 
     def __init__(self, run_key: str, stream: str) -> None:
         self.run_key, self.stream = run_key, stream
         super().__init__(
-            f"Run {run_key!r} has no staged {stream!r} rows on record (never staged, cleared, or purged as "
-            "stale). Nothing was loaded and no watermark moved: run the extract task of this run again."
+            f"Run {run_key!r} has no staged {stream!r} rows on record (never staged, cleared, purged as "
+            "stale, or emptied by a database crash). Nothing was loaded and no watermark moved: run the "
+            "extract task of this run again."
         )
 
 

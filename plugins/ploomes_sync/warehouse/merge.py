@@ -44,13 +44,15 @@ def _merge(
     table: Literal["sales", "customers"],
     statement: LiteralString,
     watermark: datetime | None,
+    params: dict[str, object] | None = None,
 ) -> MergeResult:
     require_aware(watermark, "watermark")
     moved = None
     with transaction(conn):
         advisory_lock(conn, table)
         require_staged(conn, run_key, stream)
-        staged, inserted, updated = (int(value) for value in fetchrow(conn, statement, {"run_key": run_key}))
+        staged, inserted, updated = (int(value) for value in
+                                     fetchrow(conn, statement, {"run_key": run_key, **(params or {})}))
         if watermark is not None:
             moved = fetchone(conn, load("merge/watermark.sql"),
                              {"stream": stream, "value": watermark, "run_key": run_key})
@@ -65,15 +67,19 @@ def _merge(
     return result
 
 
-def merge_sales(conn: psycopg.Connection, run_key: str, *, watermark: datetime | None) -> MergeResult:
+def merge_sales(conn: psycopg.Connection, run_key: str, *, watermark: datetime | None,
+                read_after: datetime | None = None) -> MergeResult:
     """Upsert the run's staged deals into ``public.sales``; move the ``deals`` watermark with them.
 
     The newest staged version of each id wins; a row already newer in the table is kept; ``won``
-    is ``status = 'won'``. The watermark (when given) becomes the greater of its value and
-    ``watermark`` in the same transaction. Raises :class:`StageMissing` when the run staged no deals.
+    is ``status = 'won'``. A deal archived as deleted at or after ``read_after`` (when the run's
+    extract began, at the latest) is not put back by this run's older read. The watermark (when
+    given) becomes the greater of its value and ``watermark`` in the same transaction. Raises
+    :class:`StageMissing` when the run staged no deals.
     """
+    require_aware(read_after, "read_after")
     return _merge(conn, run_key, stream="deals", table="sales", statement=load("merge/sales.sql"),
-                  watermark=watermark)
+                  watermark=watermark, params={"read_after": read_after})
 
 
 def merge_customers(conn: psycopg.Connection, run_key: str, *, watermark: datetime | None) -> MergeResult:

@@ -101,6 +101,21 @@ def clear_stage(conn: psycopg.Connection, run_key: str, stream: str) -> int:
     return removed
 
 
+def stage_listing_from_deals(conn: psycopg.Connection, run_key: str) -> int:
+    """Stage the run's ``deal_listing`` from its staged deals (replacing any); return rows staged.
+
+    For runs whose deals extract read every deal of their scope (full and range runs).
+    """
+    with transaction(conn):
+        execute(conn, load("staging/clear_deal_listing.sql"), {"run_key": run_key})
+        require_staged(conn, run_key, "deals")
+        count = execute(conn, load("staging/listing_from_deals.sql"), {"run_key": run_key})
+        execute(conn, load("staging/unregister.sql"), {"run_key": run_key, "stream": "deal_listing"})
+        execute(conn, load("staging/register.sql"), {"run_key": run_key, "stream": "deal_listing", "row_count": count})
+    log.info("Staged %s deal_listing rows for run %s from its deals staging", count, run_key)
+    return count
+
+
 def clear_rejects(conn: psycopg.Connection, run_key: str, stream: str) -> int:
     """Remove the run's rejects of ``stream`` (a retried extract records them again)."""
     with transaction(conn):
