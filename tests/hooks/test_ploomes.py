@@ -296,6 +296,22 @@ class TestPloomesHook:
         assert set(survivors) <= set(seen)
         assert any(deal_id < max(seen) for deal_id in deleted)  # deletions behind the read happened
 
+    def test_the_next_page_is_read_while_the_caller_works_on_this_one_and_no_further(
+        self, connect: Connect, sim: RunningSimulator
+    ) -> None:
+        connect(page_size=7)
+        pages = PloomesHook().iter_pages("Deals")
+        first = next(pages)
+
+        deadline = time.monotonic() + 10
+        while len(api_log(sim, "/Deals")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the caller is "working" on the first page
+        log = api_log(sim, "/Deals")
+        assert len(log) == 2 and log[1]["query"]["$filter"] == f"Id gt {first.last_id}"
+        time.sleep(0.2)
+        assert len(api_log(sim, "/Deals")) == 2  # one page ahead, never more
+        pages.close()
+
     def test_the_iterator_keeps_no_page_it_has_moved_past(self, connect: Connect) -> None:
         connect(page_size=7)
         pages = PloomesHook().iter_pages("Deals")

@@ -19,6 +19,7 @@ import functools
 import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from typing import Any, NoReturn
 from urllib.parse import unquote_plus
@@ -420,7 +421,8 @@ class PloomesHook(HttpHook):
         """Every record of ``endpoint`` matching ``filter``, page by page (keyset paging on Id).
 
         ``select`` gets ``Id`` added when missing. Nothing is requested until the first page is
-        asked for, and no page is kept once the next one is asked for.
+        asked for. While the caller works on a page, the next one is already being read (its
+        filter needs only the page's last Id), so at most two pages are held at a time.
         """
         _, options, _ = self._ready()  # the connection's options decide the page size
         paginator = KeysetPaginator(page_size=options.page_size, base_filter=filter)
@@ -430,33 +432,40 @@ class PloomesHook(HttpHook):
         first_answer_at: float | None = None
         requests_before, throttled_before = self.stats.requests, self.stats.throttled
         total = 0
-        while True:
-            records = self.fetch(name, params)["value"]
-            paginator.update_state(records)
-            if not paginator.has_next_page:
-                break
-            total += len(records)
-            self.stats.pages += 1
-            self.stats.records += len(records)
-            sent = self.stats.requests - requests_before
-            now = time.monotonic()
-            if first_answer_at is None:
-                first_answer_at = now
-            # The rate over the requests answered since the first one: a single request has none yet.
-            rate = f"{(sent - 1) * 60.0 / max(now - first_answer_at, 1e-6):.0f}/min" if sent > 1 else "rate n/a"
-            self.log.info(
-                "%s page %s: %s records, %s so far; %s requests (%s), %s throttled (429)",
-                name,
-                paginator.pages,
-                len(records),
-                total,
-                sent,
-                rate,
-                self.stats.throttled - throttled_before,
-            )
-            yield Page(paginator.pages, records, paginator.last_key or 0)
-            del records  # keep nothing of a page the caller has moved past
-            paginator.update_request(params)
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ploomes-{name}-read-ahead")
+        try:
+            pending = reader.submit(self.fetch, name, dict(params))
+            while True:
+                records = pending.result()["value"]  # re-raises what the read raised
+                paginator.update_state(records)
+                if not paginator.has_next_page:
+                    break
+                paginator.update_request(params)
+                pending = reader.submit(self.fetch, name, dict(params))  # read ahead
+                total += len(records)
+                self.stats.pages += 1
+                self.stats.records += len(records)
+                sent = self.stats.requests - requests_before
+                now = time.monotonic()
+                if first_answer_at is None:
+                    first_answer_at = now
+                # The rate over the requests answered since the first one: one request has none yet.
+                rate = f"{(sent - 1) * 60.0 / max(now - first_answer_at, 1e-6):.0f}/min" if sent > 1 else "rate n/a"
+                self.log.info(
+                    "%s page %s: %s records, %s so far; %s requests (%s), %s throttled (429)",
+                    name,
+                    paginator.pages,
+                    len(records),
+                    total,
+                    sent,
+                    rate,
+                    self.stats.throttled - throttled_before,
+                )
+                yield Page(paginator.pages, records, paginator.last_key or 0)
+                del records  # keep nothing of a page the caller has moved past
+        finally:
+            # A caller that stops early leaves at most one read in flight; nothing waits for it.
+            reader.shutdown(wait=False, cancel_futures=True)
         self.log.info(
             "%s: read %s records in %s pages with %s requests (%s throttled)",
             name,
