@@ -5,7 +5,7 @@
 
 Scenarios (see :mod:`bench.plan` for the sizes and :mod:`bench.scenarios` for the code):
 
-- ``full``: a full sync of N deals with the rate limit off, end to end (the DAG's eight tasks, in
+- ``full``: a full sync of N deals with the rate limit off, end to end (the DAG's nine tasks, in
   order, through :class:`ploomes_devkit.pipeline.Pipeline`, i.e. the functions the DAG's tasks call).
 - ``rate_limited``: the same full sync with the simulator and the hook both at 120 requests a minute,
   against the floor: one request per 300 deals and per 300 contacts at 2 requests a second.
@@ -19,8 +19,9 @@ How it is measured:
   data size by the parent. Its time to answer is inside every number (requests are synchronous),
   and on two cores it gets one core while the worker works, as a remote API would not cost us CPU.
 - Every scenario runs in a fresh child process (:mod:`bench.worker`) with a fresh database, so its
-  peak RSS (``ru_maxrss``, the kernel's high-water mark) is that scenario's own, Airflow imports
-  included, simulator and PostgreSQL excluded. The RSS after imports is reported beside it.
+  peak RSS (``VmHWM``, the kernel's high-water mark of that process) is that scenario's own,
+  Airflow imports included, simulator and PostgreSQL excluded. The RSS after imports is reported
+  beside it.
 - API requests are counted twice: by each task's hook, and by the simulator's request log.
 - Every warehouse is checked against the simulator's truth (:mod:`bench.verify`) after the timing.
 - Nothing here asserts on time; :mod:`bench.report` prints targets as met or missed.
