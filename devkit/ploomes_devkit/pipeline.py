@@ -23,8 +23,7 @@ from ploomes_sync.plan import RunPlan
 DAG_ID = "ploomes_sales_sync"
 TASK_ORDER = (
     "migrate_schema", "plan_run", "check_ploomes_key", "extract_deals", "load_sales", "extract_contacts",
-    "load_customers",
-    "aggregate_customer_sales", "validate_by_year",
+    "load_customers", "aggregate_customer_sales", "validate_by_year",
 )
 
 
@@ -118,24 +117,25 @@ class Pipeline:
                                   config=self.config)
         return plan.to_xcom()
 
-    def _check_key(self, run: PipelineRun) -> None:
+    @contextmanager
+    def _hook(self, run: PipelineRun) -> Iterator[PloomesHook]:
+        """A fresh hook for one API task; its requests count towards the run's, even when it fails."""
         hook = self.hook_factory()
         try:
-            tasks.check_api_key(hook)
+            yield hook
         finally:
             run.api_requests += hook.stats.requests
             run.api_throttled += hook.stats.throttled
+
+    def _check_key(self, run: PipelineRun) -> None:
+        with self._hook(run) as hook:
+            tasks.check_api_key(hook)
 
     def _db_task(self, name: str, plan: dict[str, Any]) -> Any:
         with self.connect() as conn:
             return getattr(tasks, name)(RunPlan.from_xcom(plan), conn=conn)
 
     def _api_task(self, run: PipelineRun, name: str, plan: dict[str, Any]) -> Any:
-        hook = self.hook_factory()
-        try:
-            with self.connect() as conn, self.connect() as reject_conn:
-                return getattr(tasks, name)(RunPlan.from_xcom(plan), hook=hook, conn=conn, reject_conn=reject_conn,
-                                            config=self.config)
-        finally:
-            run.api_requests += hook.stats.requests
-            run.api_throttled += hook.stats.throttled
+        with self._hook(run) as hook, self.connect() as conn, self.connect() as reject_conn:
+            return getattr(tasks, name)(RunPlan.from_xcom(plan), hook=hook, conn=conn, reject_conn=reject_conn,
+                                        config=self.config)

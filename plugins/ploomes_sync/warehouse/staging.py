@@ -90,12 +90,18 @@ def stage_rejects(conn: psycopg.Connection, run_key: str, stream: str,
     return count
 
 
+def _clear(conn: psycopg.Connection, run_key: str, stream: str) -> int:
+    """Remove the run's staged rows of ``stream`` and its record of them (inside a transaction)."""
+    removed = execute(conn, load(f"staging/clear_{stream}.sql"), {"run_key": run_key})
+    execute(conn, load("staging/unregister.sql"), {"run_key": run_key, "stream": stream})
+    return removed
+
+
 def clear_stage(conn: psycopg.Connection, run_key: str, stream: str) -> int:
     """Remove what the run staged for ``stream`` (a retried extract starts clean); return rows removed."""
     _columns(stream)
     with transaction(conn):
-        removed = execute(conn, load(f"staging/clear_{stream}.sql"), {"run_key": run_key})
-        execute(conn, load("staging/unregister.sql"), {"run_key": run_key, "stream": stream})
+        removed = _clear(conn, run_key, stream)
     if removed:
         log.info("Cleared %s staged %s rows of run %s", removed, stream, run_key)
     return removed
@@ -107,10 +113,9 @@ def stage_listing_from_deals(conn: psycopg.Connection, run_key: str) -> int:
     For runs whose deals extract read every deal of their scope (full and range runs).
     """
     with transaction(conn):
-        execute(conn, load("staging/clear_deal_listing.sql"), {"run_key": run_key})
+        _clear(conn, run_key, "deal_listing")
         require_staged(conn, run_key, "deals")
         count = execute(conn, load("staging/listing_from_deals.sql"), {"run_key": run_key})
-        execute(conn, load("staging/unregister.sql"), {"run_key": run_key, "stream": "deal_listing"})
         execute(conn, load("staging/register.sql"), {"run_key": run_key, "stream": "deal_listing", "row_count": count})
     log.info("Staged %s deal_listing rows for run %s from its deals staging", count, run_key)
     return count
