@@ -78,6 +78,11 @@ class TestCompareByYear:
         assert table.excluded == 2 and table.mismatches == []
         assert (table.rows[0]["ploomes_deals"], table.rows[0]["warehouse_deals"]) == (1, 1)
 
+    def test_when_every_deal_is_left_out_the_table_is_empty_and_still_counts_them(self, conn):
+        setup(conn, [], [listed(1, created_at=sp(2024, 3, 1), updated_at=CUTOFF)])
+        table = warehouse.compare_by_year(conn, "r1", cutoff=CUTOFF)
+        assert table.rows == [] and table.excluded == 1
+
     def test_deals_another_run_loaded_newer_than_the_cutoff_are_left_out_of_both_sides(self, conn):
         newer = deal(1, created_at=sp(2024, 3, 1), status="won", deal_value=Decimal("80.00"),
                      updated_at=CUTOFF + timedelta(minutes=1))  # a concurrent run loaded a later version

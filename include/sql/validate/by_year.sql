@@ -48,12 +48,20 @@ both_sides AS (
     FROM ploomes
     UNION ALL
     SELECT year, 0, deals, 0, revenue FROM warehouse
+),
+years AS (
+    SELECT year,
+           sum(ploomes_deals)::bigint       AS ploomes_deals,
+           sum(warehouse_deals)::bigint     AS warehouse_deals,
+           round(sum(ploomes_revenue), 2)   AS ploomes_won_revenue,
+           round(sum(warehouse_revenue), 2) AS warehouse_won_revenue
+    FROM both_sides
+    GROUP BY year
 )
-SELECT year,
-       sum(ploomes_deals)::bigint    AS ploomes_deals,
-       sum(warehouse_deals)::bigint  AS warehouse_deals,
-       round(sum(ploomes_revenue), 2)   AS ploomes_won_revenue,
-       round(sum(warehouse_revenue), 2) AS warehouse_won_revenue
-FROM both_sides
-GROUP BY year
-ORDER BY year NULLS LAST;
+-- One row per year, each also giving how many deals were left out; when neither side has a deal,
+-- a single row with nulls but that number.
+SELECT y.year, y.ploomes_deals, y.warehouse_deals, y.ploomes_won_revenue, y.warehouse_won_revenue,
+       x.excluded
+FROM (SELECT count(*) AS excluded FROM excluded) AS x
+LEFT JOIN years AS y ON true
+ORDER BY y.year NULLS LAST;

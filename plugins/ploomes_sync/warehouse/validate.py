@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from ploomes_sync.settings import BUSINESS_TIMEZONE
-from ploomes_sync.warehouse.connection import fetchall, fetchrow, require_aware, transaction
+from ploomes_sync.warehouse.connection import fetchall, require_aware, transaction
 from ploomes_sync.warehouse.sqlfiles import load
 from ploomes_sync.warehouse.staging import require_staged
 
@@ -78,8 +78,9 @@ def compare_by_year(
     """Compare the run's listing with ``public.sales`` per São Paulo calendar year of ``created_at``.
 
     Both sides are limited to deals created in ``[created_from, created_to)`` when given (a range
-    run lists only those), and both leave out the ids the listing shows updated at or after
-    ``cutoff``. Raises :class:`StageMissing` when the run staged no listing.
+    run lists only those), and both leave out the deals changed at or after ``cutoff`` on either
+    side (in the listing, in ``public.sales``, or found deleted by another run). Raises
+    :class:`StageMissing` when the run staged no listing.
     """
     for value, name in ((cutoff, "cutoff"), (created_from, "created_from"), (created_to, "created_to")):
         require_aware(value, name)
@@ -88,9 +89,11 @@ def compare_by_year(
     with transaction(conn):
         require_staged(conn, run_key, "deal_listing")
         found = fetchall(conn, load("validate/by_year.sql"), params)
-        (excluded,) = fetchrow(conn, load("validate/excluded.sql"), params)
+    excluded = found[0][-1]  # every row carries it; with no deals on either side, a row of nulls does
     rows = []
-    for year, p_deals, w_deals, p_revenue, w_revenue in found:
+    for year, p_deals, w_deals, p_revenue, w_revenue, _ in found:
+        if p_deals is None:
+            continue  # that row of nulls
         deals_diff, revenue_diff = int(w_deals) - int(p_deals), w_revenue - p_revenue
         rows.append({
             "year": year, "ploomes_deals": int(p_deals), "warehouse_deals": int(w_deals),
