@@ -13,7 +13,6 @@ its own, and they all start at the same instant.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import time
@@ -27,6 +26,7 @@ import psycopg
 import pytest
 from ploomes_simulator import RunningSimulator, SimulatorConfig, run_in_thread
 
+from tests.support.connections import use_ploomes
 from tests.support.truth import assert_warehouse_equals_truth
 
 BACKFILLS = 3
@@ -101,8 +101,7 @@ def workers() -> Iterator[ProcessPoolExecutor]:
 def sim(api_key: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningSimulator]:
     config = SimulatorConfig(deals=900, contacts=80, seed=11, api_key=api_key, rate_limit=0)
     with run_in_thread(config) as running:
-        monkeypatch.setenv(CONN_ENV, json.dumps(
-            {"conn_type": "ploomes", "host": running.url, "password": api_key, "extra": EXTRAS}))
+        use_ploomes(monkeypatch, running.url, api_key, **EXTRAS)
         yield running
 
 

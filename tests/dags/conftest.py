@@ -15,6 +15,8 @@ import psycopg
 import pytest
 from ploomes_simulator import SimulatorConfig, run_in_thread
 
+from tests.support.connections import use_ploomes, use_sales_db
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -41,15 +43,8 @@ class DagHarness:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, sim: Any, db_url: str, api_key: str) -> None:
         self.sim, self.db_url = sim, db_url
-        parts = psycopg.conninfo.conninfo_to_dict(db_url)
-        monkeypatch.setenv("AIRFLOW_CONN_PLOOMES_DEFAULT", json.dumps({
-            "conn_type": "ploomes", "host": sim.url, "password": api_key,
-            "extra": {"requests_per_minute": 6000, "backoff_base": 0.05, "backoff_max": 0.2},
-        }))
-        monkeypatch.setenv("AIRFLOW_CONN_SALES_DB", json.dumps({
-            "conn_type": "postgres", "host": parts["host"], "port": int(parts.get("port", 5432)),
-            "login": parts.get("user"), "password": parts.get("password"), "schema": parts["dbname"],
-        }))
+        use_ploomes(monkeypatch, sim.url, api_key, requests_per_minute=6000, backoff_base=0.05, backoff_max=0.2)
+        use_sales_db(monkeypatch, db_url)
         monkeypatch.setenv("PLOOMES_SYNC_CONFIG", json.dumps({"safety_lag_seconds": 0, "lookback_minutes": 5}))
         self._dag = None
         self._next = datetime(2026, 6, 1, tzinfo=UTC)  # after the DAG's start_date

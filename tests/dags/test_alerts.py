@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
+from tests.support.connections import use_smtp
 from tests.support.smtp import Mailbox, smtp_server
 
 
 @pytest.fixture
 def mailbox(monkeypatch):
     with smtp_server() as box:
-        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
-            "conn_type": "smtp", "host": "127.0.0.1", "port": box.port,
-            "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "airflow@example.test",
-                      "retry_limit": 0, "timeout": 5},
-        }))
-        monkeypatch.setenv("PLOOMES_SYNC_ALERT_EMAILS", "data-team@example.test, oncall@example.test")
+        use_smtp(monkeypatch, box.port, "data-team@example.test, oncall@example.test")
         yield box
 
 

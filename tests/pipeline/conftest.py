@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
 from ploomes_simulator import SimulatorConfig, run_in_thread
+
+from tests.support.connections import use_ploomes
 
 
 @pytest.fixture
 def sim(api_key: str, monkeypatch: pytest.MonkeyPatch) -> Iterator:
     config = SimulatorConfig(deals=900, contacts=80, seed=11, api_key=api_key, rate_limit=0)
     with run_in_thread(config) as running:
-        monkeypatch.setenv("AIRFLOW_CONN_PLOOMES_DEFAULT", json.dumps({
-            "conn_type": "ploomes", "host": running.url, "password": api_key,
-            "extra": {"requests_per_minute": 6000, "backoff_base": 0.05, "backoff_max": 0.2},
-        }))
+        use_ploomes(monkeypatch, running.url, api_key, requests_per_minute=6000, backoff_base=0.05,
+                    backoff_max=0.2)
         yield running

@@ -7,7 +7,6 @@ succeeds with a warehouse equal to the simulator's truth (:func:`assert_converge
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -24,6 +23,7 @@ from ploomes_sync.config import SyncConfig
 from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.plan import RunPlan
 
+from tests.support.connections import ploomes_connection
 from tests.support.truth import assert_warehouse_equals_truth
 
 # Small waits so a storm of failures costs milliseconds; small pages so an extract spans many
@@ -47,8 +47,7 @@ PUBLIC_TABLES = ("sales", "customers", "customer_sales")
 
 def connection_json(url: str, key: str, **extras: Any) -> str:
     """The ``AIRFLOW_CONN_PLOOMES_DEFAULT`` value for the simulator at ``url``."""
-    return json.dumps({"conn_type": "ploomes", "host": url, "password": key,
-                       "extra": {**FAST_EXTRAS, **extras}})
+    return ploomes_connection(url, key, **{**FAST_EXTRAS, **extras})
 
 
 @dataclass(frozen=True)

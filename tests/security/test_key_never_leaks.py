@@ -36,6 +36,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.support.connections import use_ploomes, use_sales_db, use_smtp
 from tests.support.smtp import Mailbox, smtp_server
 
 Evidence = dict[str, str]
@@ -50,12 +51,7 @@ def api_key() -> str:
 @pytest.fixture
 def mailbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
     with smtp_server() as box:
-        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
-            "conn_type": "smtp", "host": "127.0.0.1", "port": box.port,
-            "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "airflow@example.test",
-                      "retry_limit": 0, "timeout": 5},
-        }))
-        monkeypatch.setenv("PLOOMES_SYNC_ALERT_EMAILS", "data-team@example.test")
+        use_smtp(monkeypatch, box.port, "data-team@example.test")
         yield box
 
 
@@ -273,9 +269,8 @@ class TestTheKeyNeverLeaks:
         server = ThreadingHTTPServer(("127.0.0.1", 0), EchoHandler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
-            monkeypatch.setenv("AIRFLOW_CONN_PLOOMES_DEFAULT", json.dumps({
-                "conn_type": "ploomes", "host": f"http://127.0.0.1:{server.server_address[1]}", "password": api_key,
-                "extra": {"max_attempts": 2, "backoff_base": 0.01, "backoff_max": 0.02, "trust_env": False}}))
+            use_ploomes(monkeypatch, f"http://127.0.0.1:{server.server_address[1]}", api_key, max_attempts=2,
+                        backoff_base=0.01, backoff_max=0.02, trust_env=False)
             with pytest.raises(PloomesAuthError) as denied:
                 PloomesHook().preflight()
             with pytest.raises(PloomesRequestError) as exhausted:
@@ -302,12 +297,8 @@ class TestTheFailureCallbacks:
 
         from ploomes_sync import alerts, warehouse
 
-        parts = psycopg.conninfo.conninfo_to_dict(db_url)
-        monkeypatch.setenv("AIRFLOW_CONN_PLOOMES_DEFAULT", json.dumps(
-            {"conn_type": "ploomes", "host": "http://127.0.0.1:9", "password": api_key}))
-        monkeypatch.setenv("AIRFLOW_CONN_SALES_DB", json.dumps({
-            "conn_type": "postgres", "host": parts["host"], "port": int(parts.get("port", 5432)),
-            "login": parts.get("user"), "schema": parts["dbname"]}))
+        use_ploomes(monkeypatch, "http://127.0.0.1:9", api_key)
+        use_sales_db(monkeypatch, db_url)
         with psycopg.connect(db_url) as conn:
             warehouse.migrate(conn)
         ti = SimpleNamespace(dag_id="ploomes_sales_sync", task_id="extract_deals", run_id="manual__leaky",

@@ -11,7 +11,6 @@ the script is needed: without any one of them the first run fails.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.support.connections import use_ploomes
 from tests.support.truth import assert_warehouse_equals_truth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,10 +137,8 @@ def sim(api_key: str, monkeypatch: pytest.MonkeyPatch):
     from ploomes_simulator import SimulatorConfig, run_in_thread
 
     with run_in_thread(SimulatorConfig(deals=500, contacts=50, seed=21, api_key=api_key, rate_limit=0)) as running:
-        monkeypatch.setenv("AIRFLOW_CONN_PLOOMES_DEFAULT", json.dumps({
-            "conn_type": "ploomes", "host": running.url, "password": api_key,
-            "extra": {"requests_per_minute": 600_000, "backoff_base": 0.01, "backoff_max": 0.05,
-                      "trust_env": False}}))
+        use_ploomes(monkeypatch, running.url, api_key, requests_per_minute=600_000, backoff_base=0.01,
+                    backoff_max=0.05, trust_env=False)
         yield running
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.support.connections import use_ploomes
+
 ROOT = Path(__file__).resolve().parents[2]
 PLUGINS = ROOT / "plugins"
 SQL_DIR = ROOT / "include" / "sql"
@@ -247,10 +249,8 @@ def hostile_sim(api_key, monkeypatch):
     from ploomes_simulator import SimulatorConfig, run_in_thread
 
     with run_in_thread(SimulatorConfig(deals=120, contacts=20, seed=3, api_key=api_key, rate_limit=0)) as sim:
-        monkeypatch.setenv("AIRFLOW_CONN_PLOOMES_DEFAULT", json.dumps({
-            "conn_type": "ploomes", "host": sim.url, "password": api_key,
-            "extra": {"requests_per_minute": 600_000, "backoff_base": 0.01, "backoff_max": 0.05,
-                      "trust_env": False}}))
+        use_ploomes(monkeypatch, sim.url, api_key, requests_per_minute=600_000, backoff_base=0.01,
+                    backoff_max=0.05, trust_env=False)
         yield sim
 
 
