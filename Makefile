@@ -4,22 +4,31 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo bench simulator clean
+.PHONY: install system-packages test test-fast lint demo bench simulator clean
 
-install: $(STAMP)
+install: $(STAMP) system-packages
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+# The product (src/, include/sql) and the development tools (devkit/: simulator, devkit), editable.
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml devkit/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --no-deps -e . -e devkit
 	touch $(STAMP)
+
+# Debian packages some tests drive for real (PgBouncer, Chromium, docker-compose); see the script.
+system-packages:
+	@devkit/system-packages.sh
 
 lint: install
 	$(BIN)/ruff check .
 
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Everything but the end-to-end, soak, concurrency and benchmark tests: the daily loop.
+test-fast: lint
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 demo: install
 	$(BIN)/python -m ploomes_devkit.demo $(if $(filter 1 yes true,$(ONCE)),--once,)

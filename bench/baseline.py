@@ -23,6 +23,7 @@ from typing import Any
 
 import psycopg
 import requests
+
 from ploomes_sync import records, warehouse
 from ploomes_sync.settings import DEFAULT_CLIENT_TAG_ID, USER_KEY_HEADER
 

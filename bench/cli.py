@@ -7,11 +7,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ploomes_devkit.postgres import admin_server
-
 from bench import report
 from bench.plan import BenchPlan
 from bench.runner import BenchRunner
+from ploomes_devkit.postgres import admin_server
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 

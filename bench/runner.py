@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from ploomes_devkit.postgres import create_database, drop_database
-from ploomes_devkit.simulator_process import SimulatorProcess
 
 from bench.plan import BenchPlan, contacts_for, pages
 from bench.verify import verify_warehouse
 from bench.worker import API_KEY_ENV
+from ploomes_devkit.postgres import create_database, drop_database
+from ploomes_devkit.simulator_process import SimulatorProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 UNLIMITED_REQUESTS_PER_MINUTE = 1_000_000  # the hook's limiter still runs, 60 µs apart: in effect off

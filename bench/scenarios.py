@@ -12,12 +12,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bench.baseline import OldCron
 from ploomes_devkit.pipeline import TASK_ORDER, Pipeline, PipelineRun
 from ploomes_simulator import AdminClient
 from ploomes_sync.config import SyncConfig
 from ploomes_sync.hooks.ploomes import PloomesHook
-
-from bench.baseline import OldCron
 
 Spec = dict[str, Any]
 # Which records a task handles, for its rate: the stream it reads or writes.

@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import psycopg
+
 from ploomes_simulator import AdminClient
 from ploomes_sync.settings import DEFAULT_CLIENT_TAG_ID
 

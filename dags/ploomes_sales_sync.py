@@ -43,6 +43,7 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+
 from ploomes_sync.alerts import FailureEmail, record_failure
 from ploomes_sync.settings import API_POOL, BUSINESS_TIMEZONE, SALES_DB_CONN_ID
 

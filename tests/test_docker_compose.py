@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+
 from ploomes_sync.config import ALERT_EMAILS_VARIABLE
 from ploomes_sync.settings import API_POOL, PLOOMES_CONN_ID, SALES_DB_CONN_ID, SMTP_CONN_ID
 

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from ploomes_sync.records import (
     BIGINT_MAX,
     CONTACT_COLUMNS,

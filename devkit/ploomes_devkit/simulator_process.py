@@ -24,9 +24,9 @@ from types import TracebackType
 from typing import IO
 
 import requests
-from ploomes_simulator import AdminClient
 
 from ploomes_devkit.airflow_standalone import end_session, free_port, local_get
+from ploomes_simulator import AdminClient
 
 DEFAULT_READY_TIMEOUT = 180.0  # generating 30,000 deals takes a few seconds on a busy machine
 _ADDRESS_IN_USE = ("Address already in use", "Errno 98")

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
 from ploomes_sync.api.errors import (
     PloomesAuthError,
     PloomesBadRequestError,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ploomes_sync.api.errors import PloomesPagingError
 from ploomes_sync.api.paging import KeysetPaginator, select_with_key
 

@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+
 from ploomes_sync.api.ratelimit import RateLimiter, shared_limiter
 
 

@@ -9,6 +9,7 @@ from email.utils import format_datetime
 import pytest
 import requests
 import tenacity
+
 from ploomes_sync.api import retry
 from ploomes_sync.api.errors import (
     PloomesAuthError,

@@ -24,8 +24,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from ploomes_simulator import RunningSimulator, SimulatorConfig, run_in_thread
 
+from ploomes_simulator import RunningSimulator, SimulatorConfig, run_in_thread
 from tests.support.connections import use_ploomes
 from tests.support.truth import assert_warehouse_equals_truth
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from ploomes_simulator import SimulatorConfig, run_in_thread
 
+from ploomes_simulator import SimulatorConfig, run_in_thread
 from tests.support.connections import use_ploomes, use_sales_db
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,11 +18,11 @@ from typing import Any
 
 import psycopg
 import pytest
+
 from ploomes_devkit.airflow_standalone import AirflowClient, AirflowStandalone, free_port
 from ploomes_devkit.demo import postgres_connection
 from ploomes_devkit.postgres import create_database, drop_database
 from ploomes_devkit.simulator_process import SimulatorProcess
-
 from tests.support.smtp import Mailbox, smtp_server
 
 ROOT = Path(__file__).resolve().parents[2]

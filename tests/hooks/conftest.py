@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import structlog
+
 from ploomes_simulator import RunningSimulator, SimulatorConfig, run_in_thread
 
 # Small waits so failure tests take milliseconds, and no proxy for loopback traffic.

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow.providers.http.hooks.http import HttpHook
+
 from ploomes_simulator import RunningSimulator
 from ploomes_sync import settings
 from ploomes_sync.api.errors import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from ploomes_simulator import SimulatorConfig, run_in_thread
 
+from ploomes_simulator import SimulatorConfig, run_in_thread
 from tests.support.connections import use_ploomes
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import psycopg
+
 from ploomes_devkit.pipeline import Pipeline
 from ploomes_sync import warehouse
 from ploomes_sync.config import SyncConfig
-
 from tests.support.truth import assert_warehouse_equals_truth
 
 

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from ploomes_devkit.pipeline import Pipeline
 from ploomes_simulator import RunningSimulator, SimulatorConfig, run_in_thread
-
 from tests.reliability.harness import CONFIG, connection_json
 
 SIM_DEALS = 600

@@ -16,13 +16,13 @@ from typing import Any
 
 import psycopg
 import pytest
+
 from ploomes_devkit.pipeline import DAG_ID, Pipeline, PipelineRun
 from ploomes_simulator import AdminClient
 from ploomes_sync import tasks, warehouse
 from ploomes_sync.config import SyncConfig
 from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.plan import RunPlan
-
 from tests.support.connections import ploomes_connection
 from tests.support.truth import assert_warehouse_equals_truth
 

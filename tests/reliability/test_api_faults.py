@@ -14,11 +14,11 @@ from collections import Counter
 from typing import Any
 
 import pytest
+
 from ploomes_devkit.pipeline import Pipeline
 from ploomes_simulator import RunningSimulator
 from ploomes_sync.api.errors import PloomesRequestError
 from ploomes_sync.hooks.ploomes import PloomesHook
-
 from tests.reliability.conftest import Connect
 from tests.reliability.harness import CONFIG, assert_unchanged, run_fails, run_ok, snapshot
 

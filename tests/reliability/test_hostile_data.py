@@ -16,11 +16,11 @@ from typing import Any
 
 import psycopg
 import pytest
+
 from ploomes_devkit.pipeline import Pipeline
 from ploomes_simulator import RunningSimulator
 from ploomes_sync import tasks
 from ploomes_sync.tasks import TooManyRejects, ValidationMismatch
-
 from tests.reliability.harness import CONFIG, assert_unchanged, run_fails, run_ok, run_status, snapshot
 from tests.support.truth import SALES_COLUMNS, expected_sales, warehouse_rows
 

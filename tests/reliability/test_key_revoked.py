@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
+from requests import PreparedRequest, Response
+
 from ploomes_devkit.pipeline import Pipeline
 from ploomes_simulator import RunningSimulator
 from ploomes_sync.api.errors import PloomesAuthError
 from ploomes_sync.hooks.ploomes import PloomesHook
-from requests import PreparedRequest, Response
-
 from tests.reliability.harness import CONFIG, assert_unchanged, run_fails, run_ok, snapshot
 
 REVOKED = "revoked-key-0000000000000000000000"

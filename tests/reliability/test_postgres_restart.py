@@ -20,12 +20,12 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+
 from ploomes_devkit.pipeline import Pipeline
 from ploomes_devkit.postgres import create_database, drop_database, throwaway_server
 from ploomes_simulator import RunningSimulator
 from ploomes_sync import tasks
 from ploomes_sync.warehouse import StageMissing
-
 from tests.reliability.conftest import Connect
 from tests.reliability.harness import (
     CONFIG,

@@ -19,10 +19,10 @@ import subprocess
 import sys
 
 import psycopg
+
 from ploomes_devkit.pipeline import Pipeline
 from ploomes_simulator import RunningSimulator
 from ploomes_sync import tasks
-
 from tests.reliability.harness import (
     assert_unchanged,
     backend_waiting_on_lock,

@@ -19,10 +19,10 @@ import threading
 from collections import Counter
 
 import psycopg
+
 from ploomes_devkit.pipeline import Pipeline
 from ploomes_simulator import RunningSimulator
 from ploomes_sync.api.errors import PloomesAuthError, PloomesRequestError
-
 from tests.reliability.conftest import Connect
 from tests.reliability.harness import (
     CONFIG,

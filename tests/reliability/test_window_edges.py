@@ -13,7 +13,6 @@ from datetime import timedelta
 from ploomes_devkit.pipeline import Pipeline
 from ploomes_simulator import RunningSimulator
 from ploomes_sync.records import parse_instant
-
 from tests.reliability.harness import run_ok, run_status
 
 

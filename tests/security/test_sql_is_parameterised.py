@@ -25,7 +25,7 @@ import pytest
 from tests.support.connections import use_ploomes
 
 ROOT = Path(__file__).resolve().parents[2]
-PLUGINS = ROOT / "plugins"
+PLUGINS = ROOT / "src" / "ploomes_sync"
 SQL_DIR = ROOT / "include" / "sql"
 
 DRIVER_METHODS = {"execute": 0, "executemany": 0, "copy": 0}  # psycopg connection/cursor: the query's position

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from ploomes_simulator import RunningSimulator
 
+from ploomes_simulator import RunningSimulator
 from tests.simulator.sim_support import Api, start
 
 

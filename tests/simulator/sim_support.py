@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import requests
+
 from ploomes_simulator import RunningSimulator, SimulatorConfig, run_in_thread
 
 SMALL = {"deals": 700, "contacts": 50, "seed": 1, "rate_limit": 0}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from ploomes_simulator import AdminError, RunningSimulator
 
+from ploomes_simulator import AdminError, RunningSimulator
 from tests.simulator.sim_support import Api, start
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from ploomes_simulator import RunningSimulator
 from ploomes_simulator.ratelimit import RollingWindowLimiter
-
 from tests.simulator.sim_support import Api, start
 
 

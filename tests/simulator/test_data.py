@@ -9,10 +9,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from ploomes_simulator import RunningSimulator
 from ploomes_simulator.data import generate
 from ploomes_simulator.dates import sao_paulo_epoch
-
 from tests.simulator.sim_support import start
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import http.client
 
 import pytest
-from ploomes_simulator import RunningSimulator
 
+from ploomes_simulator import RunningSimulator
 from tests.simulator.sim_support import Api
 
 

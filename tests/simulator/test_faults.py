@@ -7,9 +7,9 @@ import time
 
 import pytest
 import requests
+
 from ploomes_simulator import AdminError, RunningSimulator
 from ploomes_simulator.faults import FaultInjector
-
 from tests.simulator.sim_support import Api
 
 

@@ -9,8 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from ploomes_simulator import RunningSimulator
 
+from ploomes_simulator import RunningSimulator
 from tests.simulator.sim_support import Api
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 
 from ploomes_simulator import RunningSimulator
-
 from tests.simulator.sim_support import Api
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ploomes_simulator.dates import parse_ticks, render, sao_paulo_epoch
 from ploomes_simulator.odata import ODataError, parse_query
 from ploomes_simulator.schema import CONTACTS, DEALS

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
+
 from ploomes_devkit.postgres import create_database, drop_database
 from ploomes_sync import warehouse
 

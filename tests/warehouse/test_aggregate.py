@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import psycopg
+
 from ploomes_sync import warehouse
 
 from .factories import contact, deal, listed

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from ploomes_sync import warehouse
 from psycopg.rows import dict_row
+
+from ploomes_sync import warehouse
 
 from .factories import at, deal
 

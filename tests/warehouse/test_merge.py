@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+
 from ploomes_sync import warehouse
 
 from .conftest import wait_until, waiting_on_lock

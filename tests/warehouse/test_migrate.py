@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from ploomes_sync import warehouse
 from ploomes_sync.warehouse.migrate import discover
 

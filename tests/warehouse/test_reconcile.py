@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+
 from ploomes_sync import warehouse
 
 from .factories import at, deal, listed

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+
 from ploomes_sync import warehouse
 from ploomes_sync.records import Reject
 from ploomes_sync.warehouse.sqlfiles import load

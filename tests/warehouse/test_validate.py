@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+
 from ploomes_sync import warehouse
 
 from .factories import as_listing, deal, listed

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 import psycopg
 
@@ -37,11 +37,12 @@ class Migration:
         return f"{self.version:04d}_{self.name}"
 
 
-def discover(folder: Path | None = None) -> list[Migration]:
+def discover(folder: Traversable | None = None) -> list[Migration]:
     """The migrations in ``folder`` (default: the SQL folder's ``migrations``), by version."""
     folder = folder or sql_dir() / MIGRATIONS_FOLDER
     found: dict[int, Migration] = {}
-    for path in sorted(folder.glob("*.sql")):
+    for path in sorted((entry for entry in folder.iterdir() if entry.name.endswith(".sql")),
+                       key=lambda entry: entry.name):
         match = _FILE_NAME.fullmatch(path.name)
         if match is None:
             raise MigrationError(f"Migration file {path.name!r} is not named NNNN_lowercase_name.sql")
