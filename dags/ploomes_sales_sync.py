@@ -4,33 +4,49 @@
 Keeps `public.sales`, `public.customers` and `public.customer_sales` in the warehouse (connection
 `sales_db`) equal to the deals and contacts in Ploomes (connection `ploomes_default`), every 6 hours.
 
-Tasks:
+```
+migrate_schema → plan_run → check_ploomes_key ─┬→ extract_deals ────→ load_sales ─────┬→ list_deletions
+                                               └→ extract_contacts ─→ load_customers ─┘        ↓
+   finish_run (teardown) ← validate_by_year ← aggregate_customer_sales ← reconcile_deletions ←─┘
+```
 
-- `migrate_schema`: applies pending SQL migrations (`include/sql/migrations`).
-- `plan_run`: decides the run's mode and windows; opens its row in `ploomes_sync.run_history`.
+- `migrate_schema`: applies pending SQL migrations.
+- `plan_run`: decides the run's mode, windows and listings; opens its row in `ploomes_sync.run_history`.
 - `check_ploomes_key`: one cheap request; a refused User-Key fails here, once, with no retry.
-- `extract_deals`, `extract_contacts`: page through Ploomes (keyset paging) into staging tables
-  under `ploomes_sync`; bad records go to `ploomes_sync.rejects`.
-- `load_sales`, `load_customers`: merge staging into `public` in one short transaction each;
-  watermarks move with the load.
-- `aggregate_customer_sales`: recomputes `public.customer_sales`.
-- `validate_by_year`: lists Ploomes' deals lightly, archives deals deleted in Ploomes, compares
-  deals and won revenue per São Paulo year; fails on any difference.
+- `extract_deals`, `extract_contacts`: page through Ploomes into staging tables under `ploomes_sync`
+  (large reads in Id ranges side by side); bad records go to `ploomes_sync.rejects` with the reason.
+- `load_sales`, `load_customers`: merge staging into `public` in one short transaction each; the
+  watermark and the touched `customer_sales` rows move with them.
+- `list_deletions`: which deals and contacts Ploomes still has: by `$count` over Id ranges where
+  the API answers it, else (and once a day) by listing every record lightly. *Skipped* when no
+  listing is due or the extracts already read every record (full and date-range runs).
+- `reconcile_deletions`: rows Ploomes no longer has are archived under `ploomes_sync` and removed;
+  a mass deletion (over 200 rows, or over 2% of a table) is refused unless confirmed.
+- `aggregate_customer_sales`: recomputes `public.customer_sales` from the tables as they are.
+- `validate_by_year`: compares the warehouse, record by record, with what the run listed; per São
+  Paulo year for deals. It writes nothing to `public`; any difference fails it.
+- `finish_run`: records the run's status and drops its staging, whatever happened.
 
-**Modes.** A scheduled run reads what changed since the last watermark (less a lookback); the
-first run, or `full_refresh`, reads everything. A manual run with `from_date` and `to_date` brings
-every deal *created* in that range (São Paulo dates, both inclusive) to its current state. An
-Airflow backfill (`airflow backfill create`, the UI or the REST API) re-syncs the deals created in
-each run's data interval; backfill runs may overlap each other and scheduled runs.
+**Modes.** A scheduled run reads what changed since the last watermark (less a lookback), up to
+the moment it reads: nothing visible is deferred. The first run, or `full_refresh`, reads
+everything. A manual run with `from_date` and `to_date` brings every deal *created* in that range
+(São Paulo dates, both inclusive) to its current state. An Airflow backfill re-syncs the deals
+created in each run's data interval; backfill runs may overlap each other and scheduled runs.
 
-**Params.** `from_date`, `to_date` (dates), `full_refresh` (boolean).
+**Params.** `from_date`, `to_date` (dates), `full_refresh`, `confirm_mass_deletion` (booleans).
 
 **Connections.** `ploomes_default` (host: API base URL; password: the User-Key; extras:
-`requests_per_minute`, `page_size`), `sales_db` (the target PostgreSQL; extras such as
-`{"sslmode": "require", "prepare_threshold": null}` for Supabase), `smtp_default` (alerts).
+`requests_per_minute`, `page_size`, `max_in_flight`, ...), `sales_db` (the target PostgreSQL;
+extras such as `{"sslmode": "require", "prepare_threshold": null}` for Supabase's pooler),
+`smtp_default` (alerts).
 
-**Pool.** Every task that calls Ploomes runs in pool `ploomes_api` (1 slot), which holds the
-account-wide limit of 120 requests a minute across runs.
+**Budget.** Every request, from any task on any worker, waits for the account's budget kept in
+the warehouse (`requests_per_minute`, 120 by default). Pool `ploomes_api` bounds how many tasks
+call the API at once.
+
+**Assets.** `load_sales`, `load_customers`, `reconcile_deletions` and `aggregate_customer_sales`
+update the Assets `ploomes_sync.public.sales`, `.customers` and `.customer_sales`: schedule a
+dashboard's DAG on them.
 
 **Alerts.** A task that fails for good e-mails the recipients in Variable
 `ploomes_sync_alert_emails`. A 403 means the User-Key was rejected: renew it in Ploomes
@@ -40,14 +56,14 @@ account-wide limit of 120 requests a minute across runs.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task, teardown
 
 from ploomes_sync.alerts import FailureEmail, record_failure
-from ploomes_sync.settings import API_POOL, BUSINESS_TIMEZONE, SALES_DB_CONN_ID
-
-DAG_ID = "ploomes_sales_sync"
+from ploomes_sync.assets import CUSTOMER_SALES, CUSTOMERS, SALES
+from ploomes_sync.settings import API_POOL, BUSINESS_TIMEZONE, DAG_ID, SALES_DB_CONN_ID, TASK_TIMEOUTS
 
 default_args = {
     "owner": "data",
@@ -55,44 +71,53 @@ default_args = {
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=15),
+    "execution_timeout": TASK_TIMEOUTS["default"],
     "on_failure_callback": [record_failure, FailureEmail()],
 }
 
 params = {
-    "from_date": Param(
-        None,
-        type=["null", "string"],
-        format="date",
-        title="From date",
-        description="First São Paulo date of a date-range run (deals created on or after it). "
-        "Leave empty for a normal run.",
-    ),
-    "to_date": Param(
-        None,
-        type=["null", "string"],
-        format="date",
-        title="To date",
-        description="Last São Paulo date of a date-range run (inclusive).",
-    ),
-    "full_refresh": Param(
-        False,
-        type="boolean",
-        title="Full refresh",
-        description="Ignore the watermarks and read every deal and contact (or every deal of the range).",
-    ),
+    "from_date": Param(None, type=["null", "string"], format="date", title="From date",
+                       description="First São Paulo date of a date-range run (deals created on or after it). "
+                       "Leave empty for a normal run."),
+    "to_date": Param(None, type=["null", "string"], format="date", title="To date",
+                     description="Last São Paulo date of a date-range run (inclusive)."),
+    "full_refresh": Param(False, type="boolean", title="Full refresh",
+                          description="Ignore the watermarks and read every deal and contact "
+                          "(or every deal of the range)."),
+    "confirm_mass_deletion": Param(False, type="boolean", title="Confirm a mass deletion",
+                                   description="Let the reconcile remove more rows than the guard allows "
+                                   "(after checking in Ploomes that they really were deleted)."),
 }
 
 
-def _warehouse():
+def _connect():
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
     return PostgresHook(postgres_conn_id=SALES_DB_CONN_ID).get_conn()
 
 
-def _plan(data: dict):
+def _plan(data: dict[str, Any]):
     from ploomes_sync.plan import RunPlan
 
     return RunPlan.from_xcom(data)
+
+
+def _api(name: str, plan: dict[str, Any]) -> Any:
+    """Run API task ``name`` with a hook on the account's budget and two warehouse connections."""
+    from ploomes_sync import tasks
+    from ploomes_sync.config import load_config
+    from ploomes_sync.hooks.ploomes import PloomesHook
+
+    hook = tasks.use_account_budget(PloomesHook(), _connect)
+    with _connect() as conn, _connect() as reject_conn:
+        return getattr(tasks, name)(_plan(plan), hook=hook, conn=conn, reject_conn=reject_conn, config=load_config())
+
+
+def _db(name: str, plan: dict[str, Any]) -> Any:
+    from ploomes_sync import tasks
+
+    with _connect() as conn:
+        return getattr(tasks, name)(_plan(plan), conn=conn)
 
 
 @dag(
@@ -101,105 +126,118 @@ def _plan(data: dict):
     start_date=pendulum.datetime(2026, 1, 1, tz=BUSINESS_TIMEZONE),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=TASK_TIMEOUTS["run"],
     default_args=default_args,
     params=params,
     tags=["ploomes", "sales", "warehouse"],
     doc_md=__doc__,
 )
 def ploomes_sales_sync():
-    @task
+    @task(execution_timeout=TASK_TIMEOUTS["migrate_schema"])
     def migrate_schema() -> list[str]:
         from ploomes_sync import tasks
 
-        with _warehouse() as conn:
+        with _connect() as conn:
             return tasks.migrate_schema(conn)
 
-    @task
-    def plan_run() -> dict:
+    @task(execution_timeout=TASK_TIMEOUTS["plan_run"])
+    def plan_run(*, dag_run=None, params=None, data_interval_start=None, data_interval_end=None) -> dict:
         from ploomes_sync import tasks
         from ploomes_sync.config import load_config
 
-        context = get_current_context()
-        dag_run = context["dag_run"]
-        with _warehouse() as conn:
+        with _connect() as conn:
             plan = tasks.plan_run(
-                conn,
-                dag_id=DAG_ID,
-                run_key=dag_run.run_id,
+                conn, dag_id=DAG_ID, run_id=dag_run.run_id,
                 run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
-                run_started_at=pendulum.now("UTC"),  # the run's upper bound, fixed here
-                params=dict(context["params"]),
-                data_interval=(context.get("data_interval_start"), context.get("data_interval_end")),
-                config=load_config(),
+                params=dict(params), data_interval=(data_interval_start, data_interval_end), config=load_config(),
             )
         return plan.to_xcom()
 
-    @task(pool=API_POOL)
+    @task(pool=API_POOL, execution_timeout=TASK_TIMEOUTS["check_ploomes_key"])
     def check_ploomes_key() -> None:
         from ploomes_sync import tasks
         from ploomes_sync.hooks.ploomes import PloomesHook
 
-        tasks.check_api_key(PloomesHook())
+        tasks.check_api_key(tasks.use_account_budget(PloomesHook(), _connect))
 
-    def _extract(name: str, plan: dict) -> dict:
-        from ploomes_sync import tasks
-        from ploomes_sync.config import load_config
-        from ploomes_sync.hooks.ploomes import PloomesHook
-
-        with _warehouse() as conn, _warehouse() as reject_conn:
-            return getattr(tasks, name)(_plan(plan), hook=PloomesHook(), conn=conn, reject_conn=reject_conn,
-                                        config=load_config())
-
-    @task(pool=API_POOL)
+    @task(pool=API_POOL, execution_timeout=TASK_TIMEOUTS["extract"])
     def extract_deals(plan: dict) -> dict:
-        return _extract("extract_deals", plan)
+        return _api("extract_deals", plan)
 
-    @task(pool=API_POOL)
+    @task(pool=API_POOL, execution_timeout=TASK_TIMEOUTS["extract"])
     def extract_contacts(plan: dict) -> dict:
-        return _extract("extract_contacts", plan)
+        return _api("extract_contacts", plan)
 
-    @task
-    def load_sales(plan: dict, extracted: dict) -> dict:
+    @task(outlets=[SALES, CUSTOMER_SALES], execution_timeout=TASK_TIMEOUTS["load"])
+    def load_sales(plan: dict) -> dict:
+        return _db("load_sales", plan)
+
+    @task(outlets=[CUSTOMERS, CUSTOMER_SALES], execution_timeout=TASK_TIMEOUTS["load"])
+    def load_customers(plan: dict) -> dict:
+        return _db("load_customers", plan)
+
+    @task(pool=API_POOL, execution_timeout=TASK_TIMEOUTS["list_deletions"])
+    def list_deletions(plan: dict) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from ploomes_sync import tasks
 
-        with _warehouse() as conn:
-            return tasks.load_sales(_plan(plan), conn=conn)
+        if not tasks.needs_listing(_plan(plan)):
+            raise AirflowSkipException("No listing of its own this run: not due (listing_every_hours), or the "
+                                       "extracts read every record and are the listings.")
+        return _api("list_deletions", plan)
 
-    @task
-    def load_customers(plan: dict, extracted: dict) -> dict:
-        from ploomes_sync import tasks
+    @task(trigger_rule="none_failed", outlets=[SALES, CUSTOMERS, CUSTOMER_SALES],
+          execution_timeout=TASK_TIMEOUTS["reconcile_deletions"])
+    def reconcile_deletions(plan: dict) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
 
-        with _warehouse() as conn:
-            return tasks.load_customers(_plan(plan), conn=conn)
-
-    @task
-    def aggregate_customer_sales(plan: dict) -> dict:
-        from ploomes_sync import tasks
-
-        with _warehouse() as conn:
-            return tasks.aggregate_customer_sales(_plan(plan), conn=conn)
-
-    @task(pool=API_POOL)
-    def validate_by_year(plan: dict) -> list[dict]:
         from ploomes_sync import tasks
         from ploomes_sync.config import load_config
-        from ploomes_sync.hooks.ploomes import PloomesHook
 
-        with _warehouse() as conn, _warehouse() as reject_conn:
-            table = tasks.validate_by_year(_plan(plan), hook=PloomesHook(), conn=conn, reject_conn=reject_conn,
-                                           config=load_config())
-        return [] if table is None else table.to_json()
+        if not tasks.has_listing(_plan(plan)):
+            raise AirflowSkipException("No listing this run (listing_every_hours): deletions wait for the next one.")
+        with _connect() as conn:
+            return tasks.reconcile_deletions(_plan(plan), conn=conn, config=load_config())
+
+    @task(trigger_rule="none_failed", outlets=[CUSTOMER_SALES], execution_timeout=TASK_TIMEOUTS["aggregate"])
+    def aggregate_customer_sales(plan: dict) -> dict:
+        return _db("aggregate_customer_sales", plan)
+
+    @task(trigger_rule="none_failed", execution_timeout=TASK_TIMEOUTS["validate_by_year"])
+    def validate_by_year(plan: dict) -> dict:
+        return _db("validate_by_year", plan)
+
+    @teardown
+    @task(execution_timeout=TASK_TIMEOUTS["finish_run"])
+    def finish_run(*, ti=None, dag_run=None) -> str:
+        from ploomes_sync import tasks
+
+        plan = ti.xcom_pull(task_ids="plan_run")
+        if plan is None:
+            return "no plan: plan_run did not succeed (record_failure recorded the failure)"
+        states = ti.get_task_states(dag_id=DAG_ID, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
+        failed = [task_id for task_id, state in states.items()
+                  if task_id != "finish_run" and state not in ("success", "skipped")]
+        with _connect() as conn:
+            return tasks.finish_run(conn, _plan(plan), failed_tasks=failed)
 
     plan = plan_run()
     migrate_schema() >> plan
     key_checked = check_ploomes_key()
     deals, contacts = extract_deals(plan), extract_contacts(plan)
-    plan >> key_checked >> [deals, contacts]  # after plan_run opened the run's history row
-    sales = load_sales(plan, deals)
-    customers = load_customers(plan, contacts)
+    plan >> key_checked >> [deals, contacts]
+    sales, customers = load_sales(plan), load_customers(plan)
+    deals >> sales
+    contacts >> customers
+    listed = list_deletions(plan)
+    [sales, customers] >> listed
+    reconciled = reconcile_deletions(plan)
     aggregated = aggregate_customer_sales(plan)
-    [sales, customers] >> aggregated
-    aggregated >> validate_by_year(plan)
+    listed >> reconciled >> aggregated
+    [sales, customers] >> aggregated  # the user's chain: extract_deals → load_sales → aggregate → validate
+    checked = validate_by_year(plan)
+    aggregated >> checked >> finish_run()
 
 
 ploomes_sales_sync()

@@ -1,4 +1,4 @@
-"""The run plan: which records a run reads."""
+"""The run plan: which records a run reads, and how it finds deletions."""
 
 from __future__ import annotations
 
@@ -12,59 +12,53 @@ from ploomes_sync.plan import (
     RunPlan,
     contacts_filter,
     deals_filter,
-    listing_filter,
     make_plan,
     odata_instant,
 )
 
-STARTED = datetime(2026, 11, 22, 9, 0, 5, tzinfo=UTC)
-LAG, LOOKBACK = timedelta(minutes=2), timedelta(minutes=30)
+NOW = datetime(2026, 11, 22, 9, 0, 5, tzinfo=UTC)  # the warehouse's clock
+LOOKBACK = timedelta(minutes=30)
+MARK = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
 
-def plan(run_type="scheduled", params=None, watermarks=None, interval=(None, None)) -> RunPlan:
+def plan(run_type="scheduled", params=None, watermarks=None, interval=(None, None), **listing) -> RunPlan:
     return make_plan(
-        run_key="run-1", run_type=run_type, run_started_at=STARTED, params=params or {},
-        data_interval=interval, watermarks=watermarks or {}, lookback=LOOKBACK, safety_lag=LAG,
+        run_id="run-1", run_type=run_type, planned_at=NOW, params=params or {}, data_interval=interval,
+        watermarks=watermarks or {}, lookback=LOOKBACK, **listing,
     )
 
 
 class TestMakePlan:
-    def test_without_a_watermark_the_run_is_full_and_reads_every_deal(self):
+    def test_without_a_watermark_the_run_is_full_and_its_extracts_are_the_listings(self):
         p = plan()
-        assert p.mode == "full" and p.deals_from is None and p.cutoff == STARTED - LAG
-        assert deals_filter(p) is None  # every deal: the extract is also the validation's listing
-        assert contacts_filter(p) == "LastUpdateDate lt 2026-11-22T05:58:05-03:00"
-        assert listing_filter(p) is None and p.moves_deals_watermark
+        assert p.mode == "full" and p.deals_from is None and p.moves_deals_watermark
+        assert deals_filter(p) is None and contacts_filter(p) is None  # every record, up to now
+        assert p.deals_listing == p.contacts_listing == "extract"
 
-    def test_with_a_watermark_the_run_reads_from_it_less_the_lookback(self):
-        mark = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
-        p = plan(watermarks={"deals": mark, "contacts": mark})
-        assert p.mode == "incremental" and p.deals_from == mark - LOOKBACK
-        assert deals_filter(p) == (
-            "LastUpdateDate ge 2026-11-21T23:30:00-03:00 and LastUpdateDate lt 2026-11-22T05:58:05-03:00"
-        )
+    def test_with_a_watermark_the_run_reads_from_it_less_the_lookback_with_no_upper_bound(self):
+        p = plan(watermarks={"deals": MARK, "contacts": MARK})
+        assert p.mode == "incremental" and p.deals_from == MARK - LOOKBACK
+        assert deals_filter(p) == "LastUpdateDate ge 2026-11-21T23:30:00-03:00"  # nothing visible deferred
         assert contacts_filter(p) == deals_filter(p)
 
     def test_full_refresh_ignores_watermarks(self):
-        mark = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
-        p = plan(params={"full_refresh": True}, watermarks={"deals": mark, "contacts": mark})
-        assert p.mode == "full" and contacts_filter(p) == "LastUpdateDate lt 2026-11-22T05:58:05-03:00"
+        p = plan(params={"full_refresh": True}, watermarks={"deals": MARK, "contacts": MARK})
+        assert p.mode == "full" and deals_filter(p) is None and contacts_filter(p) is None
 
     def test_date_range_covers_whole_sao_paulo_days_both_inclusive(self):
-        p = plan(run_type="manual", params={"from_date": "2024-01-01", "to_date": "2024-12-31"})
+        p = plan(run_type="manual", params={"from_date": "2024-01-01", "to_date": "2024-12-31"},
+                 watermarks={"deals": MARK, "contacts": MARK})
         assert p.mode == "range" and not p.moves_deals_watermark
         assert p.created_from == datetime(2024, 1, 1, tzinfo=SAO_PAULO)
         assert p.created_to == datetime(2025, 1, 1, tzinfo=SAO_PAULO)
-        expected = "CreateDate ge 2024-01-01T00:00:00-03:00 and CreateDate lt 2025-01-01T00:00:00-03:00"
-        assert deals_filter(p) == expected and listing_filter(p) == expected
+        assert deals_filter(p) == "CreateDate ge 2024-01-01T00:00:00-03:00 and CreateDate lt 2025-01-01T00:00:00-03:00"
+        assert p.deals_listing == "extract" and contacts_filter(p) == "LastUpdateDate ge 2026-11-21T23:30:00-03:00"
 
     def test_backfill_run_syncs_the_deals_created_in_its_data_interval(self):
         start = datetime(2025, 3, 1, 3, tzinfo=UTC)
         p = plan(run_type="backfill", interval=(start, start + timedelta(hours=6)))
         assert p.mode == "range" and p.created_from == start and p.created_to == start + timedelta(hours=6)
-        assert deals_filter(p) == (
-            "CreateDate ge 2025-03-01T00:00:00-03:00 and CreateDate lt 2025-03-01T06:00:00-03:00"
-        )
+        assert deals_filter(p) == "CreateDate ge 2025-03-01T00:00:00-03:00 and CreateDate lt 2025-03-01T06:00:00-03:00"
 
     @pytest.mark.parametrize(
         "params, message",
@@ -79,8 +73,31 @@ class TestMakePlan:
             plan(run_type="manual", params=params)
 
     def test_plan_survives_the_xcom_round_trip(self):
-        p = plan(run_type="manual", params={"from_date": "2024-01-01", "to_date": "2024-01-31"})
-        assert RunPlan.from_xcom(p.to_xcom()) == p
+        p = plan(run_type="manual", params={"from_date": "2024-01-01", "to_date": "2024-01-31",
+                                            "confirm_mass_deletion": True})
+        assert RunPlan.from_xcom(p.to_xcom()) == p and p.confirm_mass_deletion
+
+
+class TestListingDecision:
+    marks = {"deals": MARK, "contacts": MARK}
+
+    def test_an_incremental_run_counts_when_a_full_listing_is_recent_and_lists_fully_when_not(self):
+        recent = {"deals": NOW - timedelta(hours=5), "contacts": NOW - timedelta(hours=5)}
+        stale = {"deals": NOW - timedelta(hours=25), "contacts": NOW - timedelta(hours=5)}
+        counted = plan(watermarks=self.marks, last_listing=recent, last_full_listing=recent)
+        assert counted.deals_listing == counted.contacts_listing == "count"
+        mixed = plan(watermarks=self.marks, last_listing=recent, last_full_listing=stale)
+        assert (mixed.deals_listing, mixed.contacts_listing) == ("full", "count")
+
+    def test_full_listing_every_hours_zero_lists_every_record_every_run(self):
+        recent = {"deals": NOW - timedelta(minutes=1), "contacts": NOW - timedelta(minutes=1)}
+        p = plan(watermarks=self.marks, last_listing=recent, last_full_listing=recent, full_listing_every_hours=0)
+        assert p.deals_listing == p.contacts_listing == "full"
+
+    def test_between_listings_a_run_lists_nothing(self):
+        recent = {"deals": NOW - timedelta(hours=2), "contacts": NOW - timedelta(hours=30)}
+        p = plan(watermarks=self.marks, last_listing=recent, last_full_listing=recent, listing_every_hours=24)
+        assert (p.deals_listing, p.contacts_listing) == ("none", "full")
 
 
 def test_odata_instant_keeps_milliseconds_and_the_sao_paulo_offset():

@@ -1,4 +1,4 @@
-"""ploomes_sync.records: every Ploomes record becomes a warehouse row or a reject with its reason."""
+"""ploomes_sync.records and the streams' rows: every Ploomes record becomes a row or a reject with its reason."""
 
 from __future__ import annotations
 
@@ -14,21 +14,25 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ploomes_sync.records import (
-    BIGINT_MAX,
-    CONTACT_COLUMNS,
-    CONTACT_FIELDS,
-    DEAL_COLUMNS,
-    DEAL_FIELDS,
-    DEAL_LISTING_COLUMNS,
-    DEAL_LISTING_FIELDS,
-    Reject,
-    _parse_strict,
-    contact_row,
-    deal_listing_row,
-    deal_row,
-    parse_instant,
-)
+from ploomes_sync.records import BIGINT_MAX, Reject, _parse_strict, parse_instant
+from ploomes_sync.streams import DEALS, contacts
+
+DEAL_LISTING = DEALS.listing()
+DEAL_COLUMNS, DEAL_FIELDS = DEALS.column_names, DEALS.select
+CONTACT_COLUMNS, CONTACT_FIELDS = contacts().column_names, contacts().select
+DEAL_LISTING_COLUMNS, DEAL_LISTING_FIELDS = DEAL_LISTING.column_names, DEAL_LISTING.select
+
+
+def deal_row(record: Any) -> Any:
+    return DEALS.row(record)
+
+
+def contact_row(record: Any, tag: int) -> Any:
+    return contacts(tag).row(record)
+
+
+def deal_listing_row(record: Any) -> Any:
+    return DEAL_LISTING.row(record)
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 CLIENT_TAG = 40006184
@@ -107,18 +111,19 @@ def rejected(result: tuple | Reject, *fragments: str) -> Reject:
 
 class TestContract:
     def test_column_orders_are_the_staging_contract(self) -> None:
-        assert DEAL_COLUMNS == ("id", "customer_id", "title", "deal_value", "status", "pipeline_id",
+        assert DEAL_COLUMNS == ("id", "customer_id", "title", "deal_value", "status", "won", "pipeline_id",
                                 "stage_id", "owner_id", "created_at", "updated_at", "closed_at")
         assert CONTACT_COLUMNS == ("id", "name", "legal_name", "cnpj", "zip_code", "is_client", "created_at",
                                    "updated_at")
-        assert DEAL_LISTING_COLUMNS == ("id", "created_at", "status", "deal_value", "updated_at")
+        assert DEAL_LISTING_COLUMNS == ("id", "updated_at", "created_at", "customer_id", "status", "won",
+                                        "deal_value")
 
     def test_selects_name_the_fields_the_rows_need(self) -> None:
-        assert DEAL_FIELDS == ("Id", "Title", "ContactId", "Amount", "StatusId", "PipelineId", "StageId",
+        assert DEAL_FIELDS == ("Id", "ContactId", "Title", "Amount", "StatusId", "PipelineId", "StageId",
                                "OwnerId", "CreateDate", "LastUpdateDate", "FinishDate")
         assert set(CONTACT_FIELDS) == {"Id", "Name", "LegalName", "Register", "CNPJ", "ZipCode", "CreateDate",
-                                       "LastUpdateDate"}
-        assert DEAL_LISTING_FIELDS == ("Id", "CreateDate", "StatusId", "Amount", "LastUpdateDate")
+                                       "LastUpdateDate"}  # Tags come with $expand
+        assert DEAL_LISTING_FIELDS == ("Id", "LastUpdateDate", "CreateDate", "ContactId", "StatusId", "Amount")
 
     @pytest.mark.parametrize(
         ("convert", "record", "allowed"),
@@ -329,14 +334,14 @@ class TestParseInstant:
 class TestDealRow:
     def test_full_deal(self) -> None:
         assert deal_row(DEAL) == (
-            1001, 501, "Licenças 2023", Decimal("1234.56"), "won", 10, 44, 7,
+            1001, 501, "Licenças 2023", Decimal("1234.56"), "won", True, 10, 44, 7,
             utc(2023, 3, 7, 15, 39, 44, 957000), utc(2023, 4, 1, 12), utc(2023, 3, 30, 21, 0, 0, 123457),
         )
 
     def test_minimal_deal_has_nulls_for_missing_optional_fields(self) -> None:
         record = {"Id": 1, "StatusId": 1, "CreateDate": "2023-03-07T12:39:44Z",
                   "LastUpdateDate": "2023-03-07T12:39:44Z"}
-        assert deal_row(record) == (1, None, None, None, "open", None, None, None,
+        assert deal_row(record) == (1, None, None, None, "open", False, None, None, None,
                                     utc(2023, 3, 7, 12, 39, 44), utc(2023, 3, 7, 12, 39, 44), None)
 
     def test_extra_fields_are_ignored(self) -> None:
@@ -770,13 +775,12 @@ class TestContactRow:
 class TestDealListingRow:
     def test_listing_row(self) -> None:
         assert deal_listing_row(LISTING) == (
-            1001, utc(2023, 3, 7, 15, 39, 44, 957000), "lost", Decimal("10.00"), utc(2023, 4, 1, 9),
+            1001, utc(2023, 4, 1, 9), utc(2023, 3, 7, 15, 39, 44, 957000), None, "lost", False, Decimal("10.00"),
         )
 
     def test_listing_of_a_full_deal_matches_the_deal_row(self) -> None:
         deal = row_of(DEAL)
-        assert deal_listing_row(DEAL) == (deal["id"], deal["created_at"], deal["status"], deal["deal_value"],
-                                          deal["updated_at"])
+        assert deal_listing_row(DEAL) == tuple(deal[column] for column in DEAL_LISTING_COLUMNS)
 
     @pytest.mark.parametrize(
         ("changes", "fragment"),
@@ -792,7 +796,7 @@ class TestDealListingRow:
         rejected(deal_listing_row(changed(LISTING, **changes)), fragment)
 
     def test_null_amount_stays_null(self) -> None:
-        assert deal_listing_row(changed(LISTING, Amount=None))[3] is None
+        assert deal_listing_row(changed(LISTING, Amount=None))[-1] is None
 
     def test_finish_date_is_not_read(self) -> None:
         assert type(deal_listing_row(changed(LISTING, FinishDate="garbage"))) is tuple

@@ -2,11 +2,14 @@
 
 The benchmark and the fault-injection tests use this to drive the very functions the DAG's tasks
 call (``ploomes_sync.tasks``), with the plan handed from task to task through its XCom form, and
-each task on connections of its own, as on separate workers.
+each task on connections of its own, as on separate workers. The two extracts run side by side
+(as the DAG's do when the ``ploomes_api`` pool has room), every API task waits for the account's
+budget kept in the warehouse, and ``finish_run`` runs whatever happened, as the DAG's teardown does.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,21 +26,26 @@ from ploomes_sync.plan import RunPlan
 
 DAG_ID = "ploomes_sales_sync"
 TASK_ORDER = (
-    "migrate_schema", "plan_run", "check_ploomes_key", "extract_deals", "load_sales", "extract_contacts",
-    "load_customers", "aggregate_customer_sales", "validate_by_year",
+    "migrate_schema", "plan_run", "check_ploomes_key", "extract_deals", "extract_contacts", "load_sales",
+    "load_customers", "list_deletions", "reconcile_deletions", "aggregate_customer_sales", "validate_by_year",
+    "finish_run",
 )
+API_TASKS = ("check_ploomes_key", "extract_deals", "extract_contacts", "list_deletions")
 
 
 @dataclass
 class PipelineRun:
     """What one in-process run did: each task's result and seconds, and the API requests spent."""
 
-    run_key: str
+    run_id: str
     plan: dict[str, Any] | None = None
     results: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
     api_requests: int = 0
     api_throttled: int = 0
+    status: str | None = None  # what finish_run recorded
 
     @property
     def total_seconds(self) -> float:
@@ -49,6 +57,7 @@ class Pipeline:
 
     ``hook_factory`` builds a fresh :class:`PloomesHook` per API task, as a worker would;
     ``before`` is called with a task's name just before it runs (tests inject faults there).
+    ``parallel_extracts`` runs the two extracts side by side, as the DAG does.
     """
 
     def __init__(
@@ -58,12 +67,17 @@ class Pipeline:
         hook_factory: Callable[[], PloomesHook] = PloomesHook,
         config: SyncConfig | None = None,
         before: Callable[[str], None] | None = None,
+        parallel_extracts: bool = True,
+        shared_budget: bool = True,
     ) -> None:
         self.db_url = db_url
         self.hook_factory = hook_factory
         self.config = config or SyncConfig()
         self.before = before
+        self.parallel_extracts = parallel_extracts
+        self.shared_budget = shared_budget
         self._counter = 0
+        self._lock = threading.Lock()
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
@@ -73,27 +87,64 @@ class Pipeline:
     def run(
         self,
         *,
-        run_key: str | None = None,
+        run_id: str | None = None,
         run_type: str = "manual",
         params: dict[str, Any] | None = None,
         data_interval: tuple[datetime | None, datetime | None] = (None, None),
-        run_started_at: datetime | None = None,
     ) -> PipelineRun:
-        """One whole run; raises what the failing task raised (the run stays as the DAG would leave it)."""
+        """One whole run; raises what the first failing task raised (after ``finish_run``, as the DAG)."""
         self._counter += 1
-        run = PipelineRun(run_key or f"pipeline__{datetime.now(UTC):%Y%m%dT%H%M%S.%f}_{self._counter}")
-        self._step(run, "migrate_schema", lambda: self._with_conn(tasks.migrate_schema))
-        # As in the DAG, the run's upper bound is taken when plan_run runs, after the migrations.
-        plan_dict = self._step(run, "plan_run", lambda: self._plan(
-            run.run_key, run_type, run_started_at or datetime.now(UTC), params or {}, data_interval))
-        run.plan = plan_dict
-        self._step(run, "check_ploomes_key", lambda: self._check_key(run))
-        for extract, load in (("extract_deals", "load_sales"), ("extract_contacts", "load_customers")):
-            self._step(run, extract, lambda name=extract: self._api_task(run, name, plan_dict))
-            self._step(run, load, lambda name=load: self._db_task(name, plan_dict))
-        self._step(run, "aggregate_customer_sales", lambda: self._db_task("aggregate_customer_sales", plan_dict))
-        self._step(run, "validate_by_year", lambda: self._api_task(run, "validate_by_year", plan_dict))
+        run = PipelineRun(run_id or f"pipeline__{datetime.now(UTC):%Y%m%dT%H%M%S.%f}_{self._counter}")
+        try:
+            self._step(run, "migrate_schema", lambda: self._with_conn(tasks.migrate_schema))
+            plan = self._step(run, "plan_run", lambda: self._plan(run.run_id, run_type, params or {}, data_interval))
+            run.plan = plan
+            self._step(run, "check_ploomes_key", lambda: self._check_key(run))
+            self._extracts(run, plan)
+            self._step(run, "load_sales", lambda: self._db_task("load_sales", plan))
+            self._step(run, "load_customers", lambda: self._db_task("load_customers", plan))
+            if tasks.needs_listing(RunPlan.from_xcom(plan)):
+                self._step(run, "list_deletions", lambda: self._api_task(run, "list_deletions", plan))
+            else:
+                run.skipped.append("list_deletions")
+            if tasks.has_listing(RunPlan.from_xcom(plan)):
+                self._step(run, "reconcile_deletions", lambda: self._reconcile(plan))
+            else:
+                run.skipped.append("reconcile_deletions")
+            self._step(run, "aggregate_customer_sales", lambda: self._db_task("aggregate_customer_sales", plan))
+            self._step(run, "validate_by_year", lambda: self._db_task("validate_by_year", plan))
+        finally:
+            if run.plan is not None:
+                self._finish(run)
         return run
+
+    def _extracts(self, run: PipelineRun, plan: dict[str, Any]) -> None:
+        names = ("extract_deals", "extract_contacts")
+        if not self.parallel_extracts:
+            for name in names:
+                self._step(run, name, lambda name=name: self._api_task(run, name, plan))
+            return
+        errors: dict[str, BaseException] = {}
+
+        def one(name: str) -> None:
+            try:
+                self._step(run, name, lambda: self._api_task(run, name, plan))
+            except BaseException as exc:  # noqa: BLE001 (re-raised below, in the caller's thread)
+                errors[name] = exc
+
+        threads = [threading.Thread(target=one, args=(name,), name=name) for name in names]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for name in names:
+            if name in errors:
+                raise errors[name]
+
+    def _finish(self, run: PipelineRun) -> None:
+        with self.connect() as conn:
+            run.status = tasks.finish_run(conn, RunPlan.from_xcom(run.plan), failed_tasks=run.failed)
+        run.results["finish_run"] = run.status
 
     def _step(self, run: PipelineRun, name: str, body: Callable[[], Any]) -> Any:
         if self.before is not None:
@@ -101,6 +152,10 @@ class Pipeline:
         began = time.perf_counter()
         try:
             result = body()
+        except BaseException:
+            with self._lock:
+                run.failed.append(name)
+            raise
         finally:
             run.seconds[name] = time.perf_counter() - began
         run.results[name] = result
@@ -110,23 +165,29 @@ class Pipeline:
         with self.connect() as conn:
             return function(conn)
 
-    def _plan(self, run_key: str, run_type: str, started: datetime, params: dict[str, Any],
+    def _plan(self, run_id: str, run_type: str, params: dict[str, Any],
               data_interval: tuple[datetime | None, datetime | None]) -> dict[str, Any]:
         with self.connect() as conn:
-            plan = tasks.plan_run(conn, dag_id=DAG_ID, run_key=run_key, run_type=run_type,
-                                  run_started_at=started, params=params, data_interval=data_interval,
-                                  config=self.config)
+            plan = tasks.plan_run(conn, dag_id=DAG_ID, run_id=run_id, run_type=run_type, params=params,
+                                  data_interval=data_interval, config=self.config)
         return plan.to_xcom()
 
     @contextmanager
     def _hook(self, run: PipelineRun) -> Iterator[PloomesHook]:
         """A fresh hook for one API task; its requests count towards the run's, even when it fails."""
         hook = self.hook_factory()
+        if self.shared_budget:
+            tasks.use_account_budget(hook, lambda: psycopg.connect(self.db_url))
         try:
             yield hook
         finally:
-            run.api_requests += hook.stats.requests
-            run.api_throttled += hook.stats.throttled
+            with self._lock:
+                run.api_requests += hook.stats.requests
+                run.api_throttled += hook.stats.throttled
+            limiter = getattr(hook, "_limiter", None)
+            close = getattr(getattr(limiter, "limiter", limiter), "close", None)
+            if close is not None:
+                close()
 
     def _check_key(self, run: PipelineRun) -> None:
         with self._hook(run) as hook:
@@ -135,6 +196,10 @@ class Pipeline:
     def _db_task(self, name: str, plan: dict[str, Any]) -> Any:
         with self.connect() as conn:
             return getattr(tasks, name)(RunPlan.from_xcom(plan), conn=conn)
+
+    def _reconcile(self, plan: dict[str, Any]) -> Any:
+        with self.connect() as conn:
+            return tasks.reconcile_deletions(RunPlan.from_xcom(plan), conn=conn, config=self.config)
 
     def _api_task(self, run: PipelineRun, name: str, plan: dict[str, Any]) -> Any:
         with self._hook(run) as hook, self.connect() as conn, self.connect() as reject_conn:

@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--slow-seconds", type=float, default=DEFAULT_SLOW_SECONDS, help="delay of the 'slow' fault"
     )
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds every API answer waits")
+    parser.add_argument("--latency-jitter", type=float, default=0.0,
+                        help="up to this many seconds more, at random, per answer")
     parser.add_argument("--log-level", default="INFO", help="logging level")
     return parser
 
@@ -74,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
         count_supported=args.count_supported,
         auth_status=args.auth_status,
         slow_seconds=args.slow_seconds,
+        latency_seconds=args.latency,
+        latency_jitter_seconds=args.latency_jitter,
         host=args.host,
         port=args.port,
     )

@@ -121,7 +121,7 @@ class AdminClient:
 
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Change run-time settings (api_key, auth_status, rate_limit, retry_after,
-        count_supported, slow_seconds); returns the whole configuration."""
+        count_supported, slow_seconds, latency_seconds, latency_jitter_seconds); returns the whole configuration."""
         return self._call("PUT", "config", settings)
 
     def set_faults(

@@ -23,6 +23,9 @@ RUNTIME_SETTINGS: dict[str, tuple[type, ...]] = {
     "retry_after": (bool,),
     "count_supported": (bool,),
     "slow_seconds": (int, float),
+    "latency_seconds": (int, float),
+    "latency_jitter_seconds": (int, float),
+    "max_page_size": (int,),
 }
 
 
@@ -39,6 +42,9 @@ class SimulatorConfig:
     count_supported: bool = True
     auth_status: int = 403
     slow_seconds: float = DEFAULT_SLOW_SECONDS
+    latency_seconds: float = 0.0  # every API answer waits this long ...
+    latency_jitter_seconds: float = 0.0  # ... plus a uniform random part up to this
+    max_page_size: int = 300  # a larger $top is cut to this, silently (as the API is reported to)
     host: str = DEFAULT_HOST
     port: int = 0
 
@@ -66,5 +72,8 @@ def validate_settings(settings: dict[str, Any]) -> None:
         raise ValueError("auth_status must be 401 or 403")
     if settings.get("rate_limit", 0) < 0:
         raise ValueError("rate_limit must not be negative (0 turns it off)")
-    if settings.get("slow_seconds", 0) < 0:
-        raise ValueError("slow_seconds must not be negative")
+    if not 1 <= settings.get("max_page_size", 300) <= 300:
+        raise ValueError("max_page_size must be between 1 and 300")
+    for name in ("slow_seconds", "latency_seconds", "latency_jitter_seconds"):
+        if settings.get(name, 0) < 0:
+            raise ValueError(f"{name} must not be negative")

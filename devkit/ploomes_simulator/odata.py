@@ -625,7 +625,8 @@ def _parse_orderby(text: str, schema: EntitySchema) -> tuple[tuple[str, bool], .
     return tuple(keys)
 
 
-def parse_query(params: list[tuple[str, str]], schema: EntitySchema, count_supported: bool) -> Query:
+def parse_query(params: list[tuple[str, str]], schema: EntitySchema, count_supported: bool,
+                max_top: int = MAX_TOP) -> Query:
     """Validate the query string parameters of a list request into a :class:`Query`."""
     options: dict[str, str] = {}
     for key, value in params:
@@ -662,7 +663,7 @@ def parse_query(params: list[tuple[str, str]], schema: EntitySchema, count_suppo
     if "$orderby" in options:
         query.orderby = _parse_orderby(options["$orderby"], schema)
     if "$top" in options:
-        query.top = min(MAX_TOP, _non_negative_int("$top", options["$top"]))
+        query.top = min(max_top, _non_negative_int("$top", options["$top"]))
     if "$skip" in options:
         query.skip = _non_negative_int("$skip", options["$skip"])
     if "$expand" in options:

@@ -12,7 +12,8 @@ DROPPED = "dropped"  # the by_status key of requests answered by closing the con
 
 
 class RequestLog:
-    """Thread-safe list of ``{"t", "method", "path", "query", "status", "fault"}`` entries."""
+    """Thread-safe list of ``{"t", "answered", "method", "path", "query", "status", "fault"}`` entries
+    (``t``: when the request arrived; ``answered``: when its answer went out)."""
 
     def __init__(self, max_entries: int = MAX_LOGGED_REQUESTS) -> None:
         self._entries: deque[dict[str, Any]] = deque(maxlen=max_entries)
@@ -21,10 +22,12 @@ class RequestLog:
         self._lock = threading.Lock()
 
     def record(
-        self, t: float, method: str, path: str, query: dict[str, str], status: int | None, fault: str | None
+        self, t: float, method: str, path: str, query: dict[str, str], status: int | None, fault: str | None,
+        answered: float | None = None,
     ) -> None:
         """Log one request; ``status`` is None when the connection was dropped."""
-        entry = {"t": t, "method": method, "path": path, "query": query, "status": status, "fault": fault}
+        entry = {"t": t, "answered": t if answered is None else answered, "method": method, "path": path,
+                 "query": query, "status": status, "fault": fault}
         with self._lock:
             self._entries.append(entry)
             self._total += 1

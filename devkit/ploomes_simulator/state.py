@@ -103,6 +103,7 @@ class SimulatorState:
         self.contacts = Table(CONTACTS)
         self._next_deal_number = 1
         self._rng = random.Random(config.seed)
+        self._latency_rng = random.Random(f"latency-{config.seed}")
         self._static = {
             "/account": Table(ACCOUNT, [dict(data.ACCOUNT_RECORD)]),
             "/deals@status": Table(DEAL_STATUSES, [dict(r) for r in data.DEAL_STATUS_RECORDS]),
@@ -142,10 +143,21 @@ class SimulatorState:
         params = parse_qsl(query_string, keep_blank_values=True)
         fault = self.faults.pick(path)
         response = self._api_response(method, path, params, user_key, fault)
+        self._wait_latency()
         self.log.record(
-            started, method, path, dict(params), None if response.drop else response.status, fault
+            started, method, path, dict(params), None if response.drop else response.status, fault, time.time()
         )
         return response
+
+    def _wait_latency(self) -> None:
+        """The configured latency, plus its random jitter, before any API answer goes out."""
+        settings = self.settings
+        delay = settings.latency_seconds
+        if settings.latency_jitter_seconds:
+            with self._lock:
+                delay += self._latency_rng.uniform(0, settings.latency_jitter_seconds)
+        if delay > 0:
+            time.sleep(delay)
 
     def _api_response(
         self, method: str, path: str, params: list[tuple[str, str]], user_key: str | None, fault: str | None
@@ -191,7 +203,7 @@ class SimulatorState:
                 405, "MethodNotAllowed", f"The requested resource does not support {method}."
             )
         try:
-            query = parse_query(params, table.schema, settings.count_supported)
+            query = parse_query(params, table.schema, settings.count_supported, settings.max_page_size)
         except ODataError as exc:
             return error_response(400, "BadRequest", str(exc))
         with self._lock:

@@ -1,7 +1,8 @@
 """Provider entry point: makes the "ploomes" connection type appear in Airflow's connection form.
 
 The form is declared here (``conn-fields``, ``ui-field-behaviour``), the way Airflow 3.2+ reads
-it, so the UI needs no import of the hook and no web-form libraries.
+it, so the UI needs no import of the hook and no web-form libraries. Every option of
+:class:`ploomes_sync.hooks.ploomes.PloomesOptions` has a field.
 """
 
 from __future__ import annotations
@@ -10,31 +11,53 @@ from typing import Any
 
 from ploomes_sync import settings
 
+
+def _number(label: str, description: str, default: float, *, integer: bool = False, minimum: float = 0,
+            maximum: float | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": ["integer" if integer else "number", "null"], "minimum": minimum,
+                              "default": default}
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return {"label": label, "description": description, "schema": schema}
+
+
+CONN_FIELDS: dict[str, Any] = {
+    "requests_per_minute": _number(
+        "Requests per minute", "The account-wide API budget the sync may spend (every key and app of the "
+        "account shares 120); lower it to leave room for other integrations.",
+        settings.DEFAULT_REQUESTS_PER_MINUTE, integer=True, minimum=1),
+    "page_size": _number(
+        "Page size", f"Records asked per request; the API never returns more than {settings.MAX_PAGE_SIZE}.",
+        settings.DEFAULT_PAGE_SIZE, integer=True, minimum=1, maximum=settings.MAX_PAGE_SIZE),
+    "max_in_flight": _number(
+        "Requests in flight", "How many requests of one read may wait for answers at once (large reads are "
+        "cut into Id ranges read side by side), so the API's latency does not set the pace.",
+        settings.DEFAULT_MAX_IN_FLIGHT, integer=True, minimum=1, maximum=32),
+    "timeout": _number("Timeout (s)", "Seconds to wait for one answer before retrying.",
+                       settings.DEFAULT_TIMEOUT_SECONDS, minimum=1),
+    "max_attempts": _number("Attempts", "Attempts of one request failing with a 5xx, a timeout, a dropped "
+                            "connection or an invalid body.", settings.DEFAULT_MAX_ATTEMPTS, integer=True, minimum=1),
+    "backoff_base": _number("Backoff base (s)", "First wait between attempts; it doubles each time.",
+                            settings.DEFAULT_BACKOFF_BASE_SECONDS),
+    "backoff_max": _number("Backoff max (s)", "Longest wait between attempts.", settings.DEFAULT_BACKOFF_MAX_SECONDS),
+    "max_throttle_wait": _number(
+        "429 budget (s)", "Seconds one request may spend waiting out 429 answers before it fails.",
+        settings.DEFAULT_MAX_THROTTLE_WAIT_SECONDS),
+    "verify": {"label": "Verify TLS", "description": "Check the API's certificate (leave on).",
+               "schema": {"type": ["boolean", "null"], "default": True}},
+    "trust_env": {"label": "Use proxy settings", "description": "Honour HTTPS_PROXY and similar variables.",
+                  "schema": {"type": ["boolean", "null"], "default": True}},
+}
+
 CONNECTION_TYPE: dict[str, Any] = {
     "connection-type": "ploomes",
     "hook-class-name": "ploomes_sync.hooks.ploomes.PloomesHook",
     "ui-field-behaviour": {
         "hidden-fields": ["schema", "login", "port"],
         "relabeling": {"host": "Base URL", "password": "API key (User-Key)"},
-        "placeholders": {
-            "host": settings.DEFAULT_BASE_URL,
-            "password": "User-Key of an integration user",
-        },
+        "placeholders": {"host": settings.DEFAULT_BASE_URL, "password": "User-Key of an integration user"},
     },
-    "conn-fields": {
-        "requests_per_minute": {
-            "label": "Requests per minute",
-            "description": "The account-wide API budget (every key and app of the account shares it).",
-            "schema": {"type": ["integer", "null"], "minimum": 1,
-                       "default": settings.DEFAULT_REQUESTS_PER_MINUTE},
-        },
-        "page_size": {
-            "label": "Page size",
-            "description": f"Records asked per request; the API never returns more than {settings.MAX_PAGE_SIZE}.",
-            "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": settings.MAX_PAGE_SIZE,
-                       "default": settings.DEFAULT_PAGE_SIZE},
-        },
-    },
+    "conn-fields": CONN_FIELDS,
 }
 
 
@@ -44,6 +67,6 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "ploomes-sync",
         "name": "Ploomes",
         "description": "Ploomes CRM: a hook with keyset paging, rate limiting and clear 403 errors.",
-        "versions": ["0.1.0"],
+        "versions": ["0.2.0"],
         "connection-types": [CONNECTION_TYPE],
     }

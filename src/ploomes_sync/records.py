@@ -1,11 +1,8 @@
-"""Ploomes record -> warehouse row, or a :class:`Reject` that says why not.
+"""The conversions of Ploomes values to warehouse values, each raising :class:`Invalid` with its reason.
 
 Pure functions on the hot path of every extract (up to hundreds of thousands of records a run):
-no I/O, patterns compiled once, and only a bad record pays for an exception.
-
-A row is a plain tuple whose order is the contract with the staging tables: ``DEAL_COLUMNS``,
-``CONTACT_COLUMNS`` and ``DEAL_LISTING_COLUMNS`` name its fields. ``*_FIELDS`` are the ``$select``
-of the extract that feeds each function.
+no I/O, patterns compiled once, and only a bad record pays for an exception. The streams
+(:mod:`ploomes_sync.streams`) say which field feeds which column through which of these.
 
 What is checked, after the warehouse contract:
 
@@ -23,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal
@@ -31,33 +27,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ploomes_sync.settings import BUSINESS_TIMEZONE
-
-__all__ = [
-    "BIGINT_MAX",
-    "CONTACT_COLUMNS",
-    "CONTACT_FIELDS",
-    "DEAL_COLUMNS",
-    "DEAL_FIELDS",
-    "DEAL_LISTING_COLUMNS",
-    "DEAL_LISTING_FIELDS",
-    "MONEY_LIMIT",
-    "STATUS_NAMES",
-    "Reject",
-    "contact_row",
-    "deal_listing_row",
-    "deal_row",
-    "parse_instant",
-]
-
-DEAL_COLUMNS = ("id", "customer_id", "title", "deal_value", "status", "pipeline_id", "stage_id", "owner_id",
-                "created_at", "updated_at", "closed_at")
-CONTACT_COLUMNS = ("id", "name", "legal_name", "cnpj", "zip_code", "is_client", "created_at", "updated_at")
-DEAL_LISTING_COLUMNS = ("id", "created_at", "status", "deal_value", "updated_at")
-
-DEAL_FIELDS = ("Id", "Title", "ContactId", "Amount", "StatusId", "PipelineId", "StageId", "OwnerId",
-               "CreateDate", "LastUpdateDate", "FinishDate")
-CONTACT_FIELDS = ("Id", "Name", "LegalName", "Register", "CNPJ", "ZipCode", "CreateDate", "LastUpdateDate")
-DEAL_LISTING_FIELDS = ("Id", "CreateDate", "StatusId", "Amount", "LastUpdateDate")
 
 STATUS_NAMES = {1: "open", 2: "won", 3: "lost"}  # Deal.StatusId -> sales.status
 BIGINT_MAX = 2**63 - 1
@@ -87,7 +56,7 @@ class Reject:
     raw: str
 
 
-class _Invalid(Exception):
+class Invalid(Exception):
     """One field of a record is unusable; the message is the reject's reason."""
 
 
@@ -155,83 +124,83 @@ def _parse_strict(value: Any) -> datetime:
         raise ValueError(f"out of range (years 1..9999 in UTC): {_show(value)}") from exc
 
 
-def _id(value: Any) -> int:
+def record_id(value: Any) -> int:
     if type(value) is not int:
-        raise _Invalid("Id: missing" if value is None else f"Id: expected an integer, got {_describe(value)}")
+        raise Invalid("Id: missing" if value is None else f"Id: expected an integer, got {_describe(value)}")
     if value <= 0:
-        raise _Invalid(f"Id: must be positive, got {value}")
+        raise Invalid(f"Id: must be positive, got {value}")
     if value > BIGINT_MAX:
-        raise _Invalid(f"Id: out of bigint range: {value}")
+        raise Invalid(f"Id: out of bigint range: {value}")
     return value
 
 
-def _int_or_none(value: Any, field: str) -> int | None:
+def integer(value: Any, field: str) -> int | None:
     if value is None:
         return None
     if type(value) is not int:
-        raise _Invalid(f"{field}: expected an integer or null, got {_describe(value)}")
+        raise Invalid(f"{field}: expected an integer or null, got {_describe(value)}")
     if not _BIGINT_MIN <= value <= BIGINT_MAX:
-        raise _Invalid(f"{field}: out of bigint range: {value}")
+        raise Invalid(f"{field}: out of bigint range: {value}")
     return value
 
 
-def _text(value: Any, field: str) -> str | None:
+def text(value: Any, field: str) -> str | None:
     if value is None:
         return None
     if type(value) is not str:
-        raise _Invalid(f"{field}: expected text or null, got {_describe(value)}")
+        raise Invalid(f"{field}: expected text or null, got {_describe(value)}")
     if "\x00" in value:
-        raise _Invalid(f"{field}: contains NUL (U+0000) at position {value.index(chr(0))}; "
+        raise Invalid(f"{field}: contains NUL (U+0000) at position {value.index(chr(0))}; "
                        "PostgreSQL text cannot store NUL")
     if not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise _Invalid(f"{field}: lone surrogate U+{ord(value[exc.start]):04X} at position {exc.start} "
+            raise Invalid(f"{field}: lone surrogate U+{ord(value[exc.start]):04X} at position {exc.start} "
                            "cannot be encoded in UTF-8") from exc
     return value
 
 
-def _instant(value: Any, field: str) -> datetime:
+def instant(value: Any, field: str) -> datetime:
     if value is None:
-        raise _Invalid(f"{field}: missing")
+        raise Invalid(f"{field}: missing")
     try:
         return parse_instant(value)
     except ValueError as exc:
-        raise _Invalid(f"{field}: {exc}") from exc
+        raise Invalid(f"{field}: {exc}") from exc
 
 
-def _status(value: Any) -> str:
+def status(value: Any) -> str:
     if type(value) is int:
         name = STATUS_NAMES.get(value)
         if name is not None:
             return name
-    raise _Invalid(f"StatusId: expected 1 (open), 2 (won) or 3 (lost), got {_describe(value)}")
+    raise Invalid(f"StatusId: expected 1 (open), 2 (won) or 3 (lost), got {_describe(value)}")
 
 
-def _money(value: Any, field: str) -> Decimal | None:
+def money(value: Any, field: str) -> Decimal | None:
     kind = type(value)
     if kind is float:
         if not -1e13 < value < 1e13:  # also false for NaN and infinities
             if not math.isfinite(value):
-                raise _Invalid(f"{field}: not a finite number: {value!r}")
-            raise _Invalid(f"{field}: {value!r} does not fit numeric(15,2) (|value| < 10^13)")
+                raise Invalid(f"{field}: not a finite number: {value!r}")
+            raise Invalid(f"{field}: {value!r} does not fit numeric(15,2) (|value| < 10^13)")
         number = Decimal(repr(value))  # the shortest decimal that reads back as this float: 1234.56
     elif kind is int:
         if not -_INT_MONEY_LIMIT < value < _INT_MONEY_LIMIT:
-            raise _Invalid(f"{field}: {_show(value)} does not fit numeric(15,2) (|value| < 10^13)")
+            raise Invalid(f"{field}: {_show(value)} does not fit numeric(15,2) (|value| < 10^13)")
         number = Decimal(value)
     elif value is None:
         return None
     else:
-        raise _Invalid(f"{field}: expected a number or null, got {_describe(value)}")
+        raise Invalid(f"{field}: expected a number or null, got {_describe(value)}")
     rounded = number.quantize(_CENT, context=_MONEY_CONTEXT)
     if not -MONEY_LIMIT < rounded < MONEY_LIMIT:  # 9999999999999.996 rounds up to 10^13
-        raise _Invalid(f"{field}: {value!r} rounds to {rounded}, which does not fit numeric(15,2)")
+        raise Invalid(f"{field}: {value!r} rounds to {rounded}, which does not fit numeric(15,2)")
     return rounded if rounded else _ZERO_CENTS  # no "-0.00"
 
 
-def _cnpj(value: Any) -> str | None:
+def cnpj(value: Any) -> str | None:
     """The 14 digits of a CNPJ, formatted (``12.345.678/0001-90``) or bare; else None."""
     if type(value) is str:
         digits = value if value.isascii() and value.isdigit() else _NON_DIGITS.sub("", value)
@@ -242,7 +211,7 @@ def _cnpj(value: Any) -> str | None:
     return digits if len(digits) == 14 else None
 
 
-def _zip_code(value: Any) -> str | None:
+def zip_code(value: Any) -> str | None:
     """ZipCode (a number that lost its leading zeros, or text) as 8 digits; else None."""
     if type(value) is int:
         return f"{value:08d}" if 0 < value <= 99_999_999 else None
@@ -257,7 +226,7 @@ def _zip_code(value: Any) -> str | None:
     return None
 
 
-def _has_tag(tags: Any, tag_id: int) -> bool:
+def has_tag(tags: Any, tag_id: int) -> bool:
     """Whether an entry of ``Tags`` (``[{"TagId", "Tag": {"Id"}}]``) carries ``tag_id``."""
     if type(tags) is not list:
         return False
@@ -289,7 +258,7 @@ def _raw(record: Any) -> str:
     return raw
 
 
-def _reject(record: Any, reason: str) -> Reject:
+def reject(record: Any, reason: str) -> Reject:
     record_id = None
     if isinstance(record, dict):
         value = record.get("Id")
@@ -298,66 +267,5 @@ def _reject(record: Any, reason: str) -> Reject:
     return Reject(record_id, reason, _raw(record))
 
 
-def _not_an_object(record: Any) -> Reject:
-    return _reject(record, f"record: expected a JSON object, got {_describe(record)}")
-
-
-def deal_row(record: Mapping[str, Any]) -> tuple | Reject:
-    """A ``/Deals`` record as a row in ``DEAL_COLUMNS`` order, or a :class:`Reject`."""
-    if not isinstance(record, dict):
-        return _not_an_object(record)
-    get = record.get
-    try:
-        closed = get("FinishDate")
-        return (
-            _id(get("Id")),
-            _int_or_none(get("ContactId"), "ContactId"),
-            _text(get("Title"), "Title"),
-            _money(get("Amount"), "Amount"),
-            _status(get("StatusId")),
-            _int_or_none(get("PipelineId"), "PipelineId"),
-            _int_or_none(get("StageId"), "StageId"),
-            _int_or_none(get("OwnerId"), "OwnerId"),
-            _instant(get("CreateDate"), "CreateDate"),
-            _instant(get("LastUpdateDate"), "LastUpdateDate"),
-            None if closed is None else _instant(closed, "FinishDate"),
-        )
-    except _Invalid as exc:
-        return _reject(record, str(exc))
-
-
-def contact_row(record: Mapping[str, Any], client_tag_id: int) -> tuple | Reject:
-    """A ``/Contacts`` record (with ``Tags`` expanded) as a row in ``CONTACT_COLUMNS`` order, or a Reject."""
-    if not isinstance(record, dict):
-        return _not_an_object(record)
-    get = record.get
-    try:
-        return (
-            _id(get("Id")),
-            _text(get("Name"), "Name"),
-            _text(get("LegalName"), "LegalName"),
-            _cnpj(get("CNPJ")) or _cnpj(get("Register")),
-            _zip_code(get("ZipCode")),
-            _has_tag(get("Tags"), client_tag_id),
-            _instant(get("CreateDate"), "CreateDate"),
-            _instant(get("LastUpdateDate"), "LastUpdateDate"),
-        )
-    except _Invalid as exc:
-        return _reject(record, str(exc))
-
-
-def deal_listing_row(record: Mapping[str, Any]) -> tuple | Reject:
-    """A light ``/Deals`` record as a row in ``DEAL_LISTING_COLUMNS`` order, or a :class:`Reject`."""
-    if not isinstance(record, dict):
-        return _not_an_object(record)
-    get = record.get
-    try:
-        return (
-            _id(get("Id")),
-            _instant(get("CreateDate"), "CreateDate"),
-            _status(get("StatusId")),
-            _money(get("Amount"), "Amount"),
-            _instant(get("LastUpdateDate"), "LastUpdateDate"),
-        )
-    except _Invalid as exc:
-        return _reject(record, str(exc))
+def not_an_object(record: Any) -> Reject:
+    return reject(record, f"record: expected a JSON object, got {_describe(record)}")

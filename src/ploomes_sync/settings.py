@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 # --- Ploomes API -------------------------------------------------------------------------------
 PLOOMES_CONN_ID = "ploomes_default"
 DEFAULT_BASE_URL = "https://public-api2.ploomes.com"
 MAX_PAGE_SIZE = 300  # the API never returns more than 300 records a page
 DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE
 DEFAULT_REQUESTS_PER_MINUTE = 120  # the whole account's budget
+DEFAULT_MAX_IN_FLIGHT = 8  # requests of one read in flight at once: holds the rate up to ~3.5 s latency
 DEFAULT_TIMEOUT_SECONDS = 60.0
 DEFAULT_MAX_ATTEMPTS = 5  # for 5xx, timeouts, dropped connections, invalid JSON
 DEFAULT_BACKOFF_BASE_SECONDS = 2.0
@@ -18,6 +21,26 @@ USER_KEY_HEADER = "User-Key"  # the header that carries the API key
 PREFLIGHT_ENDPOINT = "Account"  # GET /Account?$top=1&$select=Id checks a key cheaply
 KEY_RENEWAL_PLACE = "Administração › Integrações › Usuários de integração"  # where keys are renewed
 MAX_SERVER_MESSAGE_CHARS = 300  # how much of an error body goes into an exception message
+
+# --- The DAGs --------------------------------------------------------------------------------------
+DAG_ID = "ploomes_sales_sync"
+# Nothing hangs: every task has an execution timeout and the run a dagrun timeout (the run must end
+# before the next is due). An extract of 300,000 deals at 120 requests a minute takes ~9 minutes;
+# its timeout leaves room for 429 storms (max_throttle_wait) and retries.
+TASK_TIMEOUTS = {
+    "default": timedelta(minutes=30),
+    "migrate_schema": timedelta(minutes=15),
+    "plan_run": timedelta(minutes=5),
+    "check_ploomes_key": timedelta(minutes=15),
+    "extract": timedelta(hours=2),
+    "load": timedelta(minutes=30),
+    "list_deletions": timedelta(hours=2),
+    "reconcile_deletions": timedelta(minutes=30),
+    "aggregate": timedelta(minutes=30),
+    "validate_by_year": timedelta(minutes=30),
+    "finish_run": timedelta(minutes=10),
+    "run": timedelta(hours=5, minutes=30),
+}
 
 # --- Warehouse ---------------------------------------------------------------------------------
 SALES_DB_CONN_ID = "sales_db"

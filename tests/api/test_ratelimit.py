@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from ploomes_sync.api.ratelimit import RateLimiter, shared_limiter
+from ploomes_sync.api.errors import ReadCancelled
+from ploomes_sync.api.ratelimit import Paced, RateLimiter, shared_limiter
 
 
 class FakeClock:
@@ -107,3 +108,40 @@ class TestSharedLimiter:
         assert shared_limiter(("http://a", "ploomes_default"), 120) is first
         assert shared_limiter(("http://b", "ploomes_default"), 120) is not first
         assert shared_limiter(("http://a", "ploomes_default"), 60) is not first
+
+
+class TestCostsAndPenalties:
+    def test_a_paced_limiter_spends_only_its_share_of_the_budget(self) -> None:
+        clock = FakeClock()
+        limiter = RateLimiter(120, clock=clock, sleep=clock.sleep)
+        paced = Paced(limiter, 0.25)
+        starts = []
+        for _ in range(3):
+            paced.acquire()
+            starts.append(clock.now)
+
+        assert [b - a for a, b in zip(starts, starts[1:], strict=False)] == [2.0, 2.0]  # 4 slots each
+
+    def test_a_429_holds_back_every_later_request(self) -> None:
+        clock = FakeClock()
+        limiter = RateLimiter(120, clock=clock, sleep=clock.sleep)
+        limiter.acquire()
+        limiter.penalize(7)
+        start = clock.now
+
+        limiter.acquire()
+
+        assert clock.now - start == pytest.approx(7.0)
+
+    def test_a_cancelled_wait_ends_at_once(self) -> None:
+        limiter = RateLimiter(1)  # one request a minute
+        limiter.acquire()
+        cancel = threading.Event()
+        cancel.set()
+
+        with pytest.raises(ReadCancelled):
+            limiter.acquire(cancel)
+
+    def test_a_share_outside_zero_to_one_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="share"):
+            Paced(RateLimiter(120), 0)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow.providers.http.hooks.http import HttpHook
+from airflow.sdk import BaseHook
 
 from ploomes_simulator import RunningSimulator
 from ploomes_sync import settings
@@ -67,7 +68,8 @@ class TestPloomesHook:
     # --- identity and connection ------------------------------------------------------------
 
     def test_declares_the_ploomes_connection_type(self) -> None:
-        assert issubclass(PloomesHook, HttpHook)
+        # A BaseHook with a session of its own: HttpHook would send the Ploomes options as headers.
+        assert issubclass(PloomesHook, BaseHook) and not issubclass(PloomesHook, HttpHook)
         assert PloomesHook.conn_name_attr == "ploomes_conn_id"
         assert PloomesHook.default_conn_name == "ploomes_default"
         assert PloomesHook.conn_type == "ploomes"
@@ -142,6 +144,13 @@ class TestPloomesHook:
         assert "login" in behaviour["hidden_fields"]
         assert widgets["extra__ploomes__page_size"].field["schema"]["maximum"] == 300
         assert widgets["extra__ploomes__requests_per_minute"].field["value"] == 120
+        from ploomes_sync.hooks.ploomes import OPTION_NAMES
+
+        assert {f"extra__ploomes__{name}" for name in OPTION_NAMES} <= set(widgets), "every option has a field"
+
+    def test_an_unknown_option_is_refused_by_name(self) -> None:
+        with pytest.raises(TypeError, match="pagesize"):
+            PloomesHook(pagesize=10)
 
     # --- preflight and count ----------------------------------------------------------------
 
@@ -191,7 +200,7 @@ class TestPloomesHook:
     def test_pages_cover_every_deal_across_page_boundaries(
         self, connect: Connect, sim: RunningSimulator, page_size: int
     ) -> None:
-        connect(page_size=page_size)
+        connect(page_size=page_size, max_in_flight=1)
         hook = PloomesHook()
 
         pages = list(hook.iter_pages("Deals", select=["Id", "Title"]))
@@ -201,14 +210,25 @@ class TestPloomesHook:
         assert [page.number for page in pages] == list(range(1, math.ceil(700 / page_size) + 1))
         assert all(page.last_id == page.records[-1]["Id"] for page in pages)
         log = api_log(sim, "/Deals")
-        assert len(log) == len(pages) + 1  # the read ends on an empty page, not on a short one
-        assert log[-1]["status"] == 200
-        for entry, previous in zip(log[1:], pages, strict=True):
+        assert len(log) == len(pages)  # the first page's @odata.count says when the read is done
+        assert log[0]["query"]["$count"] == "true" and all("$count" not in e["query"] for e in log[1:])
+        for entry, previous in zip(log[1:], pages, strict=False):
             assert entry["query"]["$filter"] == f"Id gt {previous.last_id}"
         for entry in log:
             assert entry["query"]["$orderby"] == "Id" and entry["query"]["$top"] == str(page_size)
             assert "$skip" not in entry["query"]
         assert (hook.stats.pages, hook.stats.records, hook.stats.requests) == (len(pages), 700, len(log))
+
+    def test_without_count_a_page_shorter_than_a_full_one_ends_the_read(
+        self, connect: Connect, sim: RunningSimulator
+    ) -> None:
+        connect(page_size=300, max_in_flight=1)
+        sim.admin.configure(count_supported=False)
+
+        ids = read_ids(PloomesHook(), select="Id")
+
+        assert ids == truth_ids(sim)
+        assert len(api_log(sim, "/Deals")) == 3  # 300, 300, then 100: shorter than a page the API filled
 
     def test_a_page_size_above_300_is_clamped_to_300(self, connect: Connect, sim: RunningSimulator) -> None:
         connect(page_size=1000)
@@ -219,24 +239,26 @@ class TestPloomesHook:
         assert ids == truth_ids(sim)
         assert {entry["query"]["$top"] for entry in api_log(sim, "/Deals")} == {"300"}
 
+    @pytest.mark.parametrize("count_supported", [True, False])
     def test_a_server_that_silently_cuts_top_loses_nothing(
-        self, connect: Connect, sim: RunningSimulator
+        self, connect: Connect, sim: RunningSimulator, count_supported: bool
     ) -> None:
-        class AsksForMore(PloomesHook):
-            def prepare_request(self, endpoint, params):  # as if the client asked $top=1000
-                return super().prepare_request(endpoint, {**params, "$top": "1000"})
+        connect(max_in_flight=1)
+        sim.admin.configure(max_page_size=100, count_supported=count_supported)  # asked 300, served 100
 
-        connect()
-
-        ids = read_ids(AsksForMore(), select=["Id"])
+        ids = read_ids(PloomesHook(), select=["Id"])
 
         assert ids == truth_ids(sim)
-        assert [entry["query"]["$top"] for entry in api_log(sim, "/Deals")] == ["1000"] * 4
+        log = api_log(sim, "/Deals")
+        assert {entry["query"]["$top"] for entry in log} == {"300"}
+        # With $count the read ends once 700 arrived; without, no page ever held the 300 asked,
+        # so a short page proves nothing and only an empty one ends it.
+        assert len(log) == (7 if count_supported else 8)
 
     def test_filter_select_and_expand_reach_the_api_with_id_added(
         self, connect: Connect, sim: RunningSimulator
     ) -> None:
-        connect(page_size=100)
+        connect(page_size=100, max_in_flight=1)
         select = ["Title", "StatusId"]
         won = [deal["Id"] for deal in sim.admin.truth_deals() if deal["StatusId"] == 2]
 
@@ -300,7 +322,7 @@ class TestPloomesHook:
     def test_the_next_page_is_read_while_the_caller_works_on_this_one_and_no_further(
         self, connect: Connect, sim: RunningSimulator
     ) -> None:
-        connect(page_size=7)
+        connect(page_size=7, max_in_flight=1)
         pages = PloomesHook().iter_pages("Deals")
         first = next(pages)
 
@@ -314,7 +336,7 @@ class TestPloomesHook:
         pages.close()
 
     def test_the_iterator_keeps_no_page_it_has_moved_past(self, connect: Connect) -> None:
-        connect(page_size=7)
+        connect(page_size=7, max_in_flight=1)
         pages = PloomesHook().iter_pages("Deals")
         first = next(pages)
         assert len(first.records) == 7
@@ -342,7 +364,7 @@ class TestPloomesHook:
         finally:
             tracemalloc.stop()
 
-        assert len(retained) == 35
+        assert sum(len(records) for records in retained) == 700
         growth = sizes[1] - sizes[0]  # across 29 pages (580 records)
         assert growth < every_record / 10, (growth, every_record)
 
@@ -459,7 +481,7 @@ class TestPloomesHook:
 
         assert ids == truth_ids(sim)
         log = api_log(sim, "/Deals")
-        assert [entry["fault"] for entry in log] == [None, kind, kind, None, None, None]
+        assert [entry["fault"] for entry in log] == [None, kind, kind, None, None]  # 300, 300, 100 of 700
         assert log[1]["query"] == log[2]["query"] == log[3]["query"]  # the same page, asked again
         assert hook.stats.retries == 2
 
@@ -471,8 +493,8 @@ class TestPloomesHook:
         ids = read_ids(hook, select=["Id"])
 
         assert ids == truth_ids(sim)
-        assert hook.stats.retries == 1 and hook.stats.requests == 5
-        log = wait_for(lambda: api_log(sim, "/Deals") if len(api_log(sim, "/Deals")) == 5 else None)
+        assert hook.stats.retries == 1 and hook.stats.requests == 4
+        log = wait_for(lambda: api_log(sim, "/Deals") if len(api_log(sim, "/Deals")) == 4 else None)
         assert log[0]["fault"] == "slow" and log[0]["query"] == log[1]["query"]  # asked again
 
     @pytest.mark.parametrize(
@@ -554,7 +576,7 @@ class TestPloomesHook:
             errors.append(raised.value)
 
         logged = hook_logs.text + "\n".join(str(record.__dict__) for record in hook_logs.records)
-        assert "Deals page 1" in logged and "Attempt 1" in logged  # the capture sees the hook
+        assert "Deals: page 1" in logged and "Attempt 1" in logged  # the capture sees the hook
         assert f"GET {sim.url}/Account?$top=1&$select=Id" in logged  # ... at DEBUG
         assert "GET /Account" in logged  # ... and urllib3's debug lines
         assert [type(error) for error in errors] == [PloomesBadRequestError, PloomesAuthError]
@@ -568,8 +590,8 @@ class TestPloomesHook:
 
         assert len(read_ids(hook, select=["Id"])) == 700
 
-        times = [entry["t"] for entry in api_log(sim)]
-        assert len(times) == 36
+        times = sorted(entry["t"] for entry in api_log(sim))  # the Id ranges are read side by side
+        assert len(times) == hook.stats.requests
         spacing = 60 / rpm
         assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= spacing - 0.02
         assert max(sum(1 for t in times if start <= t < start + 60) for start in times) <= rpm
@@ -605,6 +627,6 @@ class TestPloomesHook:
 
         assert isinstance(pages[0], Page)
         stats = hook.stats.as_dict()
-        assert stats["requests"] == 1 + 4 + 1
+        assert stats["requests"] == 1 + 3 + 1  # the key, three pages (the first counts 700), a retry
         assert (stats["pages"], stats["records"], stats["retries"], stats["throttled"]) == (3, 700, 1, 0)
         assert stats["backoff_wait_seconds"] > 0 and stats["limiter_wait_seconds"] >= 0

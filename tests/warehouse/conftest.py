@@ -14,7 +14,9 @@ from ploomes_sync import warehouse
 
 TABLES = (
     "public.sales", "public.customers", "public.customer_sales", "ploomes_sync.stage_deals",
-    "ploomes_sync.stage_contacts", "ploomes_sync.stage_deal_listing", "ploomes_sync.stage_runs",
+    "ploomes_sync.stage_contacts", "ploomes_sync.stage_deals_listing", "ploomes_sync.stage_contacts_listing",
+    "ploomes_sync.stage_runs", "ploomes_sync.listings", "ploomes_sync.listing_ranges", "ploomes_sync.deleted_customers",
+    "ploomes_sync.api_budget",
     "ploomes_sync.rejects", "ploomes_sync.deleted_sales", "ploomes_sync.watermarks",
     "ploomes_sync.run_history",
 )

@@ -1,4 +1,4 @@
-"""Row tuples as ploomes_sync.records makes them, with readable defaults."""
+"""Row tuples as the stream specs make them, with readable defaults, and the steps tests repeat."""
 
 from __future__ import annotations
 
@@ -6,9 +6,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ploomes_sync.warehouse.staging import CONTACT_COLUMNS, DEAL_COLUMNS, DEAL_LISTING_COLUMNS
+import psycopg
+
+from ploomes_sync import warehouse
+from ploomes_sync.streams import CONTACTS, DEALS, Stream
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+DEAL_LISTING = DEALS.listing()
+CONTACT_LISTING = CONTACTS.listing()
 
 
 def at(minutes: float) -> datetime:
@@ -21,24 +26,66 @@ def deal(id: int, **fields: Any) -> tuple:
               "status": "open", "pipeline_id": 1, "stage_id": 2, "owner_id": 3, "created_at": T0,
               "updated_at": T0, "closed_at": None}
     values.update(fields)
-    return tuple(values[column] for column in DEAL_COLUMNS)
+    values.setdefault("won", values["status"] == "won")
+    return tuple(values[column] for column in DEALS.column_names)
 
 
 def contact(id: int, **fields: Any) -> tuple:
     values = {"id": id, "name": f"Contact {id}", "legal_name": f"Contact {id} Ltda", "cnpj": "12345678000190",
               "zip_code": "01310100", "is_client": False, "created_at": T0, "updated_at": T0}
     values.update(fields)
-    return tuple(values[column] for column in CONTACT_COLUMNS)
+    return tuple(values[column] for column in CONTACTS.column_names)
 
 
 def listed(id: int, **fields: Any) -> tuple:
-    values = {"id": id, "created_at": T0, "status": "open", "deal_value": Decimal("10.00"), "updated_at": T0}
-    values.update(fields)
-    return tuple(values[column] for column in DEAL_LISTING_COLUMNS)
+    """A deal listing row (the listing's columns) with the defaults of :func:`deal`."""
+    return as_listing(deal(id, **fields))
 
 
 def as_listing(deal_row: tuple) -> tuple:
     """The listing row Ploomes would give for a deal row."""
-    d = dict(zip(DEAL_COLUMNS, deal_row, strict=True))
-    return listed(d["id"], created_at=d["created_at"], status=d["status"], deal_value=d["deal_value"],
-                  updated_at=d["updated_at"])
+    d = dict(zip(DEALS.column_names, deal_row, strict=True))
+    return tuple(d[column] for column in DEAL_LISTING.column_names)
+
+
+def contact_listed(id: int, updated_at: datetime = T0) -> tuple:
+    return (id, updated_at)
+
+
+def stage(conn: psycopg.Connection, stream: Stream, run_id: str, rows: list[tuple], *,
+          read_started_at: datetime | None = None, read_started_wh: datetime | None = None) -> int:
+    """Stage ``rows`` for the run and register them, as an extract does."""
+    warehouse.clear_stage(conn, stream, run_id)
+    count = warehouse.stage_rows(conn, stream, run_id, rows)
+    warehouse.register_stage(conn, stream.name, run_id, count, read_started_at=read_started_at,
+                             read_started_wh=read_started_wh)
+    return count
+
+
+def load(conn: psycopg.Connection, run_id: str, rows: list[tuple], *, stream: Stream = DEALS,
+         watermark: datetime | None = None, read_started_wh: datetime | None = None) -> warehouse.MergeResult:
+    """Stage and merge ``rows`` (deals by default); the watermark moves to ``watermark`` when given."""
+    stage(conn, stream, run_id, rows, read_started_at=watermark, read_started_wh=read_started_wh)
+    return warehouse.merge(conn, stream, run_id, move_watermark=watermark is not None)
+
+
+def now(conn: psycopg.Connection) -> datetime:
+    """The warehouse's clock."""
+    return warehouse.warehouse_now(conn)
+
+
+def list_ploomes(conn: psycopg.Connection, run_id: str, rows: list[tuple], *, stream: Stream = DEALS,
+                 started_wh: datetime | None = None, read_started_at: datetime | None = None,
+                 ranges: list[warehouse.IdRange] | None = None, method: str = "full",
+                 created_from: datetime | None = None, created_to: datetime | None = None,
+                 rejected_without_id: int = 0) -> warehouse.Listing:
+    """Stage a listing of ``rows`` (listing rows of ``stream``) and record it, as the listing task does."""
+    listing_stream = stream.listing()
+    started_wh = started_wh or now(conn)
+    stage(conn, listing_stream, run_id, rows, read_started_at=read_started_at, read_started_wh=started_wh)
+    listing = warehouse.Listing(run_id=run_id, stream=stream.name, source="listing", method=method,
+                                started_wh=started_wh, read_started_at=read_started_at or T0,
+                                created_from=created_from, created_to=created_to, listed=len(rows),
+                                rejected_without_id=rejected_without_id)
+    warehouse.record_listing_ranges(conn, listing, ranges or [warehouse.IdRange(None, None, listed=True)])
+    return listing

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import psycopg
 
-from ploomes_sync import warehouse
+from ploomes_sync import streams, warehouse
 
-from .factories import contact, deal, listed
+from .factories import contact, deal, list_ploomes, listed, load
 
 
 def d(year: int, month: int, day: int) -> datetime:
@@ -56,22 +56,28 @@ def last_sync(conn: psycopg.Connection) -> dict[int, datetime]:
         return dict(conn.execute("SELECT customer_id, last_sync_at FROM public.customer_sales").fetchall())
 
 
-def build(conn: psycopg.Connection) -> None:
-    warehouse.stage_rows(conn, "contacts", "r1", CONTACTS)
-    warehouse.merge_customers(conn, "r1", watermark=None)
-    warehouse.stage_rows(conn, "deals", "r1", DEALS)
-    warehouse.merge_sales(conn, "r1", watermark=None)
+def build(conn: psycopg.Connection, reader: psycopg.Connection | None = None) -> None:
+    """Load the contacts and deals; the merges already keep customer_sales (cleared here, when asked, so
+    that the aggregation alone is what a test sees)."""
+    load(conn, "r1", CONTACTS, stream=streams.CONTACTS)
+    load(conn, "r1", DEALS)
+    if reader is not None:
+        reader.execute("DELETE FROM public.customer_sales")
 
 
 class TestAggregate:
-    def test_every_column_follows_the_contract(self, conn):
+    def test_the_merges_already_keep_every_column_of_the_customers_they_touch(self, conn):
         build(conn)
+        assert customer_sales(conn) == EXPECTED
+
+    def test_every_column_follows_the_contract(self, conn, reader):
+        build(conn, reader)
         result = warehouse.aggregate_customer_sales(conn)
         assert customer_sales(conn) == EXPECTED
         assert (result.rows, result.inserted, result.updated, result.deleted) == (3, 3, 0, 0)
 
     def test_stale_rows_are_corrected_and_customers_without_deals_lose_theirs(self, conn, reader):
-        build(conn)
+        build(conn, reader)
         reader.execute("INSERT INTO public.customer_sales (customer_id, customer_name, total_deals) VALUES "
                        "(10, 'Old name', 1), (99, 'Left over', 4)")
         result = warehouse.aggregate_customer_sales(conn)
@@ -80,13 +86,12 @@ class TestAggregate:
 
     def test_a_customer_whose_last_deal_disappears_loses_its_row(self, conn):
         build(conn)
-        warehouse.aggregate_customer_sales(conn)
-        warehouse.stage_rows(conn, "deal_listing", "check", [listed(n) for n in range(1, 10) if n != 6])
-        started = datetime.now(UTC)
-        assert warehouse.reconcile_deleted_sales(conn, "check", listing_started_at=started) == 1
+        listing = list_ploomes(conn, "check", [listed(n) for n in range(1, 10) if n != 6])
+        assert warehouse.reconcile(conn, streams.DEALS, listing, lambda *counts: None).archived == 1
+        assert [row[0] for row in customer_sales(conn)] == [10, 30]  # already, in the reconcile's transaction
         result = warehouse.aggregate_customer_sales(conn)
         assert [row[0] for row in customer_sales(conn)] == [10, 30]
-        assert (result.rows, result.inserted, result.updated, result.deleted) == (2, 0, 0, 1)
+        assert (result.rows, result.inserted, result.updated, result.deleted) == (2, 0, 0, 0)
 
     def test_aggregating_again_changes_no_value_but_stamps_last_sync_at(self, conn):
         build(conn)
@@ -102,10 +107,9 @@ class TestAggregate:
         build(conn)
         warehouse.aggregate_customer_sales(conn)
         renamed = contact(10, name="Alfa Renomeada", cnpj="11111111000111", updated_at=d(2025, 1, 1))
-        warehouse.stage_rows(conn, "contacts", "r2", [renamed])
-        warehouse.merge_customers(conn, "r2", watermark=None)
-        assert warehouse.aggregate_customer_sales(conn).updated == 1
+        assert load(conn, "r2", [renamed], stream=streams.CONTACTS).customers == 1  # in the merge's transaction
         assert customer_sales(conn)[0][1] == "Alfa Renomeada"
+        assert warehouse.aggregate_customer_sales(conn).updated == 0
 
     def test_no_sales_leaves_the_table_empty(self, conn):
         result = warehouse.aggregate_customer_sales(conn)

@@ -10,16 +10,18 @@ from psycopg.rows import dict_row
 
 from ploomes_sync import warehouse
 
-from .factories import at, deal
+from ploomes_sync.streams import DEALS
+
+from .factories import at, deal, load, stage
 
 WATERMARKS = {"deals": datetime(2025, 1, 1, tzinfo=UTC), "contacts": datetime(2025, 1, 2, tzinfo=UTC)}
 
 
-def start(conn, run_key: str = "run-1", **overrides) -> None:
+def start(conn, run_id: str = "run-1", **overrides) -> None:
     args = {"dag_id": "ploomes_sales_sync", "run_type": "scheduled", "mode": "incremental",
             "window_start": at(0), "window_end": at(60), "watermarks_before": WATERMARKS}
     args.update(overrides)
-    warehouse.start_run(conn, run_key, **args)
+    warehouse.start_run(conn, run_id, **args)
 
 
 class TestRunHistory:
@@ -31,13 +33,14 @@ class TestRunHistory:
         warehouse.record_stream(conn, "run-1", "deals", deleted=2, rejected=0)
         warehouse.add_api_usage(conn, "run-1", 10, 1)
         warehouse.add_api_usage(conn, "run-1", 5, 2)
-        table = warehouse.YearTable([{
+        table = warehouse.Check("deals", compared=1, years=[{
             "year": 2024, "ploomes_deals": 1, "warehouse_deals": 1, "deals_diff": 0,
             "ploomes_won_revenue": Decimal("1.50"), "warehouse_won_revenue": Decimal("1.50"),
-            "revenue_diff": Decimal("0.00"), "ok": True,
+            "revenue_diff": Decimal("0.00"), "differing": 0, "ok": True,
         }])
-        warehouse.finish_run(conn, "run-1", status="success", year_table=table,
-                             watermarks_after={"deals": at(60), "contacts": at(60)})
+        warehouse.record_check(conn, "run-1", year_table=table.to_json(), checks={"deals": table.summary()})
+        warehouse.record_listing(conn, "run-1", "deals", {"method": "count", "requests": 12})
+        warehouse.finish_run(conn, "run-1", status="success", watermarks_after={"deals": at(60), "contacts": at(60)})
         run = warehouse.get_run(conn, "run-1")
         assert run["streams"] == {"deals": {"fetched": 120, "rejected": 0, "inserted": 100, "updated": 19,
                                             "unchanged": 0, "deleted": 2}, "contacts": {"fetched": 7}}
@@ -48,6 +51,8 @@ class TestRunHistory:
         assert run["watermarks_before"] == {key: value.isoformat() for key, value in WATERMARKS.items()}
         assert run["watermarks_after"] == {"deals": at(60).isoformat(), "contacts": at(60).isoformat()}
         assert run["year_table"] == table.to_json() and run["error"] is None
+        assert run["checks"]["deals"]["compared"] == 1 and run["listing"] == {"deals": {"method": "count",
+                                                                                         "requests": 12}}
         assert run["finished_at"] >= run["started_at"]
 
     def test_starting_again_reopens_the_run_and_keeps_its_start(self, conn):
@@ -69,8 +74,8 @@ class TestRunHistory:
 
     def test_finishing_keeps_what_is_not_given_and_success_clears_an_old_error(self, conn):
         start(conn)
-        warehouse.finish_run(conn, "run-1", status="failed", year_table=[{"year": 2024, "ok": False}],
-                             error="validate_by_year: mismatch")
+        warehouse.record_check(conn, "run-1", year_table=[{"year": 2024, "ok": False}], checks={})
+        warehouse.finish_run(conn, "run-1", status="failed", error="validate_by_year: mismatch")
         warehouse.finish_run(conn, "run-1", status="failed", error="validate_by_year: ValidationMismatch")
         run = warehouse.get_run(conn, "run-1")
         assert run["year_table"] == [{"year": 2024, "ok": False}]
@@ -92,8 +97,7 @@ class TestWatermarks:
         assert warehouse.get_watermarks(conn) == {}
 
     def test_watermarks_come_back_as_aware_datetimes(self, conn):
-        warehouse.stage_rows(conn, "deals", "r1", [deal(1)])
-        warehouse.merge_sales(conn, "r1", watermark=at(30))
+        load(conn, "r1", [deal(1)], watermark=at(30))
         marks = warehouse.get_watermarks(conn)
         assert marks == {"deals": at(30)} and marks["deals"].tzinfo is not None
 
@@ -102,15 +106,13 @@ class TestConnectionSettings:
     def test_a_connection_with_a_dict_row_factory_works(self, connect):
         conn = connect(row_factory=dict_row)  # what the postgres connection's "cursor" extra can give
         start(conn)
-        warehouse.stage_rows(conn, "deals", "r1", [deal(1)])
-        assert warehouse.merge_sales(conn, "r1", watermark=at(1)).inserted == 1
+        assert load(conn, "r1", [deal(1)], watermark=at(1)).inserted == 1
         assert warehouse.get_watermarks(conn) == {"deals": at(1)}
         assert warehouse.get_run(conn, "run-1")["status"] == "running"
 
     def test_a_connection_that_never_prepares_works(self, connect):
         conn = connect(prepare_threshold=None)  # Supabase's transaction pooler
         for n in range(1, 8):
-            warehouse.stage_rows(conn, "deals", f"r{n}", [deal(n)])
-            warehouse.merge_sales(conn, f"r{n}", watermark=at(n))
+            load(conn, f"r{n}", [deal(n)], watermark=at(n))
         with conn.transaction():
             assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)

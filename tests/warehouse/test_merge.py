@@ -1,17 +1,22 @@
-"""ploomes_sync.warehouse.merge: staging -> public.sales / public.customers, and their watermarks."""
+"""ploomes_sync.warehouse.merge: staging -> public.sales / public.customers, their watermarks and customer_sales."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 import psycopg
 import pytest
 
 from ploomes_sync import warehouse
+from ploomes_sync.streams import CONTACTS, DEALS
 
 from .conftest import wait_until, waiting_on_lock
-from .factories import T0, at, contact, deal
+from .factories import T0, at, contact, deal, list_ploomes, listed, load, now, stage
+
+
+def merge(conn: psycopg.Connection, run_id: str, watermark: datetime | None = None, stream=DEALS):
+    return warehouse.merge(conn, stream, run_id, move_watermark=watermark is not None, watermark=watermark)
 
 
 def sales(conn: psycopg.Connection, columns: str = "id, title") -> list[tuple]:
@@ -21,11 +26,6 @@ def sales(conn: psycopg.Connection, columns: str = "id, title") -> list[tuple]:
 
 def watermarks(conn: psycopg.Connection) -> dict[str, datetime]:
     return warehouse.get_watermarks(conn)
-
-
-def load(conn: psycopg.Connection, run_key: str, rows: list[tuple], watermark: datetime | None = None):
-    warehouse.stage_rows(conn, "deals", run_key, rows)
-    return warehouse.merge_sales(conn, run_key, watermark=watermark)
 
 
 class TestMergeSales:
@@ -71,44 +71,61 @@ class TestMergeSales:
 
     def test_a_deal_found_deleted_after_the_run_read_it_is_not_put_back(self, conn):
         load(conn, "r1", [deal(1), deal(2)])
-        warehouse.stage_rows(conn, "deals", "stale", [deal(1), deal(2)])  # read before the deletion
-        read_at = datetime.now(UTC)
-        warehouse.stage_rows(conn, "deal_listing", "r2", [(2, at(0), "open", Decimal("10.00"), at(0))])
-        assert warehouse.reconcile_deleted_sales(conn, "r2", listing_started_at=datetime.now(UTC)) == 1
+        read_at = now(conn)  # the stale run reads before the deletion ...
+        stage(conn, DEALS, "stale", [deal(1), deal(2)], read_started_wh=read_at)
+        listing = list_ploomes(conn, "r2", [listed(2)])  # ... another run finds deal 1 gone
+        assert warehouse.reconcile(conn, DEALS, listing, lambda *counts: None).archived == 1
 
-        result = warehouse.merge_sales(conn, "stale", watermark=None, read_after=read_at)
+        result = merge(conn, "stale")
 
         assert (result.inserted, result.updated, result.unchanged) == (0, 0, 2)
         assert sales(conn, "id") == [(2,)]
-        again = warehouse.merge_sales(conn, "stale", watermark=None)  # without read_after: put back
-        assert again.inserted == 1
+        stage(conn, DEALS, "later", [deal(1)], read_started_wh=now(conn))  # read after: it exists again
+        assert merge(conn, "later").inserted == 1
 
     def test_only_the_runs_own_staging_is_merged(self, conn):
-        warehouse.stage_rows(conn, "deals", "other", [deal(2)])
+        stage(conn, DEALS, "other", [deal(2)])
         load(conn, "r1", [deal(1)])
         assert sales(conn) == [(1, "Deal 1")]
 
     def test_a_run_without_staged_deals_raises_and_changes_nothing(self, conn):
         with pytest.raises(warehouse.StageMissing, match="run the extract"):
-            warehouse.merge_sales(conn, "never-staged", watermark=at(0))
+            merge(conn, "never-staged", watermark=at(0))
         assert watermarks(conn) == {} and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
 
     def test_a_naive_watermark_is_refused(self, conn):
-        warehouse.stage_rows(conn, "deals", "r1", [deal(1)])
+        stage(conn, DEALS, "r1", [deal(1)])
         with pytest.raises(ValueError, match="timezone-aware"):
-            warehouse.merge_sales(conn, "r1", watermark=datetime(2024, 1, 1))
+            merge(conn, "r1", watermark=datetime(2024, 1, 1))
 
     def test_a_connection_with_an_open_transaction_is_refused(self, conn):
-        warehouse.stage_rows(conn, "deals", "r1", [deal(1)])
+        stage(conn, DEALS, "r1", [deal(1)])
         conn.execute("SELECT 1")
         with pytest.raises(warehouse.ConnectionNotIdle):
-            warehouse.merge_sales(conn, "r1", watermark=None)
+            merge(conn, "r1")
         conn.rollback()
 
     def test_an_autocommit_connection_works_the_same(self, reader):
-        warehouse.stage_rows(reader, "deals", "r1", [deal(1)])
-        assert warehouse.merge_sales(reader, "r1", watermark=at(0)).inserted == 1
+        stage(reader, DEALS, "r1", [deal(1)])
+        assert merge(reader, "r1", watermark=at(0)).inserted == 1
         assert warehouse.get_watermarks(reader) == {"deals": at(0)}
+
+    def test_the_watermark_defaults_to_when_the_read_began_in_ploomes_clock(self, conn):
+        stage(conn, DEALS, "r1", [deal(1)], read_started_at=at(42))
+        warehouse.merge(conn, DEALS, "r1")
+        assert watermarks(conn) == {"deals": at(42)}
+
+    def test_customer_sales_of_the_touched_customers_move_in_the_same_transaction(self, conn):
+        load(conn, "r1", [deal(1, customer_id=7, status="won", deal_value=Decimal("5.00")), deal(2, customer_id=8)])
+        with conn.transaction():
+            assert conn.execute("SELECT customer_id, total_revenue FROM public.customer_sales ORDER BY 1"
+                                ).fetchall() == [(7, Decimal("5.00")), (8, Decimal("0.00"))]
+        result = load(conn, "r2", [deal(1, customer_id=8, status="won", deal_value=Decimal("5.00"),
+                                        updated_at=at(1))])  # the deal moved from customer 7 to 8
+        assert result.customers == 2  # 7 loses its row (no deal left), 8 is recomputed
+        with conn.transaction():
+            assert conn.execute("SELECT customer_id, total_deals, total_revenue FROM public.customer_sales"
+                                ).fetchall() == [(8, 2, Decimal("5.00"))]
 
 
 class TestWatermarks:
@@ -120,19 +137,19 @@ class TestWatermarks:
         load(conn, "r3", [deal(3)], watermark=at(20))
         assert watermarks(conn) == {"deals": at(20)}
         with conn.transaction():
-            assert conn.execute("SELECT run_key FROM ploomes_sync.watermarks").fetchone() == ("r3",)
+            assert conn.execute("SELECT run_id FROM ploomes_sync.watermarks").fetchone() == ("r3",)
 
     def test_no_watermark_given_leaves_it_alone(self, conn):
         load(conn, "r1", [deal(1)], watermark=at(10))
-        load(conn, "r2", [deal(2)], watermark=None)
+        load(conn, "r2", [deal(2)])
         assert watermarks(conn) == {"deals": at(10)}
 
     def test_a_failing_merge_moves_neither_rows_nor_watermark(self, conn):
         load(conn, "r1", [deal(1, title="kept")], watermark=at(10))
-        bad = [deal(1, title="lost", updated_at=at(1)), deal(2, status=None)]
-        warehouse.stage_rows(conn, "deals", "r2", bad)
-        with pytest.raises(psycopg.errors.NotNullViolation):  # won = (status = 'won') is null
-            warehouse.merge_sales(conn, "r2", watermark=at(30))
+        bad = [deal(1, title="lost", updated_at=at(1)), deal(2, won=None)]
+        stage(conn, DEALS, "r2", bad)
+        with pytest.raises(psycopg.errors.NotNullViolation):  # public.sales.won is NOT NULL
+            merge(conn, "r2", watermark=at(30))
         assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
         assert sales(conn) == [(1, "kept")]
         assert watermarks(conn) == {"deals": at(10)}
@@ -145,31 +162,31 @@ class TestWatermarks:
             FOR EACH ROW EXECUTE FUNCTION ploomes_sync.test_refuse();
         """)
         try:
-            warehouse.stage_rows(conn, "deals", "r1", [deal(1)])
+            stage(conn, DEALS, "r1", [deal(1)])
             with pytest.raises(psycopg.errors.RaiseException, match="watermark refused"):
-                warehouse.merge_sales(conn, "r1", watermark=at(10))
+                merge(conn, "r1", watermark=at(10))
             assert sales(conn) == []
         finally:
             reader.execute("DROP FUNCTION ploomes_sync.test_refuse() CASCADE")
 
     def test_merge_customers_moves_the_contacts_watermark_only(self, conn):
-        warehouse.stage_rows(conn, "contacts", "r1", [contact(1), contact(2, is_client=True)])
-        result = warehouse.merge_customers(conn, "r1", watermark=at(7))
+        stage(conn, CONTACTS, "r1", [contact(1), contact(2, is_client=True)])
+        result = merge(conn, "r1", watermark=at(7), stream=CONTACTS)
         assert (result.inserted, result.updated, result.unchanged) == (2, 0, 0)
         assert watermarks(conn) == {"contacts": at(7)}
 
 
 class TestMergeCustomers:
     def test_customers_follow_the_same_rules_as_sales(self, conn):
-        warehouse.stage_rows(conn, "contacts", "r1", [contact(1, name="new", updated_at=at(10)), contact(2)])
-        warehouse.merge_customers(conn, "r1", watermark=None)
-        warehouse.stage_rows(conn, "contacts", "r2", [
+        stage(conn, CONTACTS, "r1", [contact(1, name="new", updated_at=at(10)), contact(2)])
+        merge(conn, "r1", stream=CONTACTS)
+        stage(conn, CONTACTS, "r2", [
             contact(1, name="stale", updated_at=at(5)),  # older: ignored
             contact(2),  # identical: unchanged
             contact(2, name="dup older", updated_at=at(-1)),  # duplicate id: the newest wins
             contact(3, cnpj=None, zip_code="00000001", is_client=True),
         ])
-        result = warehouse.merge_customers(conn, "r2", watermark=None)
+        result = merge(conn, "r2", stream=CONTACTS)
         assert (result.inserted, result.updated, result.unchanged) == (1, 0, 2)
         with conn.transaction():
             rows = conn.execute("SELECT id, name, cnpj, zip_code, is_client, created_at, updated_at "
@@ -180,18 +197,18 @@ class TestMergeCustomers:
 
     def test_a_run_without_staged_contacts_raises(self, conn):
         with pytest.raises(warehouse.StageMissing):
-            warehouse.merge_customers(conn, "r1", watermark=None)
+            merge(conn, "r1", stream=CONTACTS)
 
 
 class TestConcurrency:
     def test_a_reader_sees_the_table_before_or_after_a_merge_never_half(self, conn, connect, reader, pool):
         load(conn, "r1", [deal(n) for n in range(1, 2001)])
         newer = [deal(n, title="new", updated_at=at(1)) for n in range(1, 4001)]
-        warehouse.stage_rows(conn, "deals", "r2", newer)
+        stage(conn, DEALS, "r2", newer)
         blocker = connect()
         blocker.execute("SELECT 1 FROM public.sales WHERE id = 1500 FOR UPDATE")  # the merge will wait here
         merger = connect()
-        merging = pool.submit(warehouse.merge_sales, merger, "r2", watermark=at(1))
+        merging = pool.submit(merge, merger, "r2", watermark=at(1))
         wait_until(lambda: waiting_on_lock(reader, merger.info.backend_pid))
         # rows 1..1499 are updated and none of 2001..4000 is visible yet: the merge is half-way
         assert reader.execute("SELECT count(*), count(*) FILTER (WHERE title = 'new') FROM public.sales"
@@ -204,11 +221,11 @@ class TestConcurrency:
         assert warehouse.get_watermarks(reader) == {"deals": at(1)}
 
     def test_a_merge_waits_for_another_run_holding_the_sales_lock(self, conn, connect, reader, pool):
-        warehouse.stage_rows(conn, "deals", "r1", [deal(1)])
+        stage(conn, DEALS, "r1", [deal(1)])
         other_run = connect()
         other_run.execute("SELECT pg_advisory_xact_lock(1886220143, 1)")  # what merge/reconcile take
         merger = connect()
-        merging = pool.submit(warehouse.merge_sales, merger, "r1", watermark=None)
+        merging = pool.submit(merge, merger, "r1")
         wait_until(lambda: waiting_on_lock(reader, merger.info.backend_pid))
         assert reader.execute("SELECT count(*) FROM public.sales").fetchone() == (0,)
         other_run.commit()
@@ -217,10 +234,10 @@ class TestConcurrency:
     def test_overlapping_runs_merging_at_once_all_finish_with_the_newest_versions(self, conn, connect, pool):
         runs = {f"r{k}": [deal(n, title=f"v{k}", updated_at=at(k)) for n in range(1, 1501)][::(-1) ** k]
                 for k in range(1, 5)}
-        for run_key, rows in runs.items():
-            warehouse.stage_rows(conn, "deals", run_key, rows)
-        futures = [pool.submit(warehouse.merge_sales, connect(), run_key, watermark=at(k))
-                   for k, run_key in enumerate(runs, start=1)]
+        for run_id, rows in runs.items():
+            stage(conn, DEALS, run_id, rows)
+        futures = [pool.submit(merge, connect(), run_id, watermark=at(k))
+                   for k, run_id in enumerate(runs, start=1)]
         results = [future.result(timeout=60) for future in futures]
         assert sum(r.inserted for r in results) == 1500
         assert {title for _, title in sales(conn)} == {"v4"}

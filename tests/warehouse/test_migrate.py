@@ -11,13 +11,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ploomes_sync import warehouse
+from ploomes_sync import streams, warehouse
 from ploomes_sync.warehouse.migrate import discover
 
-from .factories import deal
+from .factories import deal, stage
 
 ALL = ["0001_sync_schema", "0002_conform_helpers", "0003_public_sales", "0004_public_customers",
-       "0005_public_customer_sales"]
+       "0005_public_customer_sales", "0006_streams_listings_budget"]
 
 # (data_type, numeric_precision, numeric_scale) per column, from information_schema.
 BIGINT, TEXT, BOOL, TSTZ, INT = ("bigint", 64, 0), ("text", None, None), ("boolean", None, None), \
@@ -40,7 +40,7 @@ KEYS = {"sales": "id", "customers": "id", "customer_sales": "customer_id"}
 def columns(conn: psycopg.Connection, table: str, schema: str = "public") -> dict[str, tuple]:
     rows = conn.execute(
         "SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns "
-        "WHERE table_schema = %s AND table_name = %s", [schema, table]).fetchall()
+        "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position", [schema, table]).fetchall()
     return {name: (kind, precision, scale) for name, kind, precision, scale in rows}
 
 
@@ -103,17 +103,31 @@ class TestFreshDatabase:
             "SELECT c.relname, c.relpersistence FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = 'ploomes_sync' AND c.relkind = 'r'").fetchall())
-        assert set(tables) == {"schema_migrations", "stage_deals", "stage_contacts", "stage_deal_listing",
-                               "stage_runs", "rejects", "deleted_sales", "watermarks", "run_history"}
+        assert set(tables) == {"schema_migrations", "stage_deals", "stage_contacts", "stage_deals_listing",
+                               "stage_contacts_listing", "stage_runs", "rejects", "deleted_sales",
+                               "deleted_customers", "watermarks", "run_history", "listings", "listing_ranges",
+                               "api_budget"}
         assert {name for name, persistence in tables.items() if persistence == "u"} == {
-            "stage_deals", "stage_contacts", "stage_deal_listing"}
+            "stage_deals", "stage_contacts", "stage_deals_listing", "stage_contacts_listing"}
         public = {row[0] for row in fresh.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()}
         assert public == {"sales", "customers", "customer_sales"}
         history = columns(fresh, "run_history", "ploomes_sync")
         assert history["streams"][0] == history["year_table"][0] == "jsonb"
         assert set(columns(fresh, "deleted_sales", "ploomes_sync")) >= set(CONTRACT["sales"]) | {
-            "deleted_at", "run_key"}
+            "deleted_at", "run_id"}
+        assert set(columns(fresh, "deleted_customers", "ploomes_sync")) >= set(CONTRACT["customers"]) | {
+            "deleted_at", "run_id"}
+
+    def test_every_table_of_a_stream_has_the_columns_of_its_spec(self, fresh):
+        warehouse.migrate(fresh)
+        for stream in (streams.DEALS, streams.CONTACTS):
+            stage = list(columns(fresh, stream.stage, "ploomes_sync"))
+            assert stage == ["run_id", *stream.column_names], stream.name  # COPY order
+            assert list(columns(fresh, stream.listing_stage, "ploomes_sync")) == ["run_id", *stream.listed]
+            assert set(stream.column_names) | {"synced_at"} <= set(columns(fresh, stream.target))
+            assert set(stream.column_names) | {"synced_at", "deleted_at", "run_id", "row_data"} <= set(
+                columns(fresh, stream.archive, "ploomes_sync"))
 
     def test_tables_it_creates_in_public_start_with_row_level_security_on(self, fresh):
         warehouse.migrate(fresh)
@@ -290,8 +304,8 @@ class TestOlderShapes:
         fresh.execute("DELETE FROM public.sales WHERE id = 3")  # it stays out of the merge below
         newer = deal(1, customer_id=42, title="from Ploomes", status="won",
                      updated_at=datetime(2025, 1, 1, tzinfo=UTC))
-        warehouse.stage_rows(fresh, "deals", "r1", [newer, deal(2, status="lost"), deal(5)])
-        result = warehouse.merge_sales(fresh, "r1", watermark=None)
+        stage(fresh, streams.DEALS, "r1", [newer, deal(2, status="lost"), deal(5)])
+        result = warehouse.merge(fresh, streams.DEALS, "r1", move_watermark=False)
         assert (result.inserted, result.updated, result.unchanged) == (1, 2, 0)  # 2 had no updated_at
         rows = dict(fresh.execute("SELECT id, title FROM public.sales").fetchall())
         assert rows == {1: "from Ploomes", 2: "Deal 2", 4: "no status", 5: "Deal 5"}

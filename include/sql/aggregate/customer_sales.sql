@@ -1,5 +1,6 @@
--- public.customer_sales recomputed from public.sales and public.customers in one statement:
--- upsert every customer with at least one deal, delete the rows of customers with none left.
+-- public.customer_sales recomputed from public.sales and public.customers in one statement, for
+-- every customer or (the customers parameter, an array) for those only: upsert each customer with at least
+-- one deal, delete the rows of customers with none left.
 -- Returns (rows written, inserted, updated with a changed value, deleted).
 WITH fresh AS (
     SELECT s.customer_id,
@@ -15,6 +16,7 @@ WITH fresh AS (
     FROM public.sales AS s
     LEFT JOIN public.customers AS c ON c.id = s.customer_id
     WHERE s.customer_id IS NOT NULL
+      AND (%(customers)s::bigint[] IS NULL OR s.customer_id = ANY(%(customers)s::bigint[]))
     GROUP BY s.customer_id, c.name, c.cnpj
 ),
 compared AS (
@@ -32,7 +34,7 @@ upserted AS (
                                             total_sales, total_revenue, average_deal_value,
                                             first_purchase_date, last_purchase_date, last_sync_at)
     SELECT customer_id, customer_name, customer_cnpj, total_deals, won_deals, won_deals, total_revenue,
-           average_deal_value, first_purchase_date, last_purchase_date, now()
+           average_deal_value, first_purchase_date, last_purchase_date, clock_timestamp()
     FROM fresh
     ORDER BY customer_id
     ON CONFLICT (customer_id) DO UPDATE SET
@@ -50,7 +52,8 @@ upserted AS (
 ),
 removed AS (
     DELETE FROM public.customer_sales AS t
-    WHERE NOT EXISTS (SELECT 1 FROM fresh AS f WHERE f.customer_id = t.customer_id)
+    WHERE (%(customers)s::bigint[] IS NULL OR t.customer_id = ANY(%(customers)s::bigint[]))
+      AND NOT EXISTS (SELECT 1 FROM fresh AS f WHERE f.customer_id = t.customer_id)
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM upserted),

@@ -1,5 +1,5 @@
-INSERT INTO ploomes_sync.run_history AS h (run_key, api_requests, throttled)
-VALUES (%(run_key)s, %(requests)s, %(throttled)s)
-ON CONFLICT (run_key) DO UPDATE SET
+INSERT INTO ploomes_sync.run_history AS h (run_id, api_requests, throttled)
+VALUES (%(run_id)s, %(requests)s, %(throttled)s)
+ON CONFLICT (run_id) DO UPDATE SET
     api_requests = h.api_requests + EXCLUDED.api_requests,
     throttled    = h.throttled + EXCLUDED.throttled;

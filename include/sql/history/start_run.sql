@@ -1,9 +1,9 @@
 -- Open (or reopen, when a retried task calls again) a run's row; started_at keeps the first call.
-INSERT INTO ploomes_sync.run_history AS h (run_key, dag_id, run_type, mode, status, started_at, window_start,
+INSERT INTO ploomes_sync.run_history AS h (run_id, dag_id, run_type, mode, status, started_at, window_start,
                                            window_end, watermarks_before)
-VALUES (%(run_key)s, %(dag_id)s, %(run_type)s, %(mode)s, 'running', now(), %(window_start)s, %(window_end)s,
+VALUES (%(run_id)s, %(dag_id)s, %(run_type)s, %(mode)s, 'running', clock_timestamp(), %(window_start)s, %(window_end)s,
         %(watermarks_before)s)
-ON CONFLICT (run_key) DO UPDATE SET
+ON CONFLICT (run_id) DO UPDATE SET
     dag_id            = EXCLUDED.dag_id,
     run_type          = EXCLUDED.run_type,
     mode              = EXCLUDED.mode,

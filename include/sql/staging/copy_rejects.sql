@@ -1,1 +1,1 @@
-COPY ploomes_sync.rejects (run_key, stream, record_id, reason, raw) FROM STDIN
+COPY ploomes_sync.rejects (run_id, stream, record_id, reason, raw) FROM STDIN

@@ -1,1 +1,1 @@
-DELETE FROM ploomes_sync.stage_runs WHERE run_key = %(run_key)s;
+DELETE FROM ploomes_sync.stage_runs WHERE run_id = %(run_id)s;

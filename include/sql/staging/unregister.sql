@@ -1,1 +1,1 @@
-DELETE FROM ploomes_sync.stage_runs WHERE run_key = %(run_key)s AND stream = %(stream)s;
+DELETE FROM ploomes_sync.stage_runs WHERE run_id = %(run_id)s AND stream = %(stream)s;

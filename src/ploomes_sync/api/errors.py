@@ -5,6 +5,7 @@
     ├── PloomesRequestError                           retries exhausted (5xx, timeout, drop, bad JSON, 429s)
     ├── PloomesBadRequestError                        another 4xx (e.g. 400 bad $filter); no retry
     ├── PloomesPagingError                            the answers broke the keyset contract
+    ├── ReadCancelled                                 the caller stopped the read; never reaches it
     └── PloomesTransientError                         one failed attempt; retried, never leaves the hook
         ├── PloomesServerError                        a 5xx answer
         ├── PloomesThrottledError                     a 429 answer (with its Retry-After)
@@ -138,6 +139,10 @@ class PloomesBadRequestError(PloomesError):
 
 class PloomesPagingError(PloomesError):
     """A page broke the keyset contract (Ids missing, not integers, or not ascending past the last one)."""
+
+
+class ReadCancelled(PloomesError):
+    """The caller stopped a read: raised in the requests and waits still under way, never to the caller."""
 
 
 class PloomesTransientError(PloomesError):

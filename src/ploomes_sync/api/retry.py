@@ -5,7 +5,8 @@
 - :class:`wait_retry_after`: a 429's ``Retry-After`` (seconds or HTTP-date) when it was sent,
   else the fallback (exponential backoff with jitter, capped).
 - :class:`stop_after_failures` | :class:`stop_after_throttle_wait`: failures other than 429
-  are bounded by a number of attempts; 429s by the total time spent waiting them out.
+  are bounded by a number of attempts; 429s by the total time spent waiting them out;
+- :func:`policy` puts them together for the hook (waits end at once when the read is cancelled).
 
 Class names are lower case, as tenacity's own pieces are. The stop pieces keep their tallies
 in the ``statistics`` of the Retrying object, which tenacity clears at the start of every call
@@ -15,6 +16,9 @@ in the ``statistics`` of the Retrying object, which tenacity clears at the start
 from __future__ import annotations
 
 import email.utils
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +28,13 @@ from tenacity import RetryCallState
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from ploomes_sync.api.errors import PloomesThrottledError, PloomesTransientError
+from ploomes_sync.api.errors import (
+    PloomesInvalidResponseError,
+    PloomesServerError,
+    PloomesThrottledError,
+    PloomesTransientError,
+    ReadCancelled,
+)
 
 #: Exceptions of one attempt that another attempt may fix.
 TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
@@ -144,3 +154,49 @@ class stop_after_throttle_wait(stop_base):
             return True
         tally[THROTTLE_WAIT_KEY] = total
         return False
+
+
+def cancellable_sleep(cancel: threading.Event | None) -> Callable[[float], None]:
+    """tenacity's ``sleep``: waits, but stops at once (raising ReadCancelled) when ``cancel`` is set."""
+
+    def sleep(seconds: float) -> None:
+        if cancel is None:
+            time.sleep(seconds)
+        elif cancel.wait(seconds):
+            raise ReadCancelled("read cancelled")
+
+    return sleep
+
+
+def policy(options: Any, *, cancel: threading.Event | None = None,
+           on_retry: Callable[[RetryCallState], None] | None = None) -> dict[str, Any]:
+    """The tenacity pieces of one request for the hook's options (``max_attempts``, ``backoff_*``,
+    ``max_throttle_wait``): which failures retry, how long to wait, when to stop."""
+    pieces: dict[str, Any] = {
+        "retry": retry_if_transient,
+        "wait": wait_retry_after(wait_backoff(options.backoff_base, options.backoff_max)),
+        "stop": stop_after_failures(options.max_attempts) | stop_after_throttle_wait(options.max_throttle_wait),
+        "sleep": cancellable_sleep(cancel),
+    }
+    if on_retry is not None:
+        pieces["before_sleep"] = on_retry
+    return pieces
+
+
+def describe(exc: BaseException | None, options: Any = None) -> str:
+    """What went wrong with one attempt, in a few words."""
+    if exc is None:
+        return "no exception"
+    if isinstance(exc, PloomesServerError):
+        return f"status {exc.status}" + (f" ({exc.server_message})" if exc.server_message else "")
+    if isinstance(exc, PloomesThrottledError):
+        asked = f"Retry-After {exc.retry_after:g} s" if exc.retry_after is not None else "no Retry-After"
+        return f"status 429 Too Many Requests ({asked})"
+    if isinstance(exc, PloomesInvalidResponseError):
+        return f"status {exc.status} with an invalid body: {exc.reason}"
+    if isinstance(exc, requests.Timeout):
+        limit = f" of {options.timeout:g} s" if options is not None else ""
+        return f"timeout{limit} ({exc.__class__.__name__}: {exc})"
+    if isinstance(exc, requests.ConnectionError):
+        return f"connection failed or dropped ({exc.__class__.__name__}: {exc})"
+    return f"{exc.__class__.__name__}: {exc}"

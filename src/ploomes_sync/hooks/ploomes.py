@@ -1,33 +1,39 @@
-"""PloomesHook: the Ploomes public API over the http provider's HttpHook.
+"""PloomesHook: the Ploomes public API, read with keyset paging, a rate limit and bounded retries.
 
 Connection ``ploomes_default`` (type ``ploomes``): host = base URL (``https://public-api2.ploomes.com``
-when empty), password = the User-Key, extras = options (``requests_per_minute`` default 120,
-``page_size`` default and maximum 300; also ``timeout``, ``max_attempts``, ``backoff_base``,
-``backoff_max``, ``max_throttle_wait``). Arguments given to the constructor win over the extras.
+when empty), password = the User-Key, extras = options (see :class:`PloomesOptions`). Arguments
+given to the constructor win over the extras.
 
     hook = PloomesHook()
     hook.preflight()                           # GET /Account?$top=1&$select=Id: is the key good?
     for page in hook.iter_pages("Deals", filter="StatusId eq 2", select=["Id", "Amount"]):
-        load(page.records)                     # one page in memory at a time
+        load(page.records)                     # pages stream; memory stays flat
     hook.count("Deals")                        # @odata.count, or None when the API won't say
     hook.stats                                 # requests, pages, records, 429s, retries, waits
+
+A ``BaseHook`` with a ``requests.Session`` of its own rather than the http provider's ``HttpHook``,
+which sends every connection extra it does not know as a request header. A request goes through
+small stages: :meth:`build_request`, :meth:`send`, :meth:`check_response`, :meth:`parse_payload`;
+the retry policy is :func:`ploomes_sync.api.retry.policy`, the paging :mod:`ploomes_sync.api.paging`
+and :mod:`ploomes_sync.api.reader`.
 """
 
 from __future__ import annotations
 
+import email.utils
 import functools
 import json
-import time
+import threading
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 from urllib.parse import unquote_plus
 
-import requests
 import tenacity
-from airflow.providers.http.hooks.http import HttpHook
+from airflow.sdk import BaseHook
 from requests import PreparedRequest, Request, Response, Session
+from requests.adapters import HTTPAdapter
 
 from ploomes_sync import settings
 from ploomes_sync.api import retry
@@ -41,31 +47,85 @@ from ploomes_sync.api.errors import (
     PloomesThrottledError,
     server_message,
 )
-from ploomes_sync.api.paging import KeysetPaginator, select_with_key
-from ploomes_sync.api.ratelimit import RateLimiter, shared_limiter
+from ploomes_sync.api.paging import select_with_key
+from ploomes_sync.api.ratelimit import Limiter, shared_limiter
+from ploomes_sync.api.reader import Page, PageReader, ReadCancelled, odata_count
+
+__all__ = ["Page", "PloomesHook", "PloomesOptions", "RequestStats"]
 
 REDACTED = "***"
 
 
 @dataclass(frozen=True)
 class PloomesOptions:
-    """How the hook talks to the API, resolved from arguments, then extras, then these defaults."""
+    """How the hook talks to the API: constructor arguments, else connection extras, else these."""
 
     requests_per_minute: float = settings.DEFAULT_REQUESTS_PER_MINUTE
     page_size: int = settings.DEFAULT_PAGE_SIZE
+    max_in_flight: int = settings.DEFAULT_MAX_IN_FLIGHT
     timeout: float = settings.DEFAULT_TIMEOUT_SECONDS
     max_attempts: int = settings.DEFAULT_MAX_ATTEMPTS
     backoff_base: float = settings.DEFAULT_BACKOFF_BASE_SECONDS
     backoff_max: float = settings.DEFAULT_BACKOFF_MAX_SECONDS
     max_throttle_wait: float = settings.DEFAULT_MAX_THROTTLE_WAIT_SECONDS
+    verify: bool | str = True  # False, or a CA bundle's path
+    trust_env: bool = True  # proxies and CA bundles named by the environment
+
+    @classmethod
+    def resolve(cls, overrides: Mapping[str, Any], extra: Mapping[str, Any], conn_id: str) -> PloomesOptions:
+        """Arguments, else extras, else defaults; each checked, with an error naming where it came from."""
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            raw, origin = overrides.get(spec.name), f"argument {spec.name!r}"
+            if raw is None:
+                raw, origin = extra.get(spec.name), f"extra {spec.name!r} of connection {conn_id!r}"
+            if raw is None or raw == "":
+                continue
+            values[spec.name] = _checked(spec.name, raw, origin)
+        if values.get("page_size", 0) > settings.MAX_PAGE_SIZE:
+            values["page_size"] = settings.MAX_PAGE_SIZE  # the API never serves more
+        return cls(**values)
 
 
-_INTEGER_OPTIONS = frozenset({"page_size", "max_attempts"})
-_POSITIVE_OPTIONS = frozenset({"requests_per_minute", "page_size", "timeout", "max_attempts"})
+_INTEGERS = frozenset({"page_size", "max_attempts", "max_in_flight"})
+_POSITIVE = frozenset({"requests_per_minute", "page_size", "timeout", "max_attempts", "max_in_flight"})
+_BOOLEANS = frozenset({"trust_env"})
+
+
+def _checked(name: str, raw: Any, origin: str) -> Any:
+    if name == "verify":
+        if isinstance(raw, bool) or (isinstance(raw, str) and raw):
+            return {"true": True, "false": False}.get(str(raw).lower(), raw) if isinstance(raw, str) else raw
+        raise ValueError(f"{origin} must be true, false or a CA bundle's path, got {raw!r}")
+    if name in _BOOLEANS:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in ("true", "false"):
+            return raw.lower() == "true"
+        raise ValueError(f"{origin} must be true or false, got {raw!r}")
+    value = _number(raw, int if name in _INTEGERS else float, origin)
+    if value < 0 or (name in _POSITIVE and value == 0):
+        raise ValueError(f"{origin} must be {'positive' if name in _POSITIVE else '>= 0'}, got {raw!r}")
+    return value
+
+
+def _number(raw: Any, kind: type, origin: str) -> Any:
+    if isinstance(raw, bool):
+        raise ValueError(f"{origin} must be a number, got {raw!r}")
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{origin} must be a number, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{origin} must be a finite number, got {raw!r}")
+    if kind is int:
+        if not value.is_integer():
+            raise ValueError(f"{origin} must be a whole number, got {raw!r}")
+        return int(value)
+    return value
+
+
 OPTION_NAMES = tuple(spec.name for spec in fields(PloomesOptions))
-# Extras HttpHook must not see: it would send every unknown extra as a request header.
-# ("timeout" stays: HttpHook knows it and never turns it into a header.)
-_PLOOMES_EXTRAS = frozenset(OPTION_NAMES) - {"timeout"}
 
 
 @dataclass
@@ -73,25 +133,19 @@ class RequestStats:
     """Counters of one hook, for logs and run history (waits in seconds)."""
 
     requests: int = 0  # sent, retries included
-    pages: int = 0  # non-empty pages yielded
+    pages: int = 0  # non-empty pages handed to the caller
     records: int = 0
     throttled: int = 0  # answers 429
     retries: int = 0
     limiter_wait_seconds: float = 0.0
     backoff_wait_seconds: float = 0.0  # waiting out failures and 429s
+    first_answer_date: datetime | None = None  # the API's clock (Date header) at its first answer
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
-        return asdict(self)
-
-
-@dataclass
-class Page:
-    """One non-empty page of a list: its number (from 1), its records and the last Id in it."""
-
-    number: int
-    records: list[dict[str, Any]]
-    last_id: int
+        data = asdict(self)
+        data["first_answer_date"] = self.first_answer_date.isoformat() if self.first_answer_date else None
+        return data
 
 
 def readable_url(url: str | None) -> str:
@@ -99,97 +153,69 @@ def readable_url(url: str | None) -> str:
     return unquote_plus(url or "")
 
 
-class _HttpExtras:
-    """A connection seen by HttpHook: the same host, extras without the Ploomes options."""
+def _answer_date(response: Response) -> datetime | None:
+    value = response.headers.get("Date")
+    if not value:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
-    def __init__(self, connection: Any) -> None:
-        self.host = connection.host
-        self.extra_dejson = {
-            name: value
-            for name, value in dict(connection.extra_dejson).items()
-            if name not in _PLOOMES_EXTRAS and not name.startswith("extra__ploomes__")
-        }
 
+class PloomesHook(BaseHook):
+    """Reads Ploomes lists with keyset paging, a rate limit and bounded retries.
 
-class PloomesHook(HttpHook):
-    """Reads Ploomes lists with keyset paging, a client-side rate limit and bounded retries.
-
-    - Paging: ``$orderby=Id`` and ``Id gt <last>``, never ``$skip``; ends only on an empty page.
-      Pages are streamed: memory stays flat however long the list.
+    - Paging: ``$orderby=Id`` and ``Id gt <last>``, never ``$skip``. Large reads are cut into Id
+      ranges read side by side (``max_in_flight``), so latency does not set the pace.
     - 401/403: :class:`PloomesAuthError` (an ``AirflowFailException``: no task retry) naming the
       likely causes. Other 4xx: :class:`PloomesBadRequestError`, no retry.
-    - 429: waits ``Retry-After`` (or backs off exponentially) up to ``max_throttle_wait`` seconds
-      in total. 5xx, timeouts, dropped connections, invalid JSON: up to ``max_attempts`` attempts,
-      then :class:`PloomesRequestError`.
-    - Rate: requests of one process are spaced ``60 / requests_per_minute`` seconds apart. The
-      limit is the account's (every key and app of the account shares it): across concurrent
-      tasks it is held by the Airflow pool ``ploomes_api`` (see ``settings.API_POOL``), which the
-      DAG assigns to every task that calls the API.
+    - 429: waits ``Retry-After`` (or backs off) up to ``max_throttle_wait`` seconds in all, and
+      holds every other request of the limiter back as long. 5xx, timeouts, dropped connections,
+      invalid JSON: up to ``max_attempts`` attempts, then :class:`PloomesRequestError`.
+    - Rate: every request waits for ``limiter`` (by default one per process and account at
+      ``requests_per_minute``; the DAG's tasks pass the account-wide budget kept in the warehouse).
 
-    A request runs in overridable stages: :meth:`build_params`, :meth:`prepare_request`,
-    :meth:`send`, :meth:`check_response` and :meth:`parse_payload`; :meth:`retry_policy` supplies
-    the tenacity pieces. ``__init__`` only stores arguments: the connection is read on first use.
+    ``__init__`` only stores arguments: the connection is read on first use.
     """
 
     conn_name_attr = "ploomes_conn_id"
     default_conn_name = settings.PLOOMES_CONN_ID
     conn_type = "ploomes"
     hook_name = "Ploomes"
-    default_host = settings.DEFAULT_BASE_URL
 
-    def __init__(
-        self,
-        ploomes_conn_id: str = default_conn_name,
-        requests_per_minute: float | None = None,
-        page_size: int | None = None,
-        *,
-        timeout: float | None = None,
-        max_attempts: int | None = None,
-        backoff_base: float | None = None,
-        backoff_max: float | None = None,
-        max_throttle_wait: float | None = None,
-    ) -> None:
-        super().__init__(method="GET", http_conn_id=ploomes_conn_id)
+    def __init__(self, ploomes_conn_id: str = default_conn_name, *, limiter: Limiter | None = None,
+                 **options: Any) -> None:
+        super().__init__()
+        unknown = set(options) - set(OPTION_NAMES)
+        if unknown:
+            raise TypeError(f"Unknown PloomesHook options {sorted(unknown)}; known: {list(OPTION_NAMES)}")
         self.ploomes_conn_id = ploomes_conn_id
-        self._overrides: dict[str, Any] = {
-            "requests_per_minute": requests_per_minute,
-            "page_size": page_size,
-            "timeout": timeout,
-            "max_attempts": max_attempts,
-            "backoff_base": backoff_base,
-            "backoff_max": backoff_max,
-            "max_throttle_wait": max_throttle_wait,
-        }
+        self._overrides = options
+        self._limiter = limiter
         self.stats = RequestStats()
         self.options: PloomesOptions | None = None
+        self.base_url = ""
         self.key_empty = False
+        self.full_page: int | None = None  # the size of a page the API was seen to fill
         self._session: Session | None = None
-        self._limiter: RateLimiter | None = None
+        self._lock = threading.Lock()
 
     # --- the connection --------------------------------------------------------------------
 
-    def get_conn(
-        self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None
-    ) -> Session:
+    def get_conn(self) -> Session:
         """A requests Session for the API: base URL from host, ``User-Key`` from password, options
-        from a copy of the extras (HttpHook's own extras such as ``verify`` or ``trust_env`` work)."""
-        session = super().get_conn(headers, extra_options)
-        options = self._require_options()
-        self._limiter = shared_limiter((self.base_url, self.ploomes_conn_id), options.requests_per_minute)
-        return session
-
-    def _require_options(self) -> PloomesOptions:
-        if self.options is None:
-            raise RuntimeError("The Ploomes options are resolved by get_conn(); it has not run yet")
-        return self.options
-
-    def _set_base_url(self, connection: Any) -> None:
-        """Base URL as HttpHook sets it, then the Ploomes options of the same connection."""
-        super()._set_base_url(connection)
-        self.options = self._resolve_options(dict(connection.extra_dejson))
-
-    def _configure_session_from_auth(self, session: Session, connection: Any) -> Session:
-        """The key goes in the ``User-Key`` header (no basic auth). An empty key is still sent."""
+        from a copy of the extras."""
+        connection = self.get_connection(self.ploomes_conn_id)
+        extra = dict(connection.extra_dejson)
+        self.options = PloomesOptions.resolve(self._overrides, extra, self.ploomes_conn_id)
+        host = (connection.host or "").strip() or settings.DEFAULT_BASE_URL
+        if "://" not in host:
+            host = f"{connection.schema or 'https'}://{host}"
+        if connection.port:
+            host = f"{host.rstrip('/')}:{connection.port}"
+        self.base_url = host.rstrip("/")
         key = (connection.password or "").strip()
         if not key.isprintable():
             raise PloomesError(
@@ -198,62 +224,50 @@ class PloomesHook(HttpHook):
             )
         self.key_empty = not key
         if self.key_empty:
-            self.log.warning(
-                "Connection %s has an empty password: the User-Key sent will be empty", self.ploomes_conn_id
-            )
-        session.auth = None
+            self.log.warning("Connection %s has an empty password: the User-Key sent will be empty",
+                             self.ploomes_conn_id)
+        session = Session()
         session.headers[settings.USER_KEY_HEADER] = key
         session.headers["Accept"] = "application/json"
+        session.verify = self.options.verify
+        session.trust_env = self.options.trust_env
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.options.max_in_flight + 2)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        if self._limiter is None:
+            self._limiter = shared_limiter(self.base_url, self.options.requests_per_minute)
         return session
-
-    def _configure_session_from_extra(
-        self, session: Session, connection: Any, extra_options: dict[str, Any]
-    ) -> Session:
-        """HttpHook's handling of the extras, minus the Ploomes options (not headers)."""
-        return super()._configure_session_from_extra(session, _HttpExtras(connection), extra_options)
-
-    def _resolve_options(self, extra: dict[str, Any]) -> PloomesOptions:
-        """Arguments, else extras (plain or ``extra__ploomes__`` names), else defaults; validated."""
-        values: dict[str, Any] = {}
-        for name in OPTION_NAMES:
-            raw = self._overrides[name]
-            origin = f"argument {name!r}"
-            if raw is None:
-                raw = extra.get(name, extra.get(f"extra__ploomes__{name}"))
-                origin = f"extra {name!r} of connection {self.ploomes_conn_id!r}"
-            if raw is None or raw == "":
-                continue
-            values[name] = _number(raw, int if name in _INTEGER_OPTIONS else float, origin)
-            if values[name] < 0 or (name in _POSITIVE_OPTIONS and values[name] == 0):
-                raise ValueError(f"{origin} must be {'positive' if name in _POSITIVE_OPTIONS else '>= 0'}")
-        if values.get("page_size", 0) > settings.MAX_PAGE_SIZE:
-            self.log.warning(
-                "page_size %s is above the API's maximum: using %s",
-                values["page_size"],
-                settings.MAX_PAGE_SIZE,
-            )
-            values["page_size"] = settings.MAX_PAGE_SIZE
-        return PloomesOptions(**values)
 
     @property
     def session(self) -> Session:
         """The hook's session, created (and the connection read) on first use."""
-        if self._session is None:
-            self._session = self.get_conn()
-        return self._session
+        with self._lock:
+            if self._session is None:
+                self._session = self.get_conn()
+            return self._session
 
-    def _ready(self) -> tuple[Session, PloomesOptions, RateLimiter]:
-        """Session, options and limiter, reading the connection first if needed."""
-        session = self.session
-        if self._limiter is None:
-            raise RuntimeError("The rate limiter is set by get_conn(); it has not run yet")
-        return session, self._require_options(), self._limiter
+    @property
+    def limiter(self) -> Limiter:
+        """What every request waits for (known once the connection has been read)."""
+        self.session  # noqa: B018 (reads the connection)
+        assert self._limiter is not None
+        return self._limiter
+
+    def set_limiter(self, limiter: Limiter) -> None:
+        """Wait for ``limiter`` from now on (e.g. the account-wide budget kept in the warehouse)."""
+        self._limiter = limiter
+
+    def _options(self) -> PloomesOptions:
+        self.session  # noqa: B018 (reads the connection)
+        assert self.options is not None
+        return self.options
 
     def close(self) -> None:
         """Close the session's connections; the next request opens a new session."""
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
 
     def test_connection(self) -> tuple[bool, str]:
         """The UI's "Test" button: the preflight request."""
@@ -265,32 +279,22 @@ class PloomesHook(HttpHook):
 
     # --- one request, in stages ------------------------------------------------------------
 
-    def build_params(
-        self, *, select: str | Sequence[str] | None = None, expand: str | Sequence[str] | None = None
-    ) -> dict[str, str]:
-        """Query options of a list read: ``$select`` (with Id added) and ``$expand``."""
-        params: dict[str, str] = {}
-        columns = select_with_key(select)
-        if columns:
-            params["$select"] = ",".join(columns)
-        if expand:
-            params["$expand"] = expand if isinstance(expand, str) else ",".join(expand)
-        return params
-
-    def prepare_request(self, endpoint: str, params: Mapping[str, str]) -> PreparedRequest:
-        """The GET of ``endpoint`` with ``params``, ready to send."""
+    def build_request(self, endpoint: str, params: Mapping[str, str]) -> PreparedRequest:
+        """The GET of ``endpoint`` (relative to the base URL) with ``params``, ready to send."""
         session = self.session
-        request = Request("GET", self.url_from_endpoint(endpoint.lstrip("/")), params=dict(params))
-        return session.prepare_request(request)
+        url = f"{self.base_url}/{endpoint.strip('/')}"
+        return session.prepare_request(Request("GET", url, params=dict(params)))
 
-    def send(self, prepared: PreparedRequest) -> Response:
-        """Wait for the rate limiter, then send once (no retry here)."""
-        session, options, limiter = self._ready()
-        self.stats.limiter_wait_seconds += limiter.acquire()
+    def send(self, prepared: PreparedRequest, cancel: threading.Event | None = None) -> Response:
+        """Wait for the limiter, then send once (no retry here)."""
+        session, options = self.session, self._options()
+        self.stats.limiter_wait_seconds += self.limiter.acquire(cancel)
+        if cancel is not None and cancel.is_set():
+            raise ReadCancelled("read cancelled")
         self.stats.requests += 1
         self.log.debug("GET %s", readable_url(prepared.url))
         environment = session.merge_environment_settings(
-            prepared.url, proxies=session.proxies, stream=False, verify=session.verify, cert=session.cert
+            prepared.url, proxies={}, stream=False, verify=session.verify, cert=None
         )
         return session.send(prepared, timeout=options.timeout, allow_redirects=True, **environment)
 
@@ -298,14 +302,15 @@ class PloomesHook(HttpHook):
         """Raise the error that fits a non-2xx status (see ``ploomes_sync.api.errors``)."""
         status = response.status_code
         if 200 <= status < 300:
+            if self.stats.first_answer_date is None:
+                self.stats.first_answer_date = _answer_date(response)
             return
         url = readable_url(response.request.url if response.request else response.url)
         message = self._server_message(response)
         if status in (401, 403):
             self.log.error("Ploomes answered %s to GET %s: the User-Key was rejected", status, url)
-            raise PloomesAuthError(
-                status, url, key_empty=self.key_empty, server_message=message, conn_id=self.ploomes_conn_id
-            )
+            raise PloomesAuthError(status, url, key_empty=self.key_empty, server_message=message,
+                                   conn_id=self.ploomes_conn_id)
         if status == 429:
             self.stats.throttled += 1
             raise PloomesThrottledError(url, retry.parse_retry_after(response.headers.get("Retry-After")))
@@ -324,8 +329,8 @@ class PloomesHook(HttpHook):
             raise PloomesInvalidResponseError(response.status_code, url, reason) from exc
         if not isinstance(payload, dict) or not isinstance(payload.get("value"), list):
             got = f"keys {sorted(payload)[:10]}" if isinstance(payload, dict) else type(payload).__name__
-            reason = f"expected a JSON object with a 'value' list, got {got}"
-            raise PloomesInvalidResponseError(response.status_code, url, reason)
+            raise PloomesInvalidResponseError(response.status_code, url,
+                                              f"expected a JSON object with a 'value' list, got {got}")
         return payload
 
     def _server_message(self, response: Response) -> str | None:
@@ -336,70 +341,48 @@ class PloomesHook(HttpHook):
             message = message.replace(key, REDACTED)
         return message
 
-    def _attempt(self, prepared: PreparedRequest) -> dict[str, Any]:
-        response = self.send(prepared)
+    def _attempt(self, prepared: PreparedRequest, cancel: threading.Event | None) -> dict[str, Any]:
+        response = self.send(prepared, cancel)
         self.check_response(response)
         return self.parse_payload(response)
 
     # --- retries ---------------------------------------------------------------------------
 
-    def retry_policy(self) -> dict[str, Any]:
-        """The tenacity pieces of one request (override to change the policy)."""
-        options = self._require_options()
-        return {
-            "retry": retry.retry_if_transient,
-            "wait": retry.wait_retry_after(retry.wait_backoff(options.backoff_base, options.backoff_max)),
-            "stop": retry.stop_after_failures(options.max_attempts)
-            | retry.stop_after_throttle_wait(options.max_throttle_wait),
-            "before_sleep": self._before_retry_sleep,
-        }
+    def fetch(self, endpoint: str, params: Mapping[str, str], cancel: threading.Event | None = None
+              ) -> dict[str, Any]:
+        """GET ``endpoint`` (rate-limited, retried per :func:`retry.policy`); the JSON object."""
+        prepared = self.build_request(endpoint, params)
+        url = readable_url(prepared.url)
+        retrying = tenacity.Retrying(
+            **retry.policy(self._options(), cancel=cancel, on_retry=functools.partial(self._on_retry, url)),
+            retry_error_callback=functools.partial(self._give_up, url),
+        )
+        return retrying(self._attempt, prepared, cancel)
 
-    def fetch(self, endpoint: str, params: Mapping[str, str]) -> dict[str, Any]:
-        """GET ``endpoint`` (rate-limited, retried per :meth:`retry_policy`); the JSON object."""
-        prepared = self.prepare_request(endpoint, params)
-        give_up = functools.partial(self._give_up, readable_url(prepared.url))
-        retrying = tenacity.Retrying(**{"retry_error_callback": give_up, **self.retry_policy()})
-        return retrying(self._attempt, prepared)
-
-    def _before_retry_sleep(self, retry_state: tenacity.RetryCallState) -> None:
+    def _on_retry(self, url: str, retry_state: tenacity.RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         wait = retry_state.upcoming_sleep
         self.stats.retries += 1
         self.stats.backoff_wait_seconds += wait
-        url = readable_url(retry_state.args[0].url) if retry_state.args else "?"
         if isinstance(exc, PloomesThrottledError):
-            self.log.warning(
-                "Throttled by Ploomes (429, %s): waiting %.2f s before attempt %s of GET %s",
-                f"Retry-After {exc.retry_after:g} s" if exc.retry_after is not None else "no Retry-After",
-                wait,
-                retry_state.attempt_number + 1,
-                url,
-            )
+            self.limiter.penalize(wait)  # every request of this budget waits it out, not this one alone
+            self.log.warning("Throttled by Ploomes (429, %s): waiting %.2f s before attempt %s of GET %s",
+                             retry.describe(exc, self.options), wait, retry_state.attempt_number + 1, url)
         else:
-            self.log.warning(
-                "Attempt %s of GET %s failed (%s); retrying in %.2f s",
-                retry_state.attempt_number,
-                url,
-                _describe(exc, self.options),
-                wait,
-            )
+            self.log.warning("Attempt %s of GET %s failed (%s); retrying in %.2f s",
+                             retry_state.attempt_number, url, retry.describe(exc, self.options), wait)
 
     def _give_up(self, url: str, retry_state: tenacity.RetryCallState) -> NoReturn:
         """Turn the last failure into a PloomesRequestError (retries or the throttle budget ran out)."""
         exc = retry_state.outcome.exception() if retry_state.outcome else None
-        cause = _describe(exc, self.options)
+        if isinstance(exc, ReadCancelled):
+            raise exc
+        cause = retry.describe(exc, self.options)
         if isinstance(exc, PloomesThrottledError) and self.options is not None:
-            cause += (
-                f"; waiting it out would take this request's time spent on 429s past max_throttle_wait "
-                f"({self.options.max_throttle_wait:g} s; {retry.throttle_wait(retry_state):.1f} s spent)"
-            )
-        error = PloomesRequestError(
-            url,
-            retry_state.attempt_number,
-            cause,
-            status=getattr(exc, "status", None),
-            throttled=retry.throttled(retry_state),
-        )
+            cause += (f"; waiting it out would take this request's time spent on 429s past max_throttle_wait "
+                      f"({self.options.max_throttle_wait:g} s; {retry.throttle_wait(retry_state):.1f} s spent)")
+        error = PloomesRequestError(url, retry_state.attempt_number, cause, status=getattr(exc, "status", None),
+                                    throttled=retry.throttled(retry_state))
         self.log.error("%s", error)
         raise error from exc
 
@@ -417,74 +400,51 @@ class PloomesHook(HttpHook):
         filter: str | None = None,
         select: str | Sequence[str] | None = None,
         expand: str | Sequence[str] | None = None,
+        after: int | None = None,
+        upto: int | None = None,
+        expect_many: bool = False,
+        max_in_flight: int | None = None,
     ) -> Iterator[Page]:
-        """Every record of ``endpoint`` matching ``filter``, page by page (keyset paging on Id).
+        """Every record of ``endpoint`` matching ``filter`` (with Id in ``(after, upto]``), page by page.
 
         ``select`` gets ``Id`` added when missing. Nothing is requested until the first page is
-        asked for. While the caller works on a page, the next one is already being read (its
-        filter needs only the page's last Id), so at most two pages are held at a time.
+        asked for. ``expect_many`` says the read is likely large: its highest Id is probed along
+        with page 1, so that the rest can be read in ranges side by side at once. Pages arrive in
+        the order they are read, not in Id order.
         """
-        _, options, _ = self._ready()  # the connection's options decide the page size
-        paginator = KeysetPaginator(page_size=options.page_size, base_filter=filter)
-        params = self.build_params(select=select, expand=expand)
-        paginator.init_request(params)
+        options = self._options()
+        params: dict[str, str] = {}
+        columns = select_with_key(select)
+        if columns:
+            params["$select"] = ",".join(columns)
+        if expand:
+            params["$expand"] = expand if isinstance(expand, str) else ",".join(expand)
         name = endpoint.strip("/")
-        first_answer_at: float | None = None
-        requests_before, throttled_before = self.stats.requests, self.stats.throttled
-        total = 0
-        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ploomes-{name}-read-ahead")
-        try:
-            pending = reader.submit(self.fetch, name, dict(params))
-            while True:
-                records = pending.result()["value"]  # re-raises what the read raised
-                paginator.update_state(records)
-                if not paginator.has_next_page:
-                    break
-                paginator.update_request(params)
-                pending = reader.submit(self.fetch, name, dict(params))  # read ahead
-                total += len(records)
-                self.stats.pages += 1
-                self.stats.records += len(records)
-                sent = self.stats.requests - requests_before
-                now = time.monotonic()
-                if first_answer_at is None:
-                    first_answer_at = now
-                # The rate over the requests answered since the first one: one request has none yet.
-                rate = f"{(sent - 1) * 60.0 / max(now - first_answer_at, 1e-6):.0f}/min" if sent > 1 else "rate n/a"
-                self.log.info(
-                    "%s page %s: %s records, %s so far; %s requests (%s), %s throttled (429)",
-                    name,
-                    paginator.pages,
-                    len(records),
-                    total,
-                    sent,
-                    rate,
-                    self.stats.throttled - throttled_before,
-                )
-                yield Page(paginator.pages, records, paginator.last_key or 0)
-                del records  # keep nothing of a page the caller has moved past
-        finally:
-            # A caller that stops early leaves at most one read in flight; nothing waits for it.
-            reader.shutdown(wait=False, cancel_futures=True)
-        self.log.info(
-            "%s: read %s records in %s pages with %s requests (%s throttled)",
-            name,
-            total,
-            paginator.pages,
-            self.stats.requests - requests_before,
-            self.stats.throttled - throttled_before,
+        reader = PageReader(
+            lambda query, cancel: self.fetch(name, query, cancel),
+            params=params, page_size=options.page_size, base_filter=filter, after=after, upto=upto,
+            max_in_flight=max_in_flight or options.max_in_flight, expect_many=expect_many,
+            full_page=self.full_page,
         )
+        requests_before, throttled_before, total, pages = self.stats.requests, self.stats.throttled, 0, 0
+        for page in reader:
+            total += len(page.records)
+            pages += 1
+            self.stats.pages += 1
+            self.stats.records += len(page.records)
+            if page.number % 10 == 1 or reader.count is not None and total >= reader.count:
+                self.log.info("%s: page %s, %s records so far%s; %s requests, %s throttled (429)", name,
+                              page.number, total, f" of {reader.count}" if reader.count is not None else "",
+                              self.stats.requests - requests_before, self.stats.throttled - throttled_before)
+            yield page
+        self.full_page = reader.full_page
+        self.log.info("%s: read %s records in %s pages from %s Id ranges with %s requests (%s throttled)",
+                      name, total, pages, reader.ranges, self.stats.requests - requests_before,
+                      self.stats.throttled - throttled_before)
 
-    def iter_records(
-        self,
-        endpoint: str,
-        *,
-        filter: str | None = None,
-        select: str | Sequence[str] | None = None,
-        expand: str | Sequence[str] | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    def iter_records(self, endpoint: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """The records of :meth:`iter_pages`, one by one."""
-        for page in self.iter_pages(endpoint, filter=filter, select=select, expand=expand):
+        for page in self.iter_pages(endpoint, **kwargs):
             yield from page.records
 
     def count(self, endpoint: str, filter: str | None = None) -> int | None:
@@ -492,46 +452,7 @@ class PloomesHook(HttpHook):
         params = {"$count": "true", "$top": "1", "$select": "Id"}
         if filter:
             params["$filter"] = filter
-        value = self.fetch(endpoint.strip("/"), params).get("@odata.count")
-        if type(value) is int:
-            return value
-        if isinstance(value, str) and value.strip().isdigit():  # IEEE754Compatible servers send strings
-            return int(value)
-        self.log.info("Ploomes did not answer @odata.count for %s", endpoint)
-        return None
-
-
-def _number(raw: Any, kind: type, origin: str) -> Any:
-    """``raw`` as an int or a float; ValueError naming where it came from."""
-    if isinstance(raw, bool):
-        raise ValueError(f"{origin} must be a number, got {raw!r}")
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"{origin} must be a number, got {raw!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(f"{origin} must be a finite number, got {raw!r}")
-    if kind is int:
-        if not value.is_integer():
-            raise ValueError(f"{origin} must be a whole number, got {raw!r}")
-        return int(value)
-    return value
-
-
-def _describe(exc: BaseException | None, options: PloomesOptions | None) -> str:
-    """What went wrong with one attempt, in a few words."""
-    if exc is None:
-        return "no exception"
-    if isinstance(exc, PloomesServerError):
-        return f"status {exc.status}" + (f" ({exc.server_message})" if exc.server_message else "")
-    if isinstance(exc, PloomesThrottledError):
-        asked = f"Retry-After {exc.retry_after:g} s" if exc.retry_after is not None else "no Retry-After"
-        return f"status 429 Too Many Requests ({asked})"
-    if isinstance(exc, PloomesInvalidResponseError):
-        return f"status {exc.status} with an invalid body: {exc.reason}"
-    if isinstance(exc, requests.Timeout):
-        limit = f" of {options.timeout:g} s" if options is not None else ""
-        return f"timeout{limit} ({exc.__class__.__name__}: {exc})"
-    if isinstance(exc, requests.ConnectionError):
-        return f"connection failed or dropped ({exc.__class__.__name__}: {exc})"
-    return f"{exc.__class__.__name__}: {exc}"
+        value = odata_count(self.fetch(endpoint.strip("/"), params))
+        if value is None:
+            self.log.info("Ploomes did not answer @odata.count for %s", endpoint)
+        return value

@@ -1,10 +1,13 @@
-"""Everything that talks to the target PostgreSQL: migrations, staging, merges, aggregates, checks.
+"""Everything that talks to the target PostgreSQL: migrations, staging, merges, listings, the
+reconcile, aggregates, the check, the run history and the shared API budget.
 
 Every function takes an open, idle psycopg 3 connection (autocommit on or off), runs its own
-transaction(s) and leaves the connection idle. SQL lives in ``include/sql``.
+transaction(s) and leaves the connection idle. SQL lives in ``include/sql``; templates there are
+filled from the stream specs (:mod:`ploomes_sync.warehouse.statements`).
 """
 
-from ploomes_sync.warehouse.aggregate import AggregateResult, aggregate_customer_sales
+from ploomes_sync.warehouse.aggregate import AggregateResult, aggregate_customer_sales, refresh_customer_sales
+from ploomes_sync.warehouse.budget import WarehouseBudget
 from ploomes_sync.warehouse.errors import (
     ConnectionNotIdle,
     MigrationError,
@@ -17,52 +20,82 @@ from ploomes_sync.warehouse.history import (
     finish_run,
     get_run,
     get_watermarks,
-    last_full_check,
+    record_check,
+    record_listing,
     record_stream,
     start_run,
+    warehouse_now,
 )
-from ploomes_sync.warehouse.merge import MergeResult, merge_customers, merge_sales, reconcile_deleted_sales
+from ploomes_sync.warehouse.listing import (
+    IdRange,
+    Listing,
+    clear_listing,
+    get_listing,
+    last_listing,
+    listing_ranges,
+    median_id,
+    warehouse_count,
+)
+from ploomes_sync.warehouse.listing import (
+    record_listing as record_listing_ranges,
+)
+from ploomes_sync.warehouse.merge import MergeResult, merge
 from ploomes_sync.warehouse.migrate import migrate
+from ploomes_sync.warehouse.reconcile import Reconciled, reconcile
 from ploomes_sync.warehouse.staging import (
-    STREAMS,
-    clear_rejects,
+    Staged,
     clear_stage,
     drop_stage,
     purge_stale_stage,
-    stage_listing_from_deals,
+    register_stage,
     stage_rejects,
     stage_rows,
+    staged,
 )
-from ploomes_sync.warehouse.validate import YearTable, compare_by_year
+from ploomes_sync.warehouse.validate import Check, check_deals, check_rows
 
 __all__ = [
-    "STREAMS",
     "AggregateResult",
+    "Check",
     "ConnectionNotIdle",
+    "IdRange",
+    "Listing",
     "MergeResult",
     "MigrationError",
+    "Reconciled",
     "SqlFileMissing",
     "StageMissing",
+    "Staged",
+    "WarehouseBudget",
     "WarehouseError",
-    "YearTable",
     "add_api_usage",
     "aggregate_customer_sales",
-    "clear_rejects",
+    "check_deals",
+    "check_rows",
+    "clear_listing",
     "clear_stage",
-    "compare_by_year",
     "drop_stage",
     "finish_run",
+    "get_listing",
     "get_run",
     "get_watermarks",
-    "last_full_check",
-    "merge_customers",
-    "merge_sales",
+    "last_listing",
+    "listing_ranges",
+    "median_id",
+    "merge",
     "migrate",
     "purge_stale_stage",
-    "reconcile_deleted_sales",
+    "reconcile",
+    "record_check",
+    "record_listing",
+    "record_listing_ranges",
     "record_stream",
-    "stage_listing_from_deals",
+    "refresh_customer_sales",
+    "register_stage",
     "stage_rejects",
     "stage_rows",
+    "staged",
     "start_run",
+    "warehouse_count",
+    "warehouse_now",
 ]

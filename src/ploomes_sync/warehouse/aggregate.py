@@ -1,8 +1,15 @@
-"""``public.customer_sales`` recomputed set-based from ``public.sales`` and ``public.customers``."""
+"""``public.customer_sales`` recomputed set-based from ``public.sales`` and ``public.customers``.
+
+:func:`aggregate_customer_sales` recomputes every row in a transaction of its own. The merges and
+the reconcile call :func:`refresh_customer_sales` inside their own transaction for the customers
+they touched, after taking their table's lock (always in that order: table, then customer_sales,
+so writers never deadlock).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -27,16 +34,29 @@ class AggregateResult:
         return self.rows - self.inserted - self.updated
 
 
+def _run(conn: psycopg.Connection, customers: Sequence[int] | None) -> AggregateResult:
+    advisory_lock(conn, "customer_sales")
+    counts = fetchrow(conn, load("aggregate/customer_sales.sql"),
+                      {"customers": None if customers is None else list(customers)})
+    return AggregateResult(*(int(count) for count in counts))
+
+
 def aggregate_customer_sales(conn: psycopg.Connection) -> AggregateResult:
-    """Recompute ``public.customer_sales`` per the contract, in one short transaction.
+    """Recompute every row of ``public.customer_sales`` per the contract, in one short transaction.
 
     Upsert and delete, never truncate: the table keeps its grants and RLS, and readers are never
-    blocked nor see it empty. Every row written gets ``last_sync_at = now()``.
+    blocked nor see it empty. Every row written gets ``last_sync_at``.
     """
     with transaction(conn):
-        advisory_lock(conn, "customer_sales")
-        counts = fetchrow(conn, load("aggregate/customer_sales.sql"))
-    result = AggregateResult(*(int(count) for count in counts))
+        result = _run(conn, None)
     log.info("public.customer_sales: %s rows (%s new, %s changed, %s unchanged), %s removed", result.rows,
              result.inserted, result.updated, result.unchanged, result.deleted)
     return result
+
+
+def refresh_customer_sales(conn: psycopg.Connection, customers: Sequence[int]) -> int:
+    """Recompute the rows of ``customers`` inside the caller's transaction; return rows written or removed."""
+    if not customers:
+        return 0
+    result = _run(conn, customers)
+    return result.rows + result.deleted

@@ -25,10 +25,10 @@ class ConnectionNotIdle(WarehouseError):
 class StageMissing(WarehouseError):
     """The run has no staging for the stream (purged as stale, cleared, lost in a crash, or never extracted)."""
 
-    def __init__(self, run_key: str, stream: str) -> None:
-        self.run_key, self.stream = run_key, stream
+    def __init__(self, run_id: str, stream: str) -> None:
+        self.run_id, self.stream = run_id, stream
         super().__init__(
-            f"Run {run_key!r} has no staged {stream!r} rows on record (never staged, cleared, purged as "
+            f"Run {run_id!r} has no staged {stream!r} rows on record (never staged, cleared, purged as "
             "stale, or emptied by a database crash). Nothing was loaded and no watermark moved: run the "
             "extract task of this run again."
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -20,10 +20,6 @@ from ploomes_sync.warehouse.sqlfiles import load
 log = logging.getLogger(__name__)
 
 
-class _JsonTable(Protocol):
-    def to_json(self) -> list[dict[str, Any]]: ...
-
-
 def _instants(values: Mapping[str, datetime] | None) -> Jsonb | None:
     if values is None:
         return None
@@ -32,7 +28,7 @@ def _instants(values: Mapping[str, datetime] | None) -> Jsonb | None:
 
 def start_run(
     conn: psycopg.Connection,
-    run_key: str,
+    run_id: str,
     *,
     dag_id: str,
     run_type: str,
@@ -46,47 +42,59 @@ def start_run(
     require_aware(window_end, "window_end")
     with transaction(conn):
         execute(conn, load("history/start_run.sql"), {
-            "run_key": run_key, "dag_id": dag_id, "run_type": run_type, "mode": mode,
+            "run_id": run_id, "dag_id": dag_id, "run_type": run_type, "mode": mode,
             "window_start": window_start, "window_end": window_end,
             "watermarks_before": _instants(watermarks_before),
         })
 
 
-def record_stream(conn: psycopg.Connection, run_key: str, stream: str, **counts: int) -> None:
+def record_stream(conn: psycopg.Connection, run_id: str, stream: str, **counts: int) -> None:
     """Set ``counts`` (fetched, inserted, updated, unchanged, deleted, rejected...) of one stream.
 
     The given keys overwrite that stream's earlier values; the other keys and streams are kept.
     """
     with transaction(conn):
         execute(conn, load("history/record_stream.sql"),
-                {"run_key": run_key, "stream": stream, "counts": Jsonb(counts)})
+                {"run_id": run_id, "stream": stream, "counts": Jsonb(counts)})
 
 
-def add_api_usage(conn: psycopg.Connection, run_key: str, requests: int, throttled: int) -> None:
+def add_api_usage(conn: psycopg.Connection, run_id: str, requests: int, throttled: int) -> None:
     """Add API requests made (and how many were answered 429) to the run's totals."""
     with transaction(conn):
         execute(conn, load("history/add_api_usage.sql"),
-                {"run_key": run_key, "requests": requests, "throttled": throttled})
+                {"run_id": run_id, "requests": requests, "throttled": throttled})
 
 
 def finish_run(
     conn: psycopg.Connection,
-    run_key: str,
+    run_id: str,
     *,
     status: str,
-    year_table: _JsonTable | list[dict[str, Any]] | None = None,
     error: str | None = None,
     watermarks_after: Mapping[str, datetime] | None = None,
 ) -> None:
     """Close the run with ``status``; what is not given keeps its recorded value."""
-    table = year_table.to_json() if year_table is not None and hasattr(year_table, "to_json") else year_table
     with transaction(conn):
         execute(conn, load("history/finish_run.sql"), {
-            "run_key": run_key, "status": status, "error": error,
-            "year_table": None if table is None else Jsonb(table),
-            "watermarks_after": _instants(watermarks_after),
+            "run_id": run_id, "status": status, "error": error, "watermarks_after": _instants(watermarks_after),
         })
-    log.info("Run %s finished: %s", run_key, status)
+    log.info("Run %s finished: %s", run_id, status)
+
+
+def record_check(conn: psycopg.Connection, run_id: str, *, year_table: list[dict[str, Any]] | None,
+                 checks: Mapping[str, Any]) -> None:
+    """Record what the check found: the per-year table (deals) and each stream's counts."""
+    with transaction(conn):
+        execute(conn, load("history/record_check.sql"), {
+            "run_id": run_id, "year_table": None if year_table is None else Jsonb(year_table),
+            "checks": Jsonb(dict(checks))})
+
+
+def record_listing(conn: psycopg.Connection, run_id: str, stream: str, info: Mapping[str, Any]) -> None:
+    """Record what a listing of ``stream`` did (method, requests, ranges...)."""
+    with transaction(conn):
+        execute(conn, load("history/record_listing.sql"),
+                {"run_id": run_id, "stream": stream, "info": Jsonb(dict(info))})
 
 
 def get_watermarks(conn: psycopg.Connection) -> dict[str, datetime]:
@@ -95,17 +103,18 @@ def get_watermarks(conn: psycopg.Connection) -> dict[str, datetime]:
         return dict(fetchall(conn, load("history/get_watermarks.sql")))
 
 
-def last_full_check(conn: psycopg.Connection) -> datetime | None:
-    """When the last successful whole-account check ended (None when there was none)."""
+def warehouse_now(conn: psycopg.Connection) -> datetime:
+    """The warehouse's clock now (``clock_timestamp()``): the one every synced_at, deleted_at and
+    finished_at is compared with."""
     with transaction(conn):
-        (finished_at,) = fetchrow(conn, load("history/last_full_check.sql"))
-    return finished_at
+        (now,) = fetchrow(conn, load("history/now.sql"))
+    return now
 
 
-def get_run(conn: psycopg.Connection, run_key: str) -> dict[str, Any]:
+def get_run(conn: psycopg.Connection, run_id: str) -> dict[str, Any]:
     """The run's row as a dict (JSON columns decoded); ``KeyError`` when there is none."""
     with transaction(conn):
-        rows = fetchdicts(conn, load("history/get_run.sql"), {"run_key": run_key})
+        rows = fetchdicts(conn, load("history/get_run.sql"), {"run_id": run_id})
     if not rows:
-        raise KeyError(f"No run {run_key!r} in ploomes_sync.run_history")
+        raise KeyError(f"No run {run_id!r} in ploomes_sync.run_history")
     return rows[0]

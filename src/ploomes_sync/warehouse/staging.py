@@ -1,36 +1,32 @@
-"""Typed rows and rejects into ``ploomes_sync``'s staging tables, by COPY, keyed by run.
+"""Typed rows and rejects into ``ploomes_sync``'s staging tables, by COPY, keyed by the run's id.
 
-A stream's rows go in with :func:`stage_rows` (any iterable, consumed lazily), which also records
-in ``ploomes_sync.stage_runs`` that the run staged the stream; the merge refuses a stream without
-that record. A retried extract calls :func:`clear_stage` first, so staging stays idempotent.
+A stream's rows go in with :func:`stage_rows` (any iterable, consumed lazily), committed every
+``batch_rows`` rows so that a long extract never holds one transaction open for its whole read
+(a 300,000-deal read at 120 requests a minute takes 9 minutes; an open transaction that long holds
+back vacuum). The staging counts only once :func:`stage_rows` registers it in
+``ploomes_sync.stage_runs`` at the end; the merge refuses a stream without that record. A retried
+extract calls :func:`clear_stage` first, so staging stays idempotent.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import psycopg
 
+from ploomes_sync.streams import Stream
 from ploomes_sync.warehouse.connection import execute, fetchall, fetchone, transaction
 from ploomes_sync.warehouse.errors import StageMissing
 from ploomes_sync.warehouse.sqlfiles import load
+from ploomes_sync.warehouse.statements import statement
 
 log = logging.getLogger(__name__)
 
-# Row layouts: the contract with ploomes_sync.records (the COPY statements list the same columns).
-DEAL_COLUMNS = ("id", "customer_id", "title", "deal_value", "status", "pipeline_id", "stage_id", "owner_id",
-                "created_at", "updated_at", "closed_at")
-CONTACT_COLUMNS = ("id", "name", "legal_name", "cnpj", "zip_code", "is_client", "created_at", "updated_at")
-DEAL_LISTING_COLUMNS = ("id", "created_at", "status", "deal_value", "updated_at")
-STREAM_COLUMNS: dict[str, tuple[str, ...]] = {
-    "deals": DEAL_COLUMNS,
-    "contacts": CONTACT_COLUMNS,
-    "deal_listing": DEAL_LISTING_COLUMNS,
-}
-STREAMS = tuple(STREAM_COLUMNS)
+DEFAULT_BATCH_ROWS = 3000  # rows per staging transaction: ten full pages
 
 
 class RejectLike(Protocol):
@@ -41,108 +37,117 @@ class RejectLike(Protocol):
     raw: str
 
 
-def _columns(stream: str) -> tuple[str, ...]:
-    try:
-        return STREAM_COLUMNS[stream]
-    except KeyError:
-        raise ValueError(f"Unknown stream {stream!r}; expected one of {STREAMS}") from None
+@dataclass(frozen=True)
+class Staged:
+    """A stream's registered staging: how many rows, and when its read began on each clock."""
+
+    row_count: int
+    read_started_at: datetime | None  # Ploomes' clock (the Date of the read's first answer)
+    read_started_wh: datetime | None  # the warehouse's clock
 
 
-def stage_rows(conn: psycopg.Connection, stream: str, run_key: str, rows: Iterable[tuple[Any, ...]]) -> int:
-    """COPY ``rows`` (tuples in the stream's column order) into its staging table; return how many.
+def stage_rows(conn: psycopg.Connection, stream: Stream, run_id: str, rows: Iterable[tuple[Any, ...]], *,
+               batch_rows: int = DEFAULT_BATCH_ROWS) -> int:
+    """COPY ``rows`` (tuples in the stream's column order) into its staging; return how many.
 
-    One transaction: either every row is staged (and the stream recorded as staged for the run)
-    or, if the iterable or the database fails, none. Rows add to what the run already staged.
+    A listing is a stream of its own (``stream.listing()``), with a staging table of its own.
+    Commits every ``batch_rows`` rows; a failure leaves what was committed unregistered (the next
+    attempt clears it).
     """
-    width = len(_columns(stream))
+    width = len(stream.columns)
+    copy_statement = statement("staging/copy.sql", stream)
     count = 0
-    with transaction(conn), conn.cursor() as cur:
-        with cur.copy(load(f"staging/copy_{stream}.sql")) as copy:
+    iterator = iter(rows)
+    exhausted = False
+    while not exhausted:
+        in_batch = 0
+        with transaction(conn), conn.cursor() as cur, cur.copy(copy_statement) as copy:
             write_row = copy.write_row
-            for row in rows:
+            for row in iterator:
                 if len(row) != width:
-                    raise ValueError(f"{stream} row {count + 1} has {len(row)} fields, expected {width}: "
-                                     f"{_columns(stream)}")
-                write_row((run_key, *row))
+                    raise ValueError(f"{stream.name} row {count + 1} has {len(row)} fields, expected {width}: "
+                                     f"{stream.column_names}")
+                write_row((run_id, *row))
                 count += 1
-        cur.execute(load("staging/register.sql"), {"run_key": run_key, "stream": stream, "row_count": count})
-    log.info("Staged %s %s rows for run %s", count, stream, run_key)
+                in_batch += 1
+                if in_batch >= batch_rows:
+                    break
+            else:
+                exhausted = True
+        if in_batch:
+            log.debug("Committed %s staged %s rows of run %s", in_batch, stream.name, run_id)
     return count
 
 
-def _reject_fields(reject: RejectLike | tuple[Any, ...]) -> tuple[Any, ...]:
-    if isinstance(reject, tuple):
-        record_id, reason, raw = reject
-        return record_id, reason, raw
-    return reject.record_id, reject.reason, reject.raw
+def register_stage(conn: psycopg.Connection, stream_name: str, run_id: str, row_count: int, *,
+                   read_started_at: datetime | None, read_started_wh: datetime | None) -> None:
+    """Record the stream's staging as complete (what :func:`require_staged` checks)."""
+    with transaction(conn):
+        execute(conn, load("staging/register.sql"), {
+            "run_id": run_id, "stream": stream_name, "row_count": row_count,
+            "read_started_at": read_started_at, "read_started_wh": read_started_wh})
+    log.info("Staged %s %s rows for run %s", row_count, stream_name, run_id)
 
 
-def stage_rejects(conn: psycopg.Connection, run_key: str, stream: str,
+def stage_rejects(conn: psycopg.Connection, run_id: str, stream_name: str,
                   rejects: Iterable[RejectLike | tuple[Any, ...]]) -> int:
     """COPY rejects (``record_id, reason, raw``) into ``ploomes_sync.rejects``; return how many."""
     count = 0
     with transaction(conn), conn.cursor() as cur, cur.copy(load("staging/copy_rejects.sql")) as copy:
         for reject in rejects:
-            copy.write_row((run_key, stream, *_reject_fields(reject)))
+            fields = reject if isinstance(reject, tuple) else (reject.record_id, reject.reason, reject.raw)
+            copy.write_row((run_id, stream_name, *fields))
             count += 1
     if count:
-        log.info("Set aside %s %s rejects for run %s", count, stream, run_key)
+        log.info("Set aside %s %s rejects for run %s", count, stream_name, run_id)
     return count
 
 
-def _clear(conn: psycopg.Connection, run_key: str, stream: str) -> int:
-    """Remove the run's staged rows of ``stream`` and its record of them (inside a transaction)."""
-    removed = execute(conn, load(f"staging/clear_{stream}.sql"), {"run_key": run_key})
-    execute(conn, load("staging/unregister.sql"), {"run_key": run_key, "stream": stream})
-    return removed
-
-
-def clear_stage(conn: psycopg.Connection, run_key: str, stream: str) -> int:
-    """Remove what the run staged for ``stream`` (a retried extract starts clean); return rows removed."""
-    _columns(stream)
+def clear_stage(conn: psycopg.Connection, stream: Stream, run_id: str) -> int:
+    """Remove what the run staged for ``stream``, its registration and its rejects; return rows removed."""
+    name = stream.name
     with transaction(conn):
-        removed = _clear(conn, run_key, stream)
+        removed = execute(conn, statement("staging/clear.sql", stream), {"run_id": run_id})
+        execute(conn, load("staging/unregister.sql"), {"run_id": run_id, "stream": name})
+        execute(conn, load("staging/clear_rejects.sql"), {"run_id": run_id, "stream": name})
     if removed:
-        log.info("Cleared %s staged %s rows of run %s", removed, stream, run_key)
+        log.info("Cleared %s staged %s rows of run %s", removed, name, run_id)
     return removed
 
 
-def stage_listing_from_deals(conn: psycopg.Connection, run_key: str) -> int:
-    """Stage the run's ``deal_listing`` from its staged deals (replacing any); return rows staged.
+def require_staged(conn: psycopg.Connection, stream: Stream, run_id: str) -> Staged:
+    """The stream's registered staging; :class:`StageMissing` when there is none. Call in a transaction."""
+    row = fetchone(conn, statement("staging/staged.sql", stream), {"run_id": run_id, "stream": stream.name})
+    if row is None:
+        raise StageMissing(run_id, stream.name)
+    return Staged(int(row[0]), row[1], row[2])
 
-    For runs whose deals extract read every deal of their scope (full and range runs).
-    """
+
+def staged(conn: psycopg.Connection, stream: Stream, run_id: str) -> Staged:
+    """:func:`require_staged` in a transaction of its own."""
     with transaction(conn):
-        _clear(conn, run_key, "deal_listing")
-        require_staged(conn, run_key, "deals")
-        count = execute(conn, load("staging/listing_from_deals.sql"), {"run_key": run_key})
-        execute(conn, load("staging/register.sql"), {"run_key": run_key, "stream": "deal_listing", "row_count": count})
-    log.info("Staged %s deal_listing rows for run %s from its deals staging", count, run_key)
-    return count
+        return require_staged(conn, stream, run_id)
 
 
-def clear_rejects(conn: psycopg.Connection, run_key: str, stream: str) -> int:
-    """Remove the run's rejects of ``stream`` (a retried extract records them again)."""
+def drop_stage(conn: psycopg.Connection, run_id: str, streams: Iterable[Stream]) -> int:
+    """Remove every staged row of the run (rejects and listings stay); return rows removed."""
     with transaction(conn):
-        return execute(conn, load("staging/clear_rejects.sql"), {"run_key": run_key, "stream": stream})
+        removed = _drop(conn, run_id, streams)
+    log.info("Dropped %s staged rows of run %s", removed, run_id)
+    return removed
 
 
-def _drop(conn: psycopg.Connection, run_key: str) -> int:
-    params = {"run_key": run_key}
-    removed = sum(execute(conn, load(f"staging/clear_{stream}.sql"), params) for stream in STREAMS)
+def _drop(conn: psycopg.Connection, run_id: str, streams: Iterable[Stream]) -> int:
+    params = {"run_id": run_id}
+    removed = 0
+    for stream in streams:
+        for staging in (stream, stream.listing()):
+            removed += execute(conn, statement("staging/clear.sql", staging), params)
     execute(conn, load("staging/drop_run.sql"), params)
     return removed
 
 
-def drop_stage(conn: psycopg.Connection, run_key: str) -> int:
-    """Remove every staged row of the run (its rejects stay); return rows removed."""
-    with transaction(conn):
-        removed = _drop(conn, run_key)
-    log.info("Dropped %s staged rows of run %s", removed, run_key)
-    return removed
-
-
-def purge_stale_stage(conn: psycopg.Connection, older_than: timedelta | float) -> int:
+def purge_stale_stage(conn: psycopg.Connection, streams: Iterable[Stream], older_than: timedelta | float) -> int:
     """Remove the staging of runs that last staged longer than ``older_than`` ago (a number: days).
 
     Housekeeping for runs abandoned before their last task dropped their staging. Returns rows removed.
@@ -150,20 +155,11 @@ def purge_stale_stage(conn: psycopg.Connection, older_than: timedelta | float) -
     age = older_than if isinstance(older_than, timedelta) else timedelta(days=older_than)
     if age <= timedelta(0):
         raise ValueError(f"older_than must be positive, got {older_than!r}")
+    streams = list(streams)
     with transaction(conn):
-        run_keys = [row[0] for row in fetchall(conn, load("staging/stale_runs.sql"), {"older_than": age})]
-        removed = sum(_drop(conn, run_key) for run_key in run_keys)
-    if run_keys:
-        log.info("Purged %s staged rows of %s abandoned runs: %s", removed, len(run_keys), run_keys)
+        run_ids = [row[0] for row in fetchall(conn, load("staging/stale_runs.sql"), {"older_than": age})]
+        removed = sum(_drop(conn, run_id, streams) for run_id in run_ids)
+        execute(conn, load("listing/purge.sql"), {"older_than": age})
+    if run_ids:
+        log.info("Purged %s staged rows of %s abandoned runs: %s", removed, len(run_ids), run_ids)
     return removed
-
-
-def require_staged(conn: psycopg.Connection, run_key: str, stream: str) -> int:
-    """The number of rows the run staged for ``stream``; :class:`StageMissing` when it staged none.
-
-    Call inside a transaction.
-    """
-    row = fetchone(conn, load("staging/staged.sql"), {"run_key": run_key, "stream": stream})
-    if row is None:
-        raise StageMissing(run_key, stream)
-    return int(row[0])

@@ -1,107 +1,157 @@
-"""Deals and won revenue per São Paulo year: Ploomes (the run's listing) against ``public.sales``."""
+"""The check: a run's listing (what Ploomes holds) against ``public``, record by record.
+
+Every record the listing covers falls in one class (``include/sql/validate/deals_by_year.sql``
+says which and why): ``equal`` and ``differs`` are compared; the rest are left out, each counted.
+The check passes only when nothing differs. For deals the classes are counted per São Paulo year
+of ``created_at``, with the won revenue on each side: the per-year table of the run history, the
+log and the failure e-mail (a pandas DataFrame).
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
 import psycopg
 
 from ploomes_sync.settings import BUSINESS_TIMEZONE
-from ploomes_sync.warehouse.connection import fetchall, require_aware, transaction
-from ploomes_sync.warehouse.sqlfiles import load
+from ploomes_sync.streams import Stream
+from ploomes_sync.warehouse.connection import fetchall, transaction
+from ploomes_sync.warehouse.listing import Listing
 from ploomes_sync.warehouse.staging import require_staged
+from ploomes_sync.warehouse.statements import statement
 
 log = logging.getLogger(__name__)
 
+COMPARED = ("equal", "differs")
+LEFT_OUT = ("rejected", "written_since", "archived_since", "changed_since")
+LEFT_OUT_MEANING = {
+    "rejected": "set aside by this run (the last good version stays)",
+    "written_since": "written by another run after the listing began",
+    "archived_since": "archived as gone by another run after the listing began",
+    "changed_since": "changed in Ploomes after this run read them (the next run reads them)",
+}
 YEAR_COLUMNS = ("year", "ploomes_deals", "warehouse_deals", "deals_diff", "ploomes_won_revenue",
-                "warehouse_won_revenue", "revenue_diff", "ok")
+                "warehouse_won_revenue", "revenue_diff", "differing", "ok")
 
 
 @dataclass(frozen=True)
-class YearTable:
-    """The comparison, one row per year present on either side (diffs are warehouse minus Ploomes).
+class Check:
+    """What the check of one stream found: compared records, those that differ, those left out."""
 
-    ``rows`` are dicts keyed by :data:`YEAR_COLUMNS`; ``year`` is None for warehouse rows without
-    ``created_at``. ``excluded`` counts the listed deals left out because Ploomes changed them at
-    or after the cutoff (the next run checks them).
-    """
-
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    excluded: int = 0
+    stream: str
+    compared: int = 0
+    differing: int = 0
+    left_out: dict[str, int] = field(default_factory=dict)
+    examples: list[int] = field(default_factory=list)  # ids of records that differ (a few)
+    years: list[dict[str, Any]] = field(default_factory=list)  # deals only: the per-year table
 
     @property
-    def mismatches(self) -> list[dict[str, Any]]:
-        """The rows whose deal count or won revenue differ."""
-        return [row for row in self.rows if not row["ok"]]
+    def ok(self) -> bool:
+        return self.differing == 0
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready counts, for the run history."""
+        return {"compared": self.compared, "differing": self.differing, "left_out": self.left_out,
+                "examples": self.examples}
+
+    def frame(self) -> pd.DataFrame:
+        """The per-year table as a DataFrame (one row per year; diffs are warehouse minus Ploomes)."""
+        return pd.DataFrame(self.years, columns=list(YEAR_COLUMNS))
 
     def to_json(self) -> list[dict[str, Any]]:
-        """JSON-safe rows (decimals as strings), for XCom and ``run_history.year_table``."""
+        """JSON-safe per-year rows (decimals as strings), for ``run_history.year_table``."""
         return [{key: str(value) if isinstance(value, Decimal) else value for key, value in row.items()}
-                for row in self.rows]
+                for row in self.years]
 
     def format(self) -> str:
-        """A fixed-width text table for logs and e-mails (right-aligned columns).
-
-        Plain string work on purpose: importing pandas for it cost every validate_by_year task about
-        a second and 45 MB of memory.
-        """
-        if not self.rows:
-            table = "(no deals on either side)"
+        """The per-year table (or the counts) as text, for logs and e-mails."""
+        if self.years:
+            frame = self.frame()
+            frame["year"] = frame["year"].map(lambda year: "(none)" if pd.isna(year) else str(int(year)))
+            frame["ok"] = frame["ok"].map({True: "ok", False: "MISMATCH"})
+            text = frame.to_string(index=False)
+        elif self.compared or self.differing:
+            text = f"{self.stream}: {self.compared} records compared, {self.differing} differ"
         else:
-            cells = [list(YEAR_COLUMNS)] + [
-                ["(none)" if row["year"] is None else str(row["year"]),
-                 *(str(row[column]) for column in YEAR_COLUMNS[1:-1]),
-                 "ok" if row["ok"] else "MISMATCH"]
-                for row in self.rows
-            ]
-            widths = [max(len(line[i]) for line in cells) for i in range(len(YEAR_COLUMNS))]
-            table = "\n".join("  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True))
-                              for line in cells)
-        if self.excluded:
-            table += (f"\n{self.excluded} deals changed in Ploomes at or after the cutoff were left out "
-                      "(checked next run).")
-        return table
+            text = f"{self.stream}: nothing to compare"
+        left_out = [f"{count} {LEFT_OUT_MEANING[name]}" for name, count in self.left_out.items() if count]
+        if left_out:
+            text += "\nLeft out of the comparison: " + "; ".join(left_out) + "."
+        if self.examples:
+            text += f"\nDiffering {self.stream} (first ids): {', '.join(map(str, self.examples))}"
+        return text
 
 
-def compare_by_year(
-    conn: psycopg.Connection,
-    run_key: str,
-    *,
-    cutoff: datetime,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-) -> YearTable:
-    """Compare the run's listing with ``public.sales`` per São Paulo calendar year of ``created_at``.
+def _counts(rows: list[tuple[Any, ...]]) -> tuple[int, int, dict[str, int], list[int]]:
+    compared = differing = 0
+    left_out = dict.fromkeys(LEFT_OUT, 0)
+    examples: list[int] = []
+    for cls, deals, examples_of_class in rows:
+        if cls in COMPARED:
+            compared += deals
+            if cls == "differs":
+                differing += deals
+                examples.extend(examples_of_class or [])
+        else:
+            left_out[cls] += deals
+    return compared, differing, left_out, sorted(examples)[:10]
 
-    Both sides are limited to deals created in ``[created_from, created_to)`` when given (a range
-    run lists only those), and both leave out the deals changed at or after ``cutoff`` on either
-    side (in the listing, in ``public.sales``, or found deleted by another run). Raises
-    :class:`StageMissing` when the run staged no listing.
-    """
-    for value, name in ((cutoff, "cutoff"), (created_from, "created_from"), (created_to, "created_to")):
-        require_aware(value, name)
-    params = {"run_key": run_key, "cutoff": cutoff, "created_from": created_from, "created_to": created_to,
-              "tz": BUSINESS_TIMEZONE}
+
+def _params(listing: Listing) -> dict[str, Any]:
+    return {"run_id": listing.run_id, "stream": listing.stream, "reject_stream": listing.reject_stream,
+            "started_wh": listing.started_wh, "read_started_at": listing.read_started_at,
+            "created_from": listing.created_from, "created_to": listing.created_to, "tz": BUSINESS_TIMEZONE}
+
+
+def _require_listing(conn: psycopg.Connection, stream: Stream, listing: Listing) -> None:
+    require_staged(conn, stream if listing.source == "extract" else stream.listing(), listing.run_id)
+
+
+def check_deals(conn: psycopg.Connection, stream: Stream, listing: Listing) -> Check:
+    """Deals: the classes per São Paulo year, with the won revenue on each side."""
     with transaction(conn):
-        require_staged(conn, run_key, "deal_listing")
-        found = fetchall(conn, load("validate/by_year.sql"), params)
-    excluded = found[0][-1]  # every row carries it; with no deals on either side, a row of nulls does
-    rows = []
-    for year, p_deals, w_deals, p_revenue, w_revenue, _ in found:
-        if p_deals is None:
-            continue  # that row of nulls
-        deals_diff, revenue_diff = int(w_deals) - int(p_deals), w_revenue - p_revenue
-        rows.append({
-            "year": year, "ploomes_deals": int(p_deals), "warehouse_deals": int(w_deals),
-            "deals_diff": deals_diff, "ploomes_won_revenue": p_revenue, "warehouse_won_revenue": w_revenue,
-            "revenue_diff": revenue_diff, "ok": deals_diff == 0 and revenue_diff == 0,
-        })
-    table = YearTable(rows, int(excluded))
-    if table.mismatches:
-        log.warning("Run %s: the warehouse disagrees with Ploomes for years %s", run_key,
-                    [row["year"] for row in table.mismatches])
-    return table
+        _require_listing(conn, stream, listing)
+        rows = fetchall(conn, statement("validate/deals_by_year.sql", stream, listing=listing.staging),
+                        _params(listing))
+    years: dict[Any, dict[str, Any]] = {}
+    for year, cls, deals, p_deals, w_deals, p_revenue, w_revenue, _ in rows:
+        if cls not in COMPARED:
+            continue
+        entry = years.setdefault(year, {"year": year, "ploomes_deals": 0, "warehouse_deals": 0,
+                                        "ploomes_won_revenue": Decimal("0.00"),
+                                        "warehouse_won_revenue": Decimal("0.00"), "differing": 0})
+        entry["ploomes_deals"] += int(p_deals)
+        entry["warehouse_deals"] += int(w_deals)
+        entry["ploomes_won_revenue"] += p_revenue
+        entry["warehouse_won_revenue"] += w_revenue
+        if cls == "differs":
+            entry["differing"] += int(deals)
+    table = []
+    for entry in sorted(years.values(), key=lambda e: (e["year"] is None, e["year"] or 0)):
+        entry["deals_diff"] = entry["warehouse_deals"] - entry["ploomes_deals"]
+        entry["revenue_diff"] = entry["warehouse_won_revenue"] - entry["ploomes_won_revenue"]
+        entry["ok"] = entry["differing"] == 0 and entry["deals_diff"] == 0 and entry["revenue_diff"] == 0
+        table.append({column: entry[column] for column in YEAR_COLUMNS})
+    compared, differing, left_out, examples = _counts([(cls, int(deals), ex) for _, cls, deals, *_, ex in rows])
+    check = Check(stream.name, compared, differing, left_out, examples, table)
+    if not check.ok:
+        log.warning("Run %s: %s deals differ between Ploomes and public.sales (e.g. %s)", listing.run_id,
+                    differing, examples)
+    return check
+
+
+def check_rows(conn: psycopg.Connection, stream: Stream, listing: Listing) -> Check:
+    """Any stream: the classes of its records, counted (contacts: Id and LastUpdateDate)."""
+    with transaction(conn):
+        _require_listing(conn, stream, listing)
+        rows = fetchall(conn, statement("validate/rows.sql", stream, listing=listing.staging), _params(listing))
+    compared, differing, left_out, examples = _counts([(cls, int(count), ex) for cls, count, _, _, ex in rows])
+    check = Check(stream.name, compared, differing, left_out, examples)
+    if not check.ok:
+        log.warning("Run %s: %s %s differ between Ploomes and public.%s (e.g. %s)", listing.run_id, differing,
+                    stream.name, stream.target, examples)
+    return check

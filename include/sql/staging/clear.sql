@@ -1,0 +1,2 @@
+-- Template: every staged row of one run in one staging table.
+DELETE FROM {stage} WHERE run_id = %(run_id)s

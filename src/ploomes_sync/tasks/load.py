@@ -1,0 +1,47 @@
+"""The loads: staged rows into ``public`` (one short transaction per table), and ``customer_sales``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+
+from ploomes_sync import streams, warehouse
+from ploomes_sync.plan import RunPlan
+from ploomes_sync.streams import Stream
+
+log = logging.getLogger(__name__)
+
+
+def load(stream: Stream, plan: RunPlan, *, conn: psycopg.Connection, move_watermark: bool = True) -> dict[str, int]:
+    """Merge the run's staged rows of ``stream``; its watermark and ``customer_sales`` move with them."""
+    result = warehouse.merge(conn, stream, plan.run_id, move_watermark=move_watermark)
+    counts = {"inserted": result.inserted, "updated": result.updated, "unchanged": result.unchanged}
+    warehouse.record_stream(conn, plan.run_id, stream.name, **counts)
+    log.info("%s: %s; %s customer_sales rows recomputed", stream.target, counts, result.customers)
+    return counts
+
+
+def load_sales(plan: RunPlan, *, conn: psycopg.Connection) -> dict[str, int]:
+    """Merge staged deals into ``public.sales`` (date-range runs leave the deals watermark alone)."""
+    return load(streams.DEALS, plan, conn=conn, move_watermark=plan.moves_deals_watermark)
+
+
+def load_customers(plan: RunPlan, *, conn: psycopg.Connection) -> dict[str, int]:
+    """Merge staged contacts into ``public.customers``."""
+    return load(streams.CONTACTS, plan, conn=conn)
+
+
+def aggregate_customer_sales(plan: RunPlan, *, conn: psycopg.Connection) -> dict[str, Any]:
+    """Recompute every row of ``public.customer_sales`` from the tables as they are now.
+
+    The loads and the reconcile already keep the rows they touch up to date in their own
+    transactions; this recomputes all of them from state, so a run ends consistent whatever was
+    retried or cleared.
+    """
+    result = warehouse.aggregate_customer_sales(conn)
+    counts = {"rows": result.rows, "inserted": result.inserted, "updated": result.updated, "deleted": result.deleted}
+    warehouse.record_stream(conn, plan.run_id, "customer_sales", **counts)
+    log.info("customer_sales: %s", counts)
+    return counts

@@ -1,0 +1,59 @@
+"""The reconcile: rows Ploomes no longer has leave ``public`` (archived), under the mass-deletion guard."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+
+from ploomes_sync import streams, warehouse
+from ploomes_sync.config import SyncConfig
+from ploomes_sync.plan import RunPlan
+from ploomes_sync.streams import Stream
+from ploomes_sync.tasks.errors import MassDeletionRefused
+from ploomes_sync.warehouse.reconcile import Guard
+
+log = logging.getLogger(__name__)
+
+
+def _guard(stream: Stream, plan: RunPlan, config: SyncConfig) -> Guard:
+    def guard(scope: int, judged: int, gone: int) -> None:
+        if not gone or not config.too_many_deletions(gone, scope):
+            return
+        if plan.confirm_mass_deletion:
+            log.warning("Removing %s of %s rows of public.%s: above the guard, confirmed by the run's "
+                        "confirm_mass_deletion param.", gone, scope, stream.target)
+            return
+        limits = (f"more than {config.max_deletion_rows} rows, or more than {config.max_deletion_share:.0%} "
+                  f"once more than {config.deletion_guard_min_rows} would go")
+        raise MassDeletionRefused(stream.name, stream.target, gone, scope, judged, limits)
+
+    return guard
+
+
+def reconcile_deletions(plan: RunPlan, *, conn: psycopg.Connection, config: SyncConfig) -> dict[str, Any]:
+    """Archive and remove, stream by stream, the rows this run's listings show gone from Ploomes.
+
+    A mass deletion fails the task with :class:`MassDeletionRefused` (nothing is removed) unless
+    the run was triggered with ``confirm_mass_deletion``.
+    """
+    done: dict[str, Any] = {}
+    for stream in (streams.DEALS, streams.CONTACTS):
+        listing = warehouse.get_listing(conn, plan.run_id, stream.name)
+        if listing is None:
+            continue
+        result = warehouse.reconcile(conn, stream, listing, _guard(stream, plan, config))
+        warehouse.record_stream(conn, plan.run_id, stream.name, deleted=result.archived)
+        done[stream.name] = {"scope": result.scope, "judged": result.judged, "gone": result.gone,
+                             "deleted": result.archived,
+                             "refused": result.refused}
+        log.info("%s: %s rows judged by the %s listing, %s gone from Ploomes, %s archived%s", stream.name,
+                 result.judged, listing.method, result.gone, result.archived,
+                 f" (nothing deleted: {result.refused})" if result.refused else "")
+    return done
+
+
+def has_listing(plan: RunPlan) -> bool:
+    """Whether this run lists any stream (by its extract or by the listing task)."""
+    return any(plan.listing(name) != "none" for name in ("deals", "contacts"))

@@ -1,0 +1,95 @@
+"""The tasks that open and close a run: migrations, the plan, the key check, the final record."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from ploomes_sync import streams, warehouse
+from ploomes_sync.config import SyncConfig
+from ploomes_sync.hooks.ploomes import PloomesHook
+from ploomes_sync.plan import RunPlan, make_plan
+from ploomes_sync.warehouse.budget import WarehouseBudget
+
+log = logging.getLogger(__name__)
+
+STREAM_NAMES = ("deals", "contacts")
+
+
+def migrate_schema(conn: psycopg.Connection) -> list[str]:
+    """Apply pending migrations; return the ones applied."""
+    applied = warehouse.migrate(conn)
+    log.info("Migrations applied: %s", applied or "none pending")
+    return applied
+
+
+def use_account_budget(hook: PloomesHook, connect: Callable[[], psycopg.Connection]) -> PloomesHook:
+    """Make ``hook`` wait for the account's budget kept in the warehouse (shared by every process)."""
+    options = hook.options or hook._options()  # reads the connection
+    hook.set_limiter(WarehouseBudget(connect, hook.base_url, options.requests_per_minute))
+    return hook
+
+
+def check_api_key(hook: PloomesHook) -> None:
+    """One cheap request that fails with :class:`PloomesAuthError` (no retry) when the key is refused.
+
+    The DAG runs it once, before both extracts, so a bad key fails one task and sends one e-mail.
+    """
+    hook.preflight()
+
+
+def plan_run(
+    conn: psycopg.Connection,
+    *,
+    dag_id: str,
+    run_id: str,
+    run_type: str,
+    params: Mapping[str, Any],
+    data_interval: tuple[datetime | None, datetime | None],
+    config: SyncConfig,
+) -> RunPlan:
+    """Decide the run's windows and listings and open its row in the run history."""
+    watermarks = warehouse.get_watermarks(conn)
+    plan = make_plan(
+        run_id=run_id,
+        run_type=run_type,
+        planned_at=warehouse.warehouse_now(conn),
+        params=dict(params),
+        data_interval=data_interval,
+        watermarks=watermarks,
+        lookback=config.lookback,
+        last_listing={name: warehouse.last_listing(conn, name, ("full", "count", "extract"))
+                      for name in STREAM_NAMES},
+        last_full_listing={name: warehouse.last_listing(conn, name, ("full", "extract")) for name in STREAM_NAMES},
+        listing_every_hours=config.listing_every_hours,
+        full_listing_every_hours=config.full_listing_every_hours,
+    )
+    warehouse.start_run(
+        conn, run_id, dag_id=dag_id, run_type=run_type, mode=plan.mode,
+        window_start=plan.created_from if plan.mode == "range" else plan.deals_from,
+        window_end=plan.created_to if plan.mode == "range" else None,
+        watermarks_before=watermarks,
+    )
+    warehouse.purge_stale_stage(conn, (streams.DEALS, streams.contacts(config.client_tag_id)),
+                                older_than=config.stale_stage_days)
+    log.info("Run %s: mode %s; deals listing %s, contacts listing %s; plan %s", run_id, plan.mode,
+             plan.deals_listing, plan.contacts_listing, plan.to_xcom())
+    return plan
+
+
+def finish_run(conn: psycopg.Connection, plan: RunPlan, *, failed_tasks: list[str]) -> str:
+    """Record the run's outcome and drop its staging, whatever happened (the DAG's teardown).
+
+    ``failed_tasks``: the run's tasks that did not succeed (failed, upstream failed). Returns the
+    status recorded.
+    """
+    status = "failed" if failed_tasks else "success"
+    error = f"tasks not successful: {', '.join(sorted(failed_tasks))}" if failed_tasks else None
+    warehouse.finish_run(conn, plan.run_id, status=status, error=error,
+                         watermarks_after=warehouse.get_watermarks(conn))
+    warehouse.drop_stage(conn, plan.run_id, (streams.DEALS, streams.CONTACTS))
+    return status

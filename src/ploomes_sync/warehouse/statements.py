@@ -1,0 +1,64 @@
+"""The statement templates of ``include/sql``, filled with a stream's names and column lists.
+
+A template holds ``{name}`` fields only where an identifier or an identifier list goes; they are
+filled with ``psycopg.sql`` identifiers built from the stream's spec (``ploomes_sync.streams``),
+never with text. Values always travel as ``%(name)s`` parameters. So a new column of a stream
+reaches every COPY, merge, archive and check statement without an edit to any of them.
+
+Fields: ``{stage}``, ``{listing}``, ``{target}``, ``{archive}`` (schema-qualified tables);
+``{columns}`` (every column), ``{listed}`` (the listing's columns), ``{listed_l}``/``{listed_w}``
+(the same qualified with ``l.``/``w.``), ``{assignments}`` (``col = EXCLUDED.col``, every column but
+the key), ``{target_columns}``/``{excluded_columns}`` (``t.col``/``EXCLUDED.col``),
+``{gone_columns}`` (``g.col``), ``{customer_key}``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from psycopg import sql
+
+from ploomes_sync.settings import SYNC_SCHEMA
+from ploomes_sync.streams import Stream
+from ploomes_sync.warehouse.sqlfiles import load
+
+
+def _names(columns: tuple[str, ...], qualifier: str | None = None) -> sql.Composed:
+    parts = [sql.Identifier(qualifier, name) if qualifier else sql.Identifier(name) for name in columns]
+    return sql.SQL(", ").join(parts)
+
+
+def fields(stream: Stream) -> dict[str, sql.Composable]:
+    """Every template field for ``stream``."""
+    columns = stream.column_names
+    return {
+        "stage": sql.Identifier(SYNC_SCHEMA, stream.stage),
+        "listing": sql.Identifier(SYNC_SCHEMA, stream.listing_stage),
+        "target": sql.Identifier("public", stream.target),
+        "archive": sql.Identifier(SYNC_SCHEMA, stream.archive),
+        "columns": _names(columns),
+        "listed": _names(stream.listed),
+        "listed_l": _names(stream.listed, "l"),
+        "listed_w": _names(stream.listed, "w"),
+        "assignments": sql.SQL(", ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(name), sql.Identifier("excluded", name))
+            for name in columns[1:]
+        ),
+        "target_columns": _names(columns, "t"),
+        "excluded_columns": _names(columns, "excluded"),
+        "gone_columns": _names(columns, "g"),
+        "customer_key": sql.Identifier(stream.customer_key),
+    }
+
+
+@functools.cache
+def statement(name: str, stream: Stream, **overrides: str) -> sql.Composed:
+    """Template ``name`` (e.g. ``"merge/upsert.sql"``) filled for ``stream``.
+
+    ``overrides`` replace a table field by another of the stream's tables, e.g. ``listing="stage"``
+    reads the listing from the stream's own staging (a run whose extract is its listing).
+    """
+    values = fields(stream)
+    for field_name, other in overrides.items():
+        values[field_name] = values[other]
+    return sql.SQL(load(name)).format(**values)
