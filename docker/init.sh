@@ -72,7 +72,7 @@ echo "[init 3/5] metadata database"
 /entrypoint airflow db migrate
 
 echo "[init 4/5] pool"
-/entrypoint airflow pools set ploomes_api 1 "Ploomes API: 120 requests/minute per account"
+/entrypoint airflow pools set ploomes_api 3 "Ploomes API: tasks calling it at once (the budget is in the warehouse)"
 
 echo "[init 5/5] ownership of the shared volumes (uid ${AIRFLOW_UID}, group 0)"
 chown -R "${AIRFLOW_UID}:0" /opt/airflow/logs "${SECRETS_DIR}"

@@ -43,6 +43,7 @@ from ploomes_devkit.simulator_process import SimulatorError, SimulatorProcess
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "ploomes_sales_sync"
 API_POOL = "ploomes_api"
+API_POOL_SLOTS = 3  # the two extracts side by side, and the webhook applier
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 CENT = Decimal("0.01")
 DEFAULT_DEALS = 30_000
@@ -212,25 +213,33 @@ def run_history(db_url: str, run_id: str) -> dict[str, Any] | None:
             conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         try:
             cur.execute("SELECT status, mode, streams, api_requests, year_table, error "
-                        "FROM ploomes_sync.run_history WHERE run_key = %s", [run_id])
+                        "FROM ploomes_sync.run_history WHERE run_id = %s", [run_id])
         except psycopg.errors.UndefinedTable:
             return None
         return cur.fetchone()
 
 
+def warehouse_by_year(db_url: str) -> dict[Any, YearFigures] | None:
+    """Deals and won revenue per São Paulo year of ``public.sales``, as a dashboard reads them."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        try:
+            rows = conn.execute(
+                "SELECT extract(year FROM created_at AT TIME ZONE 'America/Sao_Paulo')::int, count(*), "
+                "coalesce(sum(deal_value) FILTER (WHERE won), 0) FROM public.sales GROUP BY 1").fetchall()
+        except psycopg.errors.UndefinedTable:
+            return None
+    return {year: YearFigures(int(deals), Decimal(revenue)) for year, deals, revenue in rows}
+
+
 def year_report(
-    year_table: list[dict[str, Any]] | None, truth: Mapping[int, YearFigures]
+    synced: Mapping[Any, YearFigures] | None, truth: Mapping[int, YearFigures]
 ) -> tuple[str, bool]:
-    """The per-year table (warehouse, per the run's validate_by_year, next to the truth) and whether
-    every year matches."""
-    synced: dict[Any, YearFigures] = {}
-    for row in year_table or []:
-        synced[row["year"]] = YearFigures(int(row["warehouse_deals"]),
-                                          Decimal(str(row["warehouse_won_revenue"])))
-    years = sorted(set(truth) | set(synced), key=lambda year: (year is None, year or 0))
+    """The per-year table (``public.sales`` next to the truth) and whether every year matches."""
+    years = sorted(set(truth) | set(synced or {}), key=lambda year: (year is None, year or 0))
+    synced = synced or {}
     header = (f"{'year':>6}  {'deals (truth)':>13}  {'deals (warehouse)':>17}  "
               f"{'won revenue (truth)':>19}  {'won revenue (warehouse)':>23}")
-    lines, all_ok = [header, "-" * len(header)], bool(years) and year_table is not None
+    lines, all_ok = [header, "-" * len(header)], bool(years) and bool(synced)
     total_truth, total_synced = YearFigures(), YearFigures()
     for year in years:
         want, got = truth.get(year), synced.get(year)
@@ -432,12 +441,12 @@ def _demo(stack: contextlib.ExitStack, options: DemoOptions, console: Console) -
         sim.check_alive()
 
     client = airflow.client()
-    client.set_pool(API_POOL, 1, "Ploomes API: the account's 120 requests/min, one task at a time")
+    client.set_pool(API_POOL, API_POOL_SLOTS, "Ploomes API: tasks calling it at once")
     client.wait_for_dag(DAG_ID, alive=alive)
     run = client.trigger_dag_run(DAG_ID, note="make demo")
     run_id = run["dag_run_id"]
     client.set_paused(DAG_ID, False)
-    console.step(f"DAG         {DAG_ID} parsed; pool {API_POOL} = 1 slot; "
+    console.step(f"DAG         {DAG_ID} parsed; pool {API_POOL} = {API_POOL_SLOTS} slots; "
                  "unpaused (every 6 h, São Paulo)")
     console.step(f"run         {run_id} triggered through the REST API")
     finished = follow_run(client, run_id, console, timeout=options.timeout, alive=alive)
@@ -447,13 +456,12 @@ def _demo(stack: contextlib.ExitStack, options: DemoOptions, console: Console) -
 
     shield()  # the report and the shutdown are not interrupted
     history = run_history(db_url, run_id)
-    table, matched = year_report(history["year_table"] if history else None,
-                                 truth_by_year(sim.admin.truth_deals()))
+    table, matched = year_report(warehouse_by_year(db_url), truth_by_year(sim.admin.truth_deals()))
     console.say()
     console.say(f"Run {run_id}: {finished['state'].upper()}"
                 + (f" (run_history: {history['status']}, mode {history['mode']}, "
                    f"{history['api_requests']} API requests)" if history else " (no run_history row)"))
-    console.say("Per São Paulo year, the warehouse (this run's validate_by_year) against the "
+    console.say("Per São Paulo year, the warehouse (public.sales, as a dashboard reads it) against the "
                 "simulator's truth (GET /_admin/truth/deals):")
     console.say(table)
     console.say("MATCH: the warehouse equals the simulator's truth for every year." if matched

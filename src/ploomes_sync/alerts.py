@@ -100,11 +100,11 @@ def record_failure(context: dict[str, Any]) -> None:
     ti = context["ti"]
     error = context.get("exception")
     message = scrub(f"{ti.task_id}: {type(error).__name__}: {error}", _known_secrets())
-    run_key = ti.run_id
+    run_id = ti.run_id
     try:
         with PostgresHook(postgres_conn_id=SALES_DB_CONN_ID).get_conn() as conn:
-            warehouse.finish_run(conn, run_key, status="failed", error=message[:4000])
+            warehouse.finish_run(conn, run_id, status="failed", error=message[:4000])
     except psycopg.Error as exc:
         # The warehouse may be what failed; the e-mail (the other callback) still goes out.
         log.warning("Could not mark run %s failed in ploomes_sync.run_history (%s): %s",
-                    run_key, type(exc).__name__, scrub(str(exc), _known_secrets()))
+                    run_id, type(exc).__name__, scrub(str(exc), _known_secrets()))

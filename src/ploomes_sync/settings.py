@@ -16,7 +16,8 @@ DEFAULT_MAX_ATTEMPTS = 5  # for 5xx, timeouts, dropped connections, invalid JSON
 DEFAULT_BACKOFF_BASE_SECONDS = 2.0
 DEFAULT_BACKOFF_MAX_SECONDS = 60.0
 DEFAULT_MAX_THROTTLE_WAIT_SECONDS = 600.0  # total time a request may spend waiting out 429s
-API_POOL = "ploomes_api"  # Airflow pool holding the account-wide limit across tasks
+API_POOL = "ploomes_api"  # Airflow pool: how many tasks call the API at once (the budget is in the warehouse)
+API_POOL_SLOTS = 3  # the two extracts side by side, and the webhook applier
 USER_KEY_HEADER = "User-Key"  # the header that carries the API key
 PREFLIGHT_ENDPOINT = "Account"  # GET /Account?$top=1&$select=Id checks a key cheaply
 KEY_RENEWAL_PLACE = "Administração › Integrações › Usuários de integração"  # where keys are renewed

@@ -32,7 +32,7 @@ from tests.support.truth import assert_warehouse_equals_truth
 BACKFILLS = 3
 WORKERS = BACKFILLS + 1
 CONN_ENV = "AIRFLOW_CONN_PLOOMES_DEFAULT"
-CONFIG = {"safety_lag_seconds": 0, "lookback_minutes": 5}
+CONFIG = {"lookback_minutes": 5, "max_deletion_share": 0.5}  # many deletions in small ranges
 EXTRAS = {"requests_per_minute": 600_000, "page_size": 100, "backoff_base": 0.01, "backoff_max": 0.05,
           "timeout": 20, "trust_env": False}
 RUN_TIMEOUT = 240
@@ -49,7 +49,7 @@ def _warm() -> int:
     return os.getpid()
 
 
-def _run(env: dict[str, str], db_url: str, run_key: str, run_type: str, interval: tuple[str, str] | None,
+def _run(env: dict[str, str], db_url: str, run_id: str, run_type: str, interval: tuple[str, str] | None,
          start_at: float, pause: tuple[str, Any, Any] | None = None) -> dict[str, Any]:
     """One whole run, started at ``start_at``; what happened, as plain data.
 
@@ -65,14 +65,14 @@ def _run(env: dict[str, str], db_url: str, run_key: str, run_type: str, interval
         if pause is not None and task == pause[0]:
             pause[1].set()
             if not pause[2].wait(RUN_TIMEOUT):
-                raise TimeoutError(f"nobody let {run_key} go on to {task}")
+                raise TimeoutError(f"nobody let {run_id} go on to {task}")
 
     data_interval = (None, None) if interval is None else tuple(datetime.fromisoformat(v) for v in interval)
     time.sleep(max(0.0, start_at - time.time()))
-    outcome: dict[str, Any] = {"run_key": run_key, "pid": os.getpid(), "began": time.time(), "error": None}
+    outcome: dict[str, Any] = {"run_id": run_id, "pid": os.getpid(), "began": time.time(), "error": None}
     try:
         Pipeline(db_url, config=SyncConfig(**CONFIG), before=before).run(
-            run_key=run_key, run_type=run_type, data_interval=data_interval)
+            run_id=run_id, run_type=run_type, data_interval=data_interval)
     except Exception:  # noqa: BLE001 (handed to the test, which fails showing it)
         outcome["error"] = traceback.format_exc()
     outcome["ended"] = time.time()
@@ -119,13 +119,13 @@ def backfill_intervals(deals: list[dict], count: int = BACKFILLS) -> list[tuple[
     return [(a.isoformat(), b.isoformat()) for a, b in intervals]
 
 
-def submit(pool: ProcessPoolExecutor, db_url: str, run_key: str, run_type: str, start_at: float,
+def submit(pool: ProcessPoolExecutor, db_url: str, run_id: str, run_type: str, start_at: float,
            interval: tuple[str, str] | None = None, pause: tuple[str, Any, Any] | None = None) -> Future:
     if interval is None and run_type == "scheduled":
         now = datetime.now(UTC)
         interval = ((now - timedelta(hours=6)).isoformat(), now.isoformat())
     env = {CONN_ENV: os.environ[CONN_ENV]}
-    return pool.submit(_run, env, db_url, run_key, run_type, interval, start_at, pause)
+    return pool.submit(_run, env, db_url, run_id, run_type, interval, start_at, pause)
 
 
 def run_together(pool: ProcessPoolExecutor, db_url: str, phase: str, intervals: list[tuple[str, str]],
@@ -151,13 +151,13 @@ def assert_overlapped(outcomes: list[dict[str, Any]]) -> None:
 
 
 def assert_all_succeeded(outcomes: list[dict[str, Any]]) -> None:
-    failed = {o["run_key"]: o["error"] for o in outcomes if o["error"]}
+    failed = {o["run_id"]: o["error"] for o in outcomes if o["error"]}
     assert not failed, "\n".join(f"{key}:\n{error}" for key, error in failed.items())
 
 
 def history(db_url: str) -> dict[str, tuple]:
     with psycopg.connect(db_url) as conn:
-        rows = conn.execute("SELECT run_key, run_type, mode, status FROM ploomes_sync.run_history").fetchall()
+        rows = conn.execute("SELECT run_id, run_type, mode, status FROM ploomes_sync.run_history").fetchall()
     return {row[0]: row[1:] for row in rows}
 
 
@@ -190,7 +190,7 @@ class TestScheduledRunAndBackfillsAtOnce:
         assert_equals_truth(db_url, sim)
 
     def test_runs_after_changes_in_ploomes_all_succeed_and_equal_the_truth(self, sim, workers, db_url):
-        pipeline(db_url).run(run_key="scheduled__initial", run_type="scheduled")
+        pipeline(db_url).run(run_id="scheduled__initial", run_type="scheduled")
         admin = sim.admin
         admin.mutate(updates=60, deletes=20, creates=30, seed=5)
         for contact in admin.truth_contacts()[:3]:
@@ -206,7 +206,7 @@ class TestScheduledRunAndBackfillsAtOnce:
         assert_equals_truth(db_url, sim)
 
     def test_changes_made_while_they_run_converge_on_the_next_scheduled_run(self, sim, workers, db_url):
-        pipeline(db_url).run(run_key="scheduled__initial", run_type="scheduled")
+        pipeline(db_url).run(run_id="scheduled__initial", run_type="scheduled")
         admin = sim.admin
         changed_at: list[float] = []
 
@@ -222,7 +222,7 @@ class TestScheduledRunAndBackfillsAtOnce:
             "Ploomes changed while runs were in flight")
         # A run may see Ploomes half-changed (and its validation may then fail); none may leave the
         # warehouse in a state the next scheduled run cannot bring back to the truth.
-        pipeline(db_url).run(run_key="scheduled__next", run_type="scheduled")
+        pipeline(db_url).run(run_id="scheduled__next", run_type="scheduled")
         assert history(db_url)["scheduled__next"][2] == "success"
         assert_equals_truth(db_url, sim)
 
@@ -231,7 +231,7 @@ class TestScheduledRunAndBackfillsAtOnce:
     ):
         """The worst interleaving, forced: the backfill extracts, Ploomes changes, the scheduled run
         reads and loads the new versions, and only then does the backfill load its older ones."""
-        pipeline(db_url).run(run_key="scheduled__initial", run_type="scheduled")
+        pipeline(db_url).run(run_id="scheduled__initial", run_type="scheduled")
         admin = sim.admin
         (interval,) = backfill_intervals(admin.truth_deals(), 2)[:1]
         manager = multiprocessing.get_context("forkserver").Manager()
@@ -242,12 +242,12 @@ class TestScheduledRunAndBackfillsAtOnce:
             assert reached.wait(RUN_TIMEOUT), backfill.result() if backfill.done() else "backfill never got there"
             changed = admin.mutate(updates=50, deletes=10, seed=13)
             time.sleep(0.05)  # the changes strictly before the scheduled run's cutoff
-            pipeline(db_url).run(run_key="scheduled__fresh", run_type="scheduled")
+            pipeline(db_url).run(run_id="scheduled__fresh", run_type="scheduled")
             go.set()
             outcome = backfill.result(timeout=RUN_TIMEOUT)
         assert_all_succeeded([outcome])
         with psycopg.connect(db_url) as conn:
-            deals = conn.execute("SELECT streams -> 'deals' FROM ploomes_sync.run_history WHERE run_key = %s",
+            deals = conn.execute("SELECT streams -> 'deals' FROM ploomes_sync.run_history WHERE run_id = %s",
                                  ["backfill__stale"]).fetchone()[0]
         # It held the old version of every changed deal and wrote none of them, nor put back the
         # deals the scheduled run found deleted meanwhile.

@@ -45,7 +45,8 @@ class DagHarness:
         self.sim, self.db_url = sim, db_url
         use_ploomes(monkeypatch, sim.url, api_key, requests_per_minute=6000, backoff_base=0.05, backoff_max=0.2)
         use_sales_db(monkeypatch, db_url)
-        monkeypatch.setenv("PLOOMES_SYNC_CONFIG", json.dumps({"safety_lag_seconds": 0, "lookback_minutes": 5}))
+        # every run lists every record (the daily full listing, each run): the check sees every deal
+        monkeypatch.setenv("PLOOMES_SYNC_CONFIG", json.dumps({"lookback_minutes": 5, "full_listing_every_hours": 0}))
         self._dag = None
         self._next = datetime(2026, 6, 1, tzinfo=UTC)  # after the DAG's start_date
 

@@ -18,7 +18,7 @@ def succeeded(harness, dag_run) -> bool:
 def history(conn, run_id: str) -> dict:
     row = conn.execute(
         "SELECT status, mode, streams, api_requests, year_table, watermarks_after "
-        "FROM ploomes_sync.run_history WHERE run_key = %s", [run_id]
+        "FROM ploomes_sync.run_history WHERE run_id = %s", [run_id]
     ).fetchone()
     assert row is not None, f"no run history for {run_id}"
     return dict(zip(["status", "mode", "streams", "api_requests", "year_table", "watermarks_after"], row,
@@ -165,7 +165,7 @@ class TestRejects:
         assert succeeded(harness, run)
         with harness.connect() as conn:
             rows = conn.execute("SELECT stream, record_id, reason, raw FROM ploomes_sync.rejects "
-                                "WHERE run_key = %s AND stream = 'deals'", [run.run_id]).fetchall()
+                                "WHERE run_id = %s AND stream = 'deals'", [run.run_id]).fetchall()
             loaded = conn.execute("SELECT count(*) FROM public.sales WHERE id = %s", [bad["Id"]]).fetchone()[0]
             record = history(conn, run.run_id)
         assert [(r[0], r[1]) for r in rows] == [("deals", str(bad["Id"]))]

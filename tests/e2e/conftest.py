@@ -76,7 +76,7 @@ class E2EStack:
         """The run's row of ploomes_sync.run_history."""
         with self.connect() as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
             cur.execute("SELECT run_type, mode, status, streams, year_table, error "
-                        "FROM ploomes_sync.run_history WHERE run_key = %s", [run_id])
+                        "FROM ploomes_sync.run_history WHERE run_id = %s", [run_id])
             row = cur.fetchone()
         assert row is not None, f"no run_history row for {run_id}"
         return row
@@ -116,7 +116,7 @@ def e2e(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
                                    port=free_port()) as airflow:
                 api = airflow.client()
                 stack = E2EStack(airflow=airflow, api=api, sim=sim, db_url=db_url, mailbox=mailbox)
-                api.set_pool("ploomes_api", 1, "Ploomes API")
+                api.set_pool("ploomes_api", 3, "Ploomes API")
                 api.wait_for_dag(DAG_ID, alive=stack.alive)
                 api.set_paused(DAG_ID, False)
                 yield stack

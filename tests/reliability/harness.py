@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -39,8 +38,7 @@ FAST_EXTRAS: dict[str, Any] = {
     "trust_env": False,
 }
 
-# The cutoff is the run's start: what the simulator changed before a run is in its window.
-CONFIG = SyncConfig(safety_lag_seconds=0)
+CONFIG = SyncConfig()
 
 PUBLIC_TABLES = ("sales", "customers", "customer_sales")
 
@@ -96,37 +94,45 @@ def assert_converged(db_url: str, admin: AdminClient) -> None:
         assert_warehouse_equals_truth(conn, admin.truth_deals(), admin.truth_contacts())
 
 
-def run_status(db_url: str, run_key: str) -> dict[str, Any]:
+def run_status(db_url: str, run_id: str) -> dict[str, Any]:
     with psycopg.connect(db_url, autocommit=True) as conn:
-        return warehouse.get_run(conn, run_key)
+        return warehouse.get_run(conn, run_id)
 
 
-def run_ok(pipeline: Pipeline, db_url: str, admin: AdminClient, run_key: str) -> PipelineRun:
+def run_ok(pipeline: Pipeline, db_url: str, admin: AdminClient, run_id: str) -> PipelineRun:
     """One run that must succeed and leave the warehouse equal to the truth."""
-    run = pipeline.run(run_key=run_key)
-    assert run_status(db_url, run_key)["status"] == "success"
+    run = pipeline.run(run_id=run_id)
+    assert run_status(db_url, run_id)["status"] == "success"
     assert_converged(db_url, admin)
     return run
 
 
-def run_fails(pipeline: Pipeline, run_key: str, expected: type[BaseException] | tuple[type[BaseException], ...],
+def run_fails(pipeline: Pipeline, run_id: str, expected: type[BaseException] | tuple[type[BaseException], ...],
               ) -> pytest.ExceptionInfo[BaseException]:
     """One run that must fail with ``expected``; the error is returned for its message."""
     with pytest.raises(expected) as failure:
-        pipeline.run(run_key=run_key)
+        pipeline.run(run_id=run_id)
     return failure
 
 
-def extract_only(db_url: str, run_key: str) -> RunPlan:
+def extract_only(db_url: str, run_id: str) -> RunPlan:
     """A run's first tasks (migrate, plan, extract_deals) as the DAG runs them; the plan it holds."""
     with psycopg.connect(db_url) as conn:
         tasks.migrate_schema(conn)
-        plan = tasks.plan_run(conn, dag_id=DAG_ID, run_key=run_key, run_type="manual",
-                              run_started_at=datetime.now(UTC), params={}, data_interval=(None, None),
+        plan = tasks.plan_run(conn, dag_id=DAG_ID, run_id=run_id, run_type="manual",
+                              params={}, data_interval=(None, None),
                               config=CONFIG)
     with psycopg.connect(db_url) as conn, psycopg.connect(db_url) as reject_conn:
         tasks.extract_deals(plan, hook=PloomesHook(), conn=conn, reject_conn=reject_conn, config=CONFIG)
     return plan
+
+
+def read_began(db_url: str, plan: RunPlan, stream: str = "deals") -> Any:
+    """When the run's extract of ``stream`` began reading, in Ploomes' clock: where its load moves the watermark."""
+    from ploomes_sync import streams
+
+    with psycopg.connect(db_url) as conn:
+        return warehouse.staged(conn, streams.by_name(stream), plan.run_id).read_started_at
 
 
 @contextmanager

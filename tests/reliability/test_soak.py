@@ -105,16 +105,16 @@ def test_soak_of_incremental_runs_with_random_changes_and_faults(
                     if task == doomed:
                         raise WorkerDied(task)
 
-                Pipeline(db_url, config=CONFIG, before=die).run(run_key=key)
+                Pipeline(db_url, config=CONFIG, before=die).run(run_id=key)
             elif fault == "session-killed":
                 with watermark_row_locked(db_url):
                     killer = _kill_session_mid_load(db_url)
                     try:
-                        pipeline.run(run_key=key)
+                        pipeline.run(run_id=key)
                     finally:
                         killer.join()
             else:
-                pipeline.run(run_key=key)
+                pipeline.run(run_id=key)
         except (PloomesRequestError, PloomesAuthError, WorkerDied, psycopg.OperationalError) as exc:
             failed = exc
         finally:

@@ -234,7 +234,7 @@ class TestTheKeyNeverLeaks:
         with smtplib.SMTP("127.0.0.1", mailbox.port) as client:
             client.send_message(message)
         with harness.connect() as conn:
-            conn.execute("INSERT INTO ploomes_sync.rejects (run_key, stream, reason, raw) VALUES "
+            conn.execute("INSERT INTO ploomes_sync.rejects (run_id, stream, reason, raw) VALUES "
                          "('planted', 'deals', 'planted', %s)", [json.dumps({"k": key})])
         airflow_db = sqlite3.connect(home / "airflow.db")
         with airflow_db:
@@ -310,7 +310,7 @@ class TestTheFailureCallbacks:
         alerts.record_failure(context)
 
         with psycopg.connect(db_url) as conn:
-            error = conn.execute("SELECT error FROM ploomes_sync.run_history WHERE run_key = 'manual__leaky'"
+            error = conn.execute("SELECT error FROM ploomes_sync.run_history WHERE run_id = 'manual__leaky'"
                                  ).fetchone()[0]
         evidence = {"subject": subject, "body": body, "run_history.error": error}
         assert "bad key ***" in body and "bad key ***" in error, "the rest of the message is kept"

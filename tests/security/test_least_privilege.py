@@ -146,7 +146,7 @@ def pipeline(url: str):
     from ploomes_devkit.pipeline import Pipeline
     from ploomes_sync.config import SyncConfig
 
-    return Pipeline(url, config=SyncConfig(safety_lag_seconds=0))
+    return Pipeline(url, config=SyncConfig())
 
 
 class TestTheSyncRunsAsTheLeastPrivilegedRole:
@@ -156,9 +156,9 @@ class TestTheSyncRunsAsTheLeastPrivilegedRole:
         warehouse.run_script(script_without(None), admin_url)  # idempotent
         login_url = warehouse.create_login(admin_url)
 
-        pipeline(login_url).run(run_key="manual__first")
+        pipeline(login_url).run(run_id="manual__first")
         sim.admin.mutate(updates=30, deletes=10, creates=15, seed=2)
-        second = pipeline(login_url).run(run_key="scheduled__second", run_type="scheduled")
+        second = pipeline(login_url).run(run_id="scheduled__second", run_type="scheduled")
 
         assert second.plan["mode"] == "incremental"
         with warehouse.superuser() as conn:
@@ -223,7 +223,7 @@ class TestEveryGrantIsNeeded:
         steps: list[str] = []
         run.before = steps.append
         with pytest.raises(psycopg.Error, match=GRANTS[grant][1]):
-            run.run(run_key=f"manual__without_{grant}")
+            run.run(run_id=f"manual__without_{grant}")
         assert steps == ["migrate_schema"]
 
     def test_with_all_of_them_the_first_run_gets_past_the_migrations(self, warehouse):

@@ -3,8 +3,10 @@
 Statically: every statement handed to psycopg (``execute``, ``executemany``, ``copy``) or to the
 warehouse helpers (``ploomes_sync.warehouse.connection``: ``fetchone``, ``fetchrow``, ``fetchall``,
 ``fetchdicts``, ``execute``, whose ``query`` is typed ``LiteralString``) is a string literal, the
-text of a ``.sql`` file (``load(...)``), a ``psycopg.sql`` composition of identifiers, or a name
-bound only to those. The dynamic SQL inside the migrations goes through ``format()`` with ``%I``.
+text of a ``.sql`` file (``load(...)``), such a file's template filled with a stream's identifiers
+(``statement(...)``: ``ploomes_sync.warehouse.statements``, which fills ``{name}`` fields with
+``psycopg.sql.Identifier`` only), a ``psycopg.sql`` composition of identifiers, or a name bound
+only to those. The dynamic SQL inside the migrations goes through ``format()`` with ``%I``.
 
 Behaviourally: deal titles, contact names, rejected records and a run key made of SQL and of
 placeholder syntax come out of the warehouse byte for byte, and no table went anywhere.
@@ -95,8 +97,8 @@ class _Checker:
         if isinstance(node, ast.Call):
             func = node.func
             called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-            if called == "load":  # the text of an include/sql file, never formatted afterwards
-                return True
+            if called in ("load", "statement"):  # an include/sql file's text, or its template filled
+                return True                        # with the identifiers of a stream's spec
             if called == "SQL":
                 return len(node.args) == 1 and isinstance(node.args[0], ast.Constant)
             if called in ("format", "join") and isinstance(func, ast.Attribute) and self._composition(func.value):
@@ -166,10 +168,10 @@ class TestStatementsAreFixedText:
         assert checked >= 25, f"only {checked} SQL calls found: is the checker still looking at the code?"
 
     @pytest.mark.parametrize("bad", [
-        'conn.execute(f"DELETE FROM t WHERE run_key = \'{run_key}\'")',
-        'conn.execute("DELETE FROM t WHERE run_key = \'%s\'" % run_key)',
-        'conn.execute("DELETE FROM t WHERE run_key = \'{}\'".format(run_key))',
-        'conn.execute("DELETE FROM t WHERE run_key = \'" + run_key + "\'")',
+        'conn.execute(f"DELETE FROM t WHERE run_id = \'{run_id}\'")',
+        'conn.execute("DELETE FROM t WHERE run_id = \'%s\'" % run_id)',
+        'conn.execute("DELETE FROM t WHERE run_id = \'{}\'".format(run_id))',
+        'conn.execute("DELETE FROM t WHERE run_id = \'" + run_id + "\'")',
         'cur.executemany("INSERT INTO t VALUES (" + ", ".join(values) + ")", rows)',
         'cur.copy(f"COPY {table} FROM STDIN")',
         'fetchall(conn, load("a.sql") + f" WHERE id = {deal_id}")',
@@ -186,9 +188,10 @@ class TestStatementsAreFixedText:
 
     @pytest.mark.parametrize("good", [
         'conn.execute("SELECT clock_timestamp()")',
-        'cur.execute(load("staging/register.sql"), {"run_key": run_key})',
+        'cur.execute(load("staging/register.sql"), {"run_id": run_id})',
         'cur.copy(load(f"staging/copy_{stream}.sql"))',
-        'statement = load("merge/sales.sql")\nfetchrow(conn, statement, {"run_key": run_key})',
+        'cur.copy(statement("staging/copy.sql", stream))',
+        'statement = load("merge/sales.sql")\nfetchrow(conn, statement, {"run_id": run_id})',
         'def run(conn, query: LiteralString, params=None):\n    conn.execute(query, params)',
         'conn.execute(sql.SQL("SELECT * FROM {} WHERE id = %s").format(sql.Identifier(name)), [deal_id])',
     ])
@@ -218,30 +221,55 @@ class TestSqlFiles:
             assert re.search(r"%(\d\$)?I", template.group(1)), (name, statement)
 
     def test_statement_files_take_values_only_as_named_parameters(self):
+        from ploomes_sync.streams import DEALS
+        from ploomes_sync.warehouse.statements import fields
+
+        identifiers = set(fields(DEALS))  # the only template fields: tables and column lists of a spec
         for path in sorted(SQL_DIR.rglob("*.sql")):
             if path.parent.name in ("migrations", "roles"):  # run whole, never with parameters
                 continue
             code = re.sub(r"--[^\n]*", "", path.read_text(encoding="utf-8"))
             code = re.sub(r"%\(\w+\)s", "", code)
             assert "%" not in code, f"{path.relative_to(ROOT)}: a % that is not a %(name)s parameter"
-            assert not re.search(r"\{\w+\}", code), f"{path.relative_to(ROOT)}: a Python format field"
+            unknown = set(re.findall(r"\{(\w+)\}", code)) - identifiers  # ('{}' is a json literal)
+            assert not unknown, f"{path.relative_to(ROOT)}: template fields {unknown} are not identifiers of a spec"
+
+    def test_template_fields_are_filled_with_quoted_identifiers_only(self):
+        from psycopg import sql
+
+        from ploomes_sync.streams import CONTACTS, DEALS
+        from ploomes_sync.warehouse.statements import fields
+
+        def pieces(node):
+            if isinstance(node, sql.Composed):
+                for part in node:
+                    yield from pieces(part)
+            else:
+                yield node
+
+        for stream in (DEALS, CONTACTS):
+            for name, value in fields(stream).items():
+                kinds = {type(piece).__name__ for piece in pieces(value)}
+                assert kinds <= {"Identifier", "SQL"}, (name, kinds)
+                assert all(piece.as_string(None) in (", ", " = ") for piece in pieces(value)
+                           if isinstance(piece, sql.SQL)), name
 
 
 # --- behaviour -----------------------------------------------------------------------------------------
 
 HOSTILE = [
     "'); DROP TABLE public.sales; --",
-    "%(x)s and %(run_key)s",
+    "%(x)s and %(run_id)s",
     "%s %% %d",
     "$1 $2::text",
     "$$; DROP TABLE public.customers; $$",
     "E'\\x27' \\' \\\\ back\\slash",
     "linha 1\n\\.\nlinha 3",  # COPY's end-of-data marker on a line of its own
     "tab\tseparated\tvalues\r\n",
-    "{run_key} {0} ${x}",
+    "{run_id} {0} ${x}",
     "Robert'); DELETE FROM ploomes_sync.watermarks; --",
 ]
-HOSTILE_RUN_KEY = "manual__2026-01-01'); DROP TABLE ploomes_sync.run_history; --%(run_key)s$1"
+HOSTILE_RUN_KEY = "manual__2026-01-01'); DROP TABLE ploomes_sync.run_history; --%(run_id)s$1"
 
 
 @pytest.fixture
@@ -267,15 +295,15 @@ class TestHostileValues:
                                      "StatusId": 1, "CreateDate": "2024-05-01T10:00:00-03:00",
                                      "LastUpdateDate": "2024-05-01T10:00:00-03:00"})
 
-        Pipeline(db_url, config=SyncConfig(safety_lag_seconds=0)).run(run_key=HOSTILE_RUN_KEY, run_type="manual")
+        Pipeline(db_url, config=SyncConfig()).run(run_id=HOSTILE_RUN_KEY, run_type="manual")
 
         with psycopg.connect(db_url) as conn:
             titles = dict(conn.execute("SELECT id, title FROM public.sales WHERE id = ANY(%s)", [deal_ids]))
             name, legal_name = conn.execute("SELECT name, legal_name FROM public.customers WHERE id = %s",
                                             [contact["Id"]]).fetchone()
-            rejects = conn.execute("SELECT run_key, record_id, raw FROM ploomes_sync.rejects "
+            rejects = conn.execute("SELECT run_id, record_id, raw FROM ploomes_sync.rejects "
                                    "WHERE stream = 'deals'").fetchall()
-            status = conn.execute("SELECT status FROM ploomes_sync.run_history WHERE run_key = %s",
+            status = conn.execute("SELECT status FROM ploomes_sync.run_history WHERE run_id = %s",
                                   [HOSTILE_RUN_KEY]).fetchone()
             tables = {row[0] for row in conn.execute(
                 "SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname IN ('public', 'ploomes_sync')")}

@@ -10,9 +10,7 @@ from psycopg.rows import dict_row
 
 from ploomes_sync import warehouse
 
-from ploomes_sync.streams import DEALS
-
-from .factories import at, deal, load, stage
+from .factories import at, deal, load
 
 WATERMARKS = {"deals": datetime(2025, 1, 1, tzinfo=UTC), "contacts": datetime(2025, 1, 2, tzinfo=UTC)}
 

@@ -88,7 +88,12 @@ def finish_run(conn: psycopg.Connection, plan: RunPlan, *, failed_tasks: list[st
     status recorded.
     """
     status = "failed" if failed_tasks else "success"
-    error = f"tasks not successful: {', '.join(sorted(failed_tasks))}" if failed_tasks else None
+    error = None
+    if failed_tasks:
+        recorded = warehouse.get_run(conn, plan.run_id).get("error")
+        # the failure callback recorded what went wrong: keep it, and add the tasks concerned
+        summary = f"tasks not successful: {', '.join(sorted(failed_tasks))}"
+        error = summary if not recorded else recorded if summary in recorded else f"{recorded}\n({summary})"
     warehouse.finish_run(conn, plan.run_id, status=status, error=error,
                          watermarks_after=warehouse.get_watermarks(conn))
     warehouse.drop_stage(conn, plan.run_id, (streams.DEALS, streams.CONTACTS))

@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from typing import LiteralString
 
 import psycopg
 
@@ -40,7 +41,7 @@ class WarehouseBudget:
     def __repr__(self) -> str:
         return f"WarehouseBudget({self.account!r}, requests_per_minute={self.requests_per_minute:g})"
 
-    def _execute(self, query: str, params: dict[str, object]) -> tuple | None:
+    def _execute(self, query: LiteralString, params: dict[str, object]) -> tuple | None:
         with self._lock:
             for attempt in (1, 2):
                 if self._conn is None or self._conn.closed:

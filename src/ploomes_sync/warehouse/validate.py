@@ -86,7 +86,7 @@ class Check:
         return text
 
 
-def _counts(rows: list[tuple[Any, ...]]) -> tuple[int, int, dict[str, int], list[int]]:
+def _counts(rows: list[tuple[Any, ...]], listing: Listing) -> tuple[int, int, dict[str, int], list[int]]:
     compared = differing = 0
     left_out = dict.fromkeys(LEFT_OUT, 0)
     examples: list[int] = []
@@ -98,6 +98,8 @@ def _counts(rows: list[tuple[Any, ...]]) -> tuple[int, int, dict[str, int], list
                 examples.extend(examples_of_class or [])
         else:
             left_out[cls] += deals
+    # every record the listing set aside is left out, also those the warehouse never had
+    left_out["rejected"] = max(left_out["rejected"], listing.rejected)
     return compared, differing, left_out, sorted(examples)[:10]
 
 
@@ -136,7 +138,8 @@ def check_deals(conn: psycopg.Connection, stream: Stream, listing: Listing) -> C
         entry["revenue_diff"] = entry["warehouse_won_revenue"] - entry["ploomes_won_revenue"]
         entry["ok"] = entry["differing"] == 0 and entry["deals_diff"] == 0 and entry["revenue_diff"] == 0
         table.append({column: entry[column] for column in YEAR_COLUMNS})
-    compared, differing, left_out, examples = _counts([(cls, int(deals), ex) for _, cls, deals, *_, ex in rows])
+    compared, differing, left_out, examples = _counts([(cls, int(deals), ex) for _, cls, deals, *_, ex in rows],
+                                                      listing)
     check = Check(stream.name, compared, differing, left_out, examples, table)
     if not check.ok:
         log.warning("Run %s: %s deals differ between Ploomes and public.sales (e.g. %s)", listing.run_id,
@@ -149,7 +152,8 @@ def check_rows(conn: psycopg.Connection, stream: Stream, listing: Listing) -> Ch
     with transaction(conn):
         _require_listing(conn, stream, listing)
         rows = fetchall(conn, statement("validate/rows.sql", stream, listing=listing.staging), _params(listing))
-    compared, differing, left_out, examples = _counts([(cls, int(count), ex) for cls, count, _, _, ex in rows])
+    compared, differing, left_out, examples = _counts([(cls, int(count), ex) for cls, count, _, _, ex in rows],
+                                                      listing)
     check = Check(stream.name, compared, differing, left_out, examples)
     if not check.ok:
         log.warning("Run %s: %s %s differ between Ploomes and public.%s (e.g. %s)", listing.run_id, differing,

@@ -1,0 +1,64 @@
+"""How often a run lists Ploomes to find deletions: ``listing_every_hours`` and ``full_listing_every_hours``."""
+
+from __future__ import annotations
+
+import psycopg
+
+from ploomes_devkit.pipeline import Pipeline
+from ploomes_sync import warehouse
+from ploomes_sync.config import SyncConfig
+from tests.support.connections import use_ploomes
+from tests.support.truth import assert_warehouse_equals_truth
+
+
+def _listing_requests(sim) -> int:
+    """Requests of the listing task: counts, and reads of the listing (it selects no Title, the extract does)."""
+    return sum(1 for r in sim.admin.requests()
+               if r["path"] == "/Deals" and "Title" not in r["query"].get("$select", "Title"))
+
+
+class TestListingInterval:
+    def test_by_default_every_run_finds_deletions_by_count_and_lists_every_deal_once_a_day(
+        self, sim, db_url, monkeypatch, api_key
+    ):
+        use_ploomes(monkeypatch, sim.url, api_key, requests_per_minute=6000, page_size=50)  # 18 pages of deals
+        pipeline = Pipeline(db_url, config=SyncConfig())
+        first = pipeline.run()
+        assert first.plan["deals_listing"] == "extract"  # the full run's extract is its listing
+        gone = sim.admin.truth_deals()[0]["Id"]
+        sim.admin.delete_deal(gone)
+        sim.admin.clear_requests()
+
+        run = pipeline.run(run_type="scheduled")
+
+        assert run.plan["mode"] == "incremental" and run.plan["deals_listing"] == "count"
+        assert run.results["list_deletions"]["deals"]["method"] == "count"
+        assert _listing_requests(sim) < 900 / 50 / 2  # far fewer requests than listing every deal takes
+        with psycopg.connect(db_url) as conn:
+            assert conn.execute("SELECT count(*) FROM public.sales WHERE id = %s", [gone]).fetchone()[0] == 0
+            assert_warehouse_equals_truth(conn, sim.admin.truth_deals(), sim.admin.truth_contacts())
+
+    def test_between_listings_incremental_runs_skip_the_listing_and_the_next_one_catches_up(self, sim, db_url):
+        pipeline = Pipeline(db_url, config=SyncConfig(listing_every_hours=24))
+        first = pipeline.run(run_type="scheduled")
+        assert first.plan["mode"] == "full" and first.results["validate_by_year"]["compared"]
+        gone = sim.admin.truth_deals()[0]["Id"]
+        sim.admin.delete_deal(gone)
+        sim.admin.clear_requests()
+
+        between = pipeline.run(run_type="scheduled")
+
+        assert set(between.skipped) == {"list_deletions", "reconcile_deletions"}
+        assert between.results["validate_by_year"] == {"compared": False}
+        assert _listing_requests(sim) == 0
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM public.sales WHERE id = %s", [gone]).fetchone()[0] == 1
+            row = warehouse.get_run(conn, between.run_id)
+        assert row["status"] == "success" and row["year_table"] is None
+
+        due = Pipeline(db_url, config=SyncConfig(listing_every_hours=1e-9))
+        catch_up = due.run(run_type="scheduled")
+
+        assert catch_up.results["reconcile_deletions"]["deals"]["deleted"] == 1
+        with psycopg.connect(db_url) as conn:
+            assert_warehouse_equals_truth(conn, sim.admin.truth_deals(), sim.admin.truth_contacts())
