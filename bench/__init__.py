@@ -5,12 +5,15 @@
 
 Scenarios (see :mod:`bench.plan` for the sizes and :mod:`bench.scenarios` for the code):
 
-- ``full``: a full sync of N deals with the rate limit off, end to end (the DAG's nine tasks, in
-  order, through :class:`ploomes_devkit.pipeline.Pipeline`, i.e. the functions the DAG's tasks call).
-- ``rate_limited``: the same full sync with the simulator and the hook both at 120 requests a minute,
-  against the floor: one request per 300 deals and per 300 contacts at 2 requests a second.
-- ``incremental``: 300 deals changed through the simulator's admin API after a full sync, then a
-  scheduled run (with and without the whole-account check of ``validate_by_year``).
+- ``full``: a full sync of N deals with the rate limit off, end to end (the DAG's tasks, in order,
+  through :class:`ploomes_devkit.pipeline.Pipeline`, i.e. the functions the DAG's tasks call): a
+  regression guard of the sync's own speed, not a target.
+- ``six_hourly``: after it, on the same warehouse, three scheduled runs after 300 updates, 6
+  creations and 5 deletions each: deletions found by ``$count``; the daily listing of every record;
+  and an API that does not answer ``$count``. Their requests, and so the requests of a day.
+- ``latency``: the full sync of the reference size with the simulator and the hook at 120 requests
+  a minute and the API answering after 0, 0.5, 1 and 2 s, against the floor (one request per 300
+  deals and per 300 contacts at 2 requests a second).
 - ``baseline``: the old cron, implemented honestly (:mod:`bench.baseline`) on the same data.
 
 How it is measured:

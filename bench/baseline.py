@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 import requests
 
-from ploomes_sync import records, warehouse
+from ploomes_sync import records, streams, warehouse
 from ploomes_sync.settings import DEFAULT_CLIENT_TAG_ID, USER_KEY_HEADER
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
@@ -138,22 +138,19 @@ class OldCron:
         """Every deal, page by page, one upsert each."""
 
         def to_params(record: dict) -> tuple | None:
-            row = records.deal_row(record)
-            if isinstance(row, records.Reject):
-                return None
-            # DEAL_COLUMNS order, with ``won`` after ``status`` as public.sales has it
-            return (*row[:5], row[4] == "won", *row[5:])
+            row = streams.DEALS.row(record)  # the columns of public.sales, in its order
+            return None if isinstance(row, records.Reject) else row
 
-        self._sync(conn, "deals", self.pages("Deals", records.DEAL_FIELDS), to_params)
+        self._sync(conn, "deals", self.pages("Deals", streams.DEALS.select), to_params)
 
     def sync_contacts(self, conn: psycopg.Connection) -> None:
         """Every contact (tags expanded), page by page, one upsert each."""
 
         def to_params(record: dict) -> tuple | None:
-            row = records.contact_row(record, self.client_tag_id)
+            row = streams.contacts(self.client_tag_id).row(record)
             return None if isinstance(row, records.Reject) else row
 
-        self._sync(conn, "contacts", self.pages("Contacts", records.CONTACT_FIELDS, expand="Tags"), to_params)
+        self._sync(conn, "contacts", self.pages("Contacts", streams.CONTACTS.select, expand="Tags"), to_params)
 
     def run(self, db_url: str) -> OldCronStats:
         """Schema, deals, contacts, then ``public.customer_sales``; the timings land in ``stats``."""

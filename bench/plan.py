@@ -1,8 +1,11 @@
-"""What one benchmark run measures: the sizes, the rate, the changes, the old cron's settings.
+"""What one benchmark run measures: the sizes, the rate, the latencies, the changes, the old cron.
 
-The defaults are the issue's: full syncs of 30,000 and 300,000 deals, 120 requests a minute, 300
-changed deals, and the old cron's pages of 50 with a 500 ms pause. ``tiny`` scales every one down
-so the whole run takes seconds (``make test`` runs it); the floor is scaled with the rate.
+The defaults are the issues': full syncs of 30,000 and 300,000 deals with no limit (a regression
+guard only: at 120 requests a minute the API caps production at 600 deals a second); the full
+sync of 30,000 at 120 requests a minute with the API answering in 0, 0.5, 1 and 2 s, against the
+floor; a 6-hourly run after 300 updates, 6 creations and 5 deletions at both sizes, with and
+without ``$count``; the old cron's pages of 50 with a 500 ms pause. ``tiny`` scales every one
+down so the whole run takes seconds (``make test`` runs it); the floor is scaled with the rate.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ API_REQUESTS_PER_MINUTE = 120  # the account's budget
 DEALS_PER_CONTACT = 15  # the simulator's default ratio (30,000 deals, 2,000 contacts)
 DEFAULT_SIZES = (30_000, 300_000)
 DEFAULT_REFERENCE_DEALS = 30_000
-DEFAULT_CHANGES = 300
+DEFAULT_CHANGES = (300, 6, 5)  # updates, creations, deletions between two 6-hourly runs
+DEFAULT_LATENCIES = (0.0, 0.5, 1.0, 2.0)
+RUNS_PER_DAY = 4
 OLD_PAGE_SIZE = 50  # what the old cron asked for with $top
 OLD_PAUSE_SECONDS = 0.5  # what it slept between pages
 SEED = 42
@@ -39,8 +44,9 @@ class BenchPlan:
     preset: str
     sizes: tuple[int, ...]  # deals of each unlimited full sync
     reference_deals: int  # deals of the rate-limited, incremental and baseline scenarios
-    requests_per_minute: int  # of the rate-limited scenario (simulator and hook alike)
-    changes: int  # deals changed before the incremental run
+    requests_per_minute: int  # of the rate-limited scenarios (simulator and hook alike)
+    changes: tuple[int, int, int]  # deals updated, created and deleted before a 6-hourly run
+    latencies: tuple[float, ...]  # seconds the API takes to answer, one rate-limited full sync each
     old_page_size: int
     old_pause_seconds: float
     run_baseline: bool = True
@@ -51,15 +57,17 @@ class BenchPlan:
     def default(cls) -> BenchPlan:
         """The issue's sizes: minutes of wall time, most of it the rate-limited run and the old cron."""
         return cls("full", DEFAULT_SIZES, DEFAULT_REFERENCE_DEALS, API_REQUESTS_PER_MINUTE, DEFAULT_CHANGES,
-                   OLD_PAGE_SIZE, OLD_PAUSE_SECONDS)
+                   DEFAULT_LATENCIES, OLD_PAGE_SIZE, OLD_PAUSE_SECONDS)
 
     @classmethod
     def tiny(cls) -> BenchPlan:
         """Seconds in all: 600 deals, the rate ten times higher and the old cron's pause ten times shorter."""
-        return cls("tiny", (600,), 600, API_REQUESTS_PER_MINUTE * 10, 30, OLD_PAGE_SIZE, OLD_PAUSE_SECONDS / 10)
+        return cls("tiny", (600,), 600, API_REQUESTS_PER_MINUTE * 10, (30, 2, 2), (0.0, 0.05), OLD_PAGE_SIZE,
+                   OLD_PAUSE_SECONDS / 10)
 
     def with_options(self, *, sizes: tuple[int, ...] | None = None, reference_deals: int | None = None,
-                     run_baseline: bool | None = None, repeat: int | None = None) -> BenchPlan:
+                     run_baseline: bool | None = None, repeat: int | None = None,
+                     latencies: tuple[float, ...] | None = None) -> BenchPlan:
         """A copy with the command line's choices."""
         changes: dict[str, Any] = {}
         if sizes is not None:
@@ -70,6 +78,8 @@ class BenchPlan:
             changes["run_baseline"] = run_baseline
         if repeat is not None:
             changes["repeat"] = max(1, repeat)
+        if latencies is not None:
+            changes["latencies"] = latencies
         return replace(self, **changes)
 
     @property
@@ -78,12 +88,14 @@ class BenchPlan:
         return tuple(sorted({*self.sizes, self.reference_deals}))
 
     def floor_seconds(self, deals: int, contacts: int) -> float:
-        """The least wall time of a full sync at this plan's rate: one request per 300 deals and per
-        300 contacts, nothing else (no key check, no empty last page, no validation listing)."""
+        """The least time a full sync's reading takes at this plan's rate: one request per 300 deals
+        and per 300 contacts, nothing else (no key check, no probe, no last partial page)."""
         return (pages(deals) + pages(contacts)) * 60.0 / self.requests_per_minute
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready copy."""
         values = asdict(self)
         values["sizes"] = list(self.sizes)
+        values["changes"] = dict(zip(("updates", "creates", "deletes"), self.changes, strict=True))
+        values["latencies"] = list(self.latencies)
         return values

@@ -1,8 +1,10 @@
 """The parent: one simulator process per data size, one fresh database and one worker per scenario.
 
-Order for the reference size (30,000 deals): full sync, incremental (300 changes), incremental
-with the whole-account check deferred, rate-limited full sync, old cron. The last two run on the
-same data (after the changes), with the simulator enforcing the account's limit.
+Order, for each size: the full sync with no limit; then, on its warehouse, three 6-hourly runs
+after 300 updates, 6 creations and 5 deletions each: one that finds deletions by ``$count`` (the
+usual run), one that lists every record (the daily full listing), and one against an API that does
+not answer ``$count`` (it lists every record, paced). For the reference size then: the full sync at
+120 requests a minute with the API answering after each latency of the plan, and the old cron.
 """
 
 from __future__ import annotations
@@ -29,7 +31,12 @@ ROOT = Path(__file__).resolve().parents[1]
 UNLIMITED_REQUESTS_PER_MINUTE = 1_000_000  # the hook's limiter still runs, 60 µs apart: in effect off
 WORKER_TIMEOUT_SECONDS = 3600.0
 LOG_TAIL_LINES = 25
-DEFERRED_CHECK = {"full_check_every_hours": 24.0}  # the incremental run between whole-account checks
+# The three 6-hourly runs: (name, config, whether the simulator answers $count)
+SIX_HOURLY = (
+    ("6-hourly run, $count answered", {}, True),
+    ("daily full listing", {"full_listing_every_hours": 0}, True),
+    ("6-hourly run, no $count", {}, False),
+)
 
 Progress = Callable[[str], None]
 
@@ -60,7 +67,6 @@ class BenchRunner:
 
     def _size(self, sim: SimulatorProcess, deals: int, contacts: int) -> None:
         plan = self.plan
-        reference = deals == plan.reference_deals
         unlimited = UNLIMITED_REQUESTS_PER_MINUTE
         name = f"full sync, no rate limit, {deals:,} deals"
         first = len(self.scenarios)
@@ -70,23 +76,30 @@ class BenchRunner:
                 if attempt < plan.repeat:
                     continue
                 self._keep_fastest(first, name)
-                if not reference:
-                    continue
-                self._scenario(sim, db_url, "incremental", f"incremental, {plan.changes} deals changed",
-                               deals, contacts, unlimited, changes=plan.changes, seed=1)
-                # The same deals changed again (same seed): runs seconds apart, the lookback would
-                # otherwise read the previous run's changes too, which hourly runs would not.
-                self._scenario(sim, db_url, "incremental",
-                               f"incremental, {plan.changes} changed, whole-account check deferred",
-                               deals, contacts, unlimited, changes=plan.changes, seed=1, config=DEFERRED_CHECK)
-        if not reference:
+                updates, creates, deletes = plan.changes
+                for number, (label, config, count) in enumerate(SIX_HOURLY, start=1):
+                    sim.admin.configure(count_supported=count)
+                    try:
+                        self._scenario(sim, db_url, "six_hourly",
+                                       f"{label} ({updates} updated, {creates} created, {deletes} deleted), "
+                                       f"{deals:,} deals", deals, contacts, unlimited, changes=list(plan.changes),
+                                       seed=number, config=config, count_supported=count)
+                    finally:
+                        sim.admin.configure(count_supported=True)
+        if deals != plan.reference_deals:
             return
         sim.admin.configure(rate_limit=plan.requests_per_minute)
         try:
-            with self._database() as db_url:
-                self._scenario(sim, db_url, "rate_limited",
-                               f"full sync at {plan.requests_per_minute} requests/min, {deals:,} deals",
-                               deals, contacts, plan.requests_per_minute)
+            for latency in plan.latencies:
+                sim.admin.configure(latency_seconds=latency)
+                try:
+                    with self._database() as db_url:
+                        self._scenario(sim, db_url, "latency",
+                                       f"full sync at {plan.requests_per_minute}/min, answers after {latency:g} s, "
+                                       f"{deals:,} deals", deals, contacts, plan.requests_per_minute,
+                                       latency=latency, measure_reading=True)
+                finally:
+                    sim.admin.configure(latency_seconds=0.0)
             if plan.run_baseline:
                 with self._database() as db_url:
                     self._scenario(sim, db_url, "baseline",
@@ -131,22 +144,22 @@ class BenchRunner:
             entry["simulator_cpu_seconds"] = _cpu_seconds(simulator) - cpu_before
             entry["simulator_rss_mb"] = simulator.memory_info().rss / 2**20 if simulator is not None else None
             entry["verified"] = verify_warehouse(db_url, sim.admin)
-            if kind in ("rate_limited", "baseline"):
+            if kind in ("latency", "baseline"):
                 self._against_floor(entry)
         self.scenarios.append(entry)
         self.progress(summary(entry))
 
     def _against_floor(self, entry: dict[str, Any]) -> None:
-        """Wall time against the floor (one request per 300 deals and per 300 contacts at the rate)."""
+        """Times against the floor (one request per 300 deals and per 300 contacts at the rate): the
+        reading's span (first request to last answer of the extracts) and the whole run's wall time."""
         plan, deals, contacts = self.plan, entry["deals"], entry["contacts"]
         floor = plan.floor_seconds(deals, contacts)
         entry["floor_requests"] = pages(deals) + pages(contacts)
         entry["floor_seconds"] = floor
         entry["wall_vs_floor"] = entry["wall_seconds"] / floor
-        if entry["kind"] == "rate_limited":
-            validate = next(row for row in entry["tasks"] if row["task"] == "validate_by_year")
-            entry["without_validation_seconds"] = entry["wall_seconds"] - (validate["seconds"] or 0.0)
-            entry["without_validation_vs_floor"] = entry["without_validation_seconds"] / floor
+        reading = entry.get("reading")
+        if reading:
+            entry["reading_vs_floor"] = reading["seconds"] / floor
 
     def _worker(self, spec: dict[str, Any], label: str) -> dict[str, Any]:
         """Run ``python -m bench.worker`` for ``spec``; its result, or ``{"error": ...}`` with the log's end."""

@@ -51,3 +51,16 @@ def db_url(pg_admin_url: str) -> Iterator[str]:
 @pytest.fixture
 def api_key() -> str:
     return TEST_API_KEY
+
+
+# The slow tier: a real Airflow, many runs, other processes, a browser. `make test` runs everything;
+# `make test-fast` (pytest -m "not slow") leaves these out for the daily loop.
+SLOW = ("e2e/", "concurrency/", "production/", "ui/", "webhooks/e2e", "reliability/test_soak.py", "test_bench.py",
+        "dags/test_sync_runs.py", "dags/test_alerts.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.relative_to(ROOT / "tests").as_posix()
+        if path.startswith(SLOW) or any(path.startswith(part) for part in SLOW):
+            item.add_marker(pytest.mark.slow)

@@ -78,6 +78,7 @@ class Pipeline:
         self.shared_budget = shared_budget
         self._counter = 0
         self._lock = threading.Lock()
+        self.last_run: PipelineRun | None = None  # also when run() raised
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
@@ -94,7 +95,7 @@ class Pipeline:
     ) -> PipelineRun:
         """One whole run; raises what the first failing task raised (after ``finish_run``, as the DAG)."""
         self._counter += 1
-        run = PipelineRun(run_id or f"pipeline__{datetime.now(UTC):%Y%m%dT%H%M%S.%f}_{self._counter}")
+        run = self.last_run = PipelineRun(run_id or f"pipeline__{datetime.now(UTC):%Y%m%dT%H%M%S.%f}_{self._counter}")
         try:
             self._step(run, "migrate_schema", lambda: self._with_conn(tasks.migrate_schema))
             plan = self._step(run, "plan_run", lambda: self._plan(run.run_id, run_type, params or {}, data_interval))
@@ -147,10 +148,10 @@ class Pipeline:
         run.results["finish_run"] = run.status
 
     def _step(self, run: PipelineRun, name: str, body: Callable[[], Any]) -> Any:
-        if self.before is not None:
-            self.before(name)
         began = time.perf_counter()
         try:
+            if self.before is not None:
+                self.before(name)  # a fault injected here is the task's failure
             result = body()
         except BaseException:
             with self._lock:

@@ -26,6 +26,7 @@ RUNTIME_SETTINGS: dict[str, tuple[type, ...]] = {
     "latency_seconds": (int, float),
     "latency_jitter_seconds": (int, float),
     "max_page_size": (int,),
+    "hidden_deals_percent": (int,),
 }
 
 
@@ -45,6 +46,7 @@ class SimulatorConfig:
     latency_seconds: float = 0.0  # every API answer waits this long ...
     latency_jitter_seconds: float = 0.0  # ... plus a uniform random part up to this
     max_page_size: int = 300  # a larger $top is cut to this, silently (as the API is reported to)
+    hidden_deals_percent: int = 0  # the API hides this share of deals (a key that lost permissions)
     host: str = DEFAULT_HOST
     port: int = 0
 
@@ -72,6 +74,8 @@ def validate_settings(settings: dict[str, Any]) -> None:
         raise ValueError("auth_status must be 401 or 403")
     if settings.get("rate_limit", 0) < 0:
         raise ValueError("rate_limit must not be negative (0 turns it off)")
+    if not 0 <= settings.get("hidden_deals_percent", 0) <= 100:
+        raise ValueError("hidden_deals_percent must be between 0 and 100")
     if not 1 <= settings.get("max_page_size", 300) <= 300:
         raise ValueError("max_page_size must be between 1 and 300")
     for name in ("slow_seconds", "latency_seconds", "latency_jitter_seconds"):

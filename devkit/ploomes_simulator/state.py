@@ -206,6 +206,8 @@ class SimulatorState:
             query = parse_query(params, table.schema, settings.count_supported, settings.max_page_size)
         except ODataError as exc:
             return error_response(400, "BadRequest", str(exc))
+        if table is self.deals and settings.hidden_deals_percent:
+            _hide(query, settings.hidden_deals_percent)
         with self._lock:
             fragments, count = table.query(query)
         context = to_json(f"{self.base_url}/$metadata#{table.schema.name}")
@@ -533,6 +535,21 @@ class SimulatorState:
                 record["FinishDate"] = None
             elif old.get("FinishDate") is None or old.get("StatusId") != fields["StatusId"]:
                 record["FinishDate"] = now_string()
+
+
+def hidden(deal_id: Any, percent: int) -> bool:
+    """Whether the API hides this deal when ``hidden_deals_percent`` is ``percent`` (fixed per Id)."""
+    return type(deal_id) is int and (deal_id * 2654435761) % 2**32 % 100 < percent
+
+
+def _hide(query: Any, percent: int) -> None:
+    """Leave the hidden deals out of ``query``, as an integration user who lost permission sees it."""
+    def visible(record: dict[str, Any]) -> bool:
+        return not hidden(record.get("Id"), percent)
+
+    for name in ("predicate", "residual"):
+        current = getattr(query, name)
+        setattr(query, name, visible if current is None else (lambda r, c=current: c(r) and visible(r)))
 
 
 def _allow(method: str, *allowed: str) -> None:

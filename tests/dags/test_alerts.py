@@ -60,3 +60,20 @@ class TestFailureEmail:
         harness.sim.admin.configure(api_key="another-wrong-key")
         harness.run()
         assert mailbox.messages == []
+
+    def test_a_refused_mass_deletion_fails_at_once_and_sends_one_email_with_the_counts(self, harness, mailbox):
+        from tests.dags.test_sync_runs import succeeded
+
+        assert succeeded(harness, harness.run())
+        harness.sim.admin.configure(hidden_deals_percent=60)  # the integration user lost most deals
+        mailbox.messages.clear()
+        run = harness.run()
+        states = harness.task_states(run)
+        assert states["reconcile_deletions"] == "failed" and states["finish_run"] == "success"
+        assert {ti.task_id: ti for ti in run.get_task_instances()}["reconcile_deletions"].try_number == 1
+        assert [m["Subject"].split()[1] for m in mailbox.messages] == ["ploomes_sales_sync.reconcile_deletions"]
+        body = Mailbox.text(mailbox.messages[0])
+        assert "Refused to remove" in body and "of the 900 rows of public.sales" in body
+        assert "confirm_mass_deletion" in body
+        with harness.connect() as conn:
+            assert conn.execute("SELECT count(*) FROM public.sales").fetchone()[0] == 900

@@ -69,3 +69,39 @@ class TestDagIntegrity:
             schema = params.get_param(name).schema
             assert schema["format"] == "date" and params.get_param(name).description
         assert params["full_refresh"] is False
+
+    def test_nothing_hangs_every_task_has_a_timeout_and_the_run_one(self, dagbag):
+        dag = dagbag.dags["ploomes_sales_sync"]
+        assert dag.dagrun_timeout is not None and dag.dagrun_timeout < timedelta(hours=6)  # before the next run
+        for task in dag.tasks:
+            assert task.execution_timeout is not None and task.execution_timeout <= dag.dagrun_timeout, task.task_id
+
+    def test_the_graph_says_what_the_run_does(self, dagbag):
+        dag = dagbag.dags["ploomes_sales_sync"]
+        # listing and reconcile are tasks of their own, after both loads, before the aggregate
+        assert {"load_sales", "load_customers"} <= dag.get_task("list_deletions").upstream_task_ids
+        assert "reconcile_deletions" in dag.get_task("list_deletions").downstream_task_ids
+        assert "aggregate_customer_sales" in dag.get_task("reconcile_deletions").downstream_task_ids
+        # a skipped listing does not skip what follows it
+        for task_id in ("reconcile_deletions", "aggregate_customer_sales", "validate_by_year"):
+            assert dag.get_task(task_id).trigger_rule == "none_failed", task_id
+        # the last task runs whatever happened, and does not decide the run's state
+        finish = dag.get_task("finish_run")
+        assert finish.is_teardown and not finish.on_failure_fail_dagrun
+        assert finish.trigger_rule == "all_done_setup_success"
+        assert "finish_run" in dag.get_task("validate_by_year").downstream_task_ids
+
+    def test_the_tasks_that_change_public_tables_update_their_assets(self, dagbag):
+        dag = dagbag.dags["ploomes_sales_sync"]
+        outlets = {task.task_id: {asset.name for asset in task.outlets} for task in dag.tasks if task.outlets}
+        assert outlets == {
+            "load_sales": {"ploomes_sync.public.sales", "ploomes_sync.public.customer_sales"},
+            "load_customers": {"ploomes_sync.public.customers", "ploomes_sync.public.customer_sales"},
+            "reconcile_deletions": {"ploomes_sync.public.sales", "ploomes_sync.public.customers",
+                                    "ploomes_sync.public.customer_sales"},
+            "aggregate_customer_sales": {"ploomes_sync.public.customer_sales"},
+        }
+
+    def test_params_include_the_mass_deletion_confirmation(self, dagbag):
+        param = dagbag.dags["ploomes_sales_sync"].params.get_param("confirm_mass_deletion")
+        assert param.value is False and param.description

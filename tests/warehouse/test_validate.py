@@ -173,3 +173,16 @@ class TestReport:
     def test_the_table_is_a_pandas_frame(self):
         frame = self.RESULT.frame()
         assert list(frame["year"]) == [2023, 2024] and frame["deals_diff"].sum() == -1
+
+
+def test_the_deals_check_compares_exactly_the_columns_the_deals_listing_reads():
+    """validate/deals_by_year.sql names its columns (it is not a template): it must agree with the spec."""
+    import re
+
+    from ploomes_sync.warehouse.sqlfiles import load
+
+    text = load("validate/deals_by_year.sql")
+    listing = re.search(r"SELECT DISTINCT ON \(id\) ([\w, ]+)\n", text).group(1)
+    compared = re.search(r"\(l\.(updated_at[^)]*)\)\s+IS NOT DISTINCT FROM", text).group(1)
+    assert [c.strip() for c in listing.split(",")] == list(DEALS.listed)
+    assert ["id", *(c.strip().removeprefix("l.") for c in compared.split(","))] == list(DEALS.listed)

@@ -195,7 +195,7 @@ class PageReader:
         self.count = first.expected
         if not more:
             return
-        if self._max_in_flight > 1:
+        if self._max_in_flight > 1 and first.received >= self._page_size:  # a short page 1 says nothing
             if probe is None and first.upto is None and self._worth_probing(first):
                 self._probe()
             elif probe is not None:

@@ -82,10 +82,11 @@ def plan_run(
 
 
 def finish_run(conn: psycopg.Connection, plan: RunPlan, *, failed_tasks: list[str]) -> str:
-    """Record the run's outcome and drop its staging, whatever happened (the DAG's teardown).
+    """Record the run's outcome, whatever happened (the DAG's teardown); drop its staging if it succeeded.
 
-    ``failed_tasks``: the run's tasks that did not succeed (failed, upstream failed). Returns the
-    status recorded.
+    ``failed_tasks``: the run's tasks that did not succeed (failed, upstream failed). A failed run
+    keeps its staging (until ``stale_stage_days``), so that a task cleared later finds what its
+    upstream tasks staged. Returns the status recorded.
     """
     status = "failed" if failed_tasks else "success"
     error = None
@@ -96,5 +97,6 @@ def finish_run(conn: psycopg.Connection, plan: RunPlan, *, failed_tasks: list[st
         error = summary if not recorded else recorded if summary in recorded else f"{recorded}\n({summary})"
     warehouse.finish_run(conn, plan.run_id, status=status, error=error,
                          watermarks_after=warehouse.get_watermarks(conn))
-    warehouse.drop_stage(conn, plan.run_id, (streams.DEALS, streams.CONTACTS))
+    if not failed_tasks:
+        warehouse.drop_stage(conn, plan.run_id, (streams.DEALS, streams.CONTACTS))
     return status
