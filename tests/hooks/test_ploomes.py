@@ -350,7 +350,7 @@ class TestPloomesHook:
         pages.close()
 
     def test_memory_stays_flat_however_many_pages(self, connect: Connect) -> None:
-        connect(page_size=20)
+        connect(page_size=20, max_in_flight=1)  # (side by side, at most max_in_flight pages more are held)
         hook = PloomesHook()
         list(hook.iter_pages("Deals"))  # warm up: session, logging, the simulator's caches
         tracemalloc.start(10)
@@ -635,13 +635,22 @@ class TestPloomesHook:
 class TestParallelRead:
     """Large reads cut into Id ranges read side by side; a caller that stops cancels at once."""
 
+    def test_at_no_latency_a_read_stays_in_one_range_and_wastes_no_request(self, connect: Connect,
+                                                                          sim: RunningSimulator) -> None:
+        connect(page_size=20, max_in_flight=4, requests_per_minute=600)  # 0.1 s apart, answers in ms
+
+        ids = read_ids(PloomesHook(), select=["Id"])
+
+        assert ids == truth_ids(sim)  # in Id order: one range
+        assert len(api_log(sim, "/Deals")) == 35  # 700 / 20 pages, no probe, no partial range ends
+
     def test_a_large_read_keeps_requests_in_flight_across_id_ranges(self, connect: Connect,
                                                                      sim: RunningSimulator) -> None:
         connect(page_size=20, max_in_flight=4)
         sim.admin.configure(latency_seconds=0.1)
         hook = PloomesHook()
 
-        ids = sorted(read_ids(hook, select=["Id"], expect_many=True))
+        ids = sorted(read_ids(hook, select=["Id"]))
 
         assert ids == truth_ids(sim)  # every deal, once
         log = api_log(sim, "/Deals")
@@ -656,13 +665,14 @@ class TestParallelRead:
     def test_records_changed_or_deleted_during_a_parallel_read_are_not_lost(self, connect: Connect,
                                                                            sim: RunningSimulator) -> None:
         connect(page_size=20, max_in_flight=4)
+        sim.admin.configure(latency_seconds=0.02)
         before = truth_ids(sim)
         moved: set[int] = set()
         deleted: set[int] = set()
         seen: list[int] = []
 
-        for number, page in enumerate(PloomesHook().iter_pages("Deals", filter=WINDOW, select=["Id"],
-                                                               expect_many=True), start=1):
+        for number, page in enumerate(PloomesHook().iter_pages("Deals", filter=WINDOW, select=["Id"]),
+                                       start=1):
             seen += [record["Id"] for record in page.records]
             for deal_id in seen[-3:]:
                 if deal_id not in moved and deal_id not in deleted:
@@ -676,9 +686,9 @@ class TestParallelRead:
     def test_a_caller_that_stops_cancels_the_read_and_waits_for_nothing(self, connect: Connect,
                                                                        sim: RunningSimulator) -> None:
         connect(page_size=20, max_in_flight=4, timeout=30)
-        sim.admin.configure(slow_seconds=3.0)
+        sim.admin.configure(slow_seconds=3.0, latency_seconds=0.05)  # enough latency to read 4 ranges at once
         sim.admin.set_faults(schedule=[{"kind": "slow", "count": 100, "after": 3, "path": "/Deals"}])
-        pages = PloomesHook().iter_pages("Deals", select=["Id"], expect_many=True)
+        pages = PloomesHook().iter_pages("Deals", select=["Id"])
 
         with pytest.raises(RuntimeError, match="COPY failed"):
             for page in pages:

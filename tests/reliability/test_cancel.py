@@ -17,7 +17,7 @@ from ploomes_simulator import RunningSimulator
 SCRIPT = """
 import sys
 from ploomes_sync.hooks.ploomes import PloomesHook
-for page in PloomesHook().iter_pages("Deals", select=["Id"], expect_many=True):
+for page in PloomesHook().iter_pages("Deals", select=["Id"]):
     if page.number == 2:
         sys.exit("the staging failed")
 """
@@ -31,7 +31,7 @@ def test_a_consumer_that_fails_mid_extract_ends_its_process_before_the_requests_
     sim: RunningSimulator, connect,
 ) -> None:
     connect(page_size=20, max_in_flight=4, timeout=60, max_throttle_wait=600)
-    sim.admin.configure(slow_seconds=4.0)
+    sim.admin.configure(slow_seconds=4.0, latency_seconds=0.05)
     sim.admin.set_faults(schedule=[{"kind": "slow", "count": 100, "after": 3, "path": "/Deals"}])
 
     worker = subprocess.run([sys.executable, "-c", SCRIPT], env=os.environ.copy(), capture_output=True,

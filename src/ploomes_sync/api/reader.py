@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 Fetch = Callable[[Mapping[str, str], threading.Event], dict[str, Any]]
 
 MIN_PAGES_PER_RANGE = 4  # a range is worth a thread of its own when it holds at least this much
+LATENCY_MARGIN = 1.25  # answers vary: a few more requests in flight than the latency seen needs
 _DONE = object()
 
 
@@ -75,7 +76,8 @@ class PageReader:
         after: int | None = None,
         upto: int | None = None,
         max_in_flight: int = 1,
-        expect_many: bool = False,
+        interval: float = 0.0,
+        latency: Callable[[], float | None] = lambda: None,
         full_page: int | None = None,
     ) -> None:
         self._fetch = fetch
@@ -83,7 +85,8 @@ class PageReader:
         self._page_size = page_size
         self._base_filter = base_filter
         self._max_in_flight = max(1, max_in_flight)
-        self._expect_many = expect_many and self._max_in_flight > 1
+        self._interval = interval  # seconds between two requests the rate allows
+        self._latency = latency  # seconds the API took to answer the last request
         self.full_page = full_page  # size of a page the API is known to fill
         self.cancel = threading.Event()
         self.count: int | None = None  # @odata.count of the whole read, when answered
@@ -185,33 +188,36 @@ class PageReader:
         return paginator.has_next_page
 
     def _run_first(self) -> None:
-        """Page 1 of the whole read (and the highest-Id probe); then cut the rest into ranges."""
+        """Page 1 of the whole read; then, for a large read, cut the rest into ranges."""
         first = self._first
-        probe = None
-        if self._expect_many and first.upto is None:
-            probe = threading.Thread(target=self._probe_guarded, daemon=True, name="ploomes-read-probe")
-            probe.start()
         more = self._page(first, first=True)
         self.count = first.expected
         if not more:
             return
-        if self._max_in_flight > 1 and first.received >= self._page_size:  # a short page 1 says nothing
-            if probe is None and first.upto is None and self._worth_probing(first):
-                self._probe()
-            elif probe is not None:
-                probe.join()
+        if self._max_in_flight > 1 and first.received >= self._page_size and self._first_seen is not None \
+                and first.after is not None:  # a short page 1 says nothing about what is left
+            self._density = first.received / max(1, first.after - self._first_seen + 1)
+            if self._max_id is None and first.expected is not None:
+                # @odata.count says how much is left: the Ids it spans follow from page 1's density
+                self._max_id = first.after + math.ceil((first.expected - first.received) / self._density)
+            elif self._max_id is None and self._ranges_wanted(None) > 1:
+                try:
+                    self._probe()
+                except PloomesError as exc:  # read on unsplit; the same error, if lasting, fails the read
+                    log.info("Could not learn the highest Id (%s): reading without splitting", exc)
             self._cut(first)
         self._follow(first)
 
-    def _worth_probing(self, first: KeysetPaginator) -> bool:
-        remaining = None if first.expected is None else first.expected - first.received
-        return remaining is None or remaining > self._page_size * MIN_PAGES_PER_RANGE
-
-    def _probe_guarded(self) -> None:
-        try:
-            self._probe()
-        except PloomesError as exc:  # the read goes on unsplit; the same error, if lasting, fails it
-            log.info("Could not learn the highest Id (%s): reading without splitting", exc)
+    def _ranges_wanted(self, pages: int | None) -> int:
+        """Ranges to read side by side: enough requests in flight to hold the rate at the latency seen
+        (a range has one at a time), each range worth a few pages, at most ``max_in_flight``."""
+        latency = self._latency()
+        wanted = self._max_in_flight
+        if self._interval > 0 and latency is not None:  # a range starts its next request an answer later
+            wanted = min(wanted, math.ceil(LATENCY_MARGIN * latency / self._interval))
+        if pages is not None:
+            wanted = min(wanted, pages // MIN_PAGES_PER_RANGE)
+        return max(1, wanted)
 
     def _probe(self) -> None:
         params = {key: value for key, value in self._params.items() if key not in ("$select", "$expand")}
@@ -227,15 +233,14 @@ class PageReader:
     def _cut(self, first: KeysetPaginator) -> None:
         """Cut ``(first.after, highest Id]`` and beyond into ranges; ``first`` keeps the lowest."""
         low, high = first.after, self._max_id
-        if low is None or high is None or high <= low or self._first_seen is None:
+        if low is None or high is None or high <= low or self._density is None:
             return
-        self._density = first.received / max(1, low - self._first_seen + 1)
         if first.expected is not None:
             remaining = first.expected - first.received
         else:
             remaining = (high - low) * self._density
         pages = math.ceil(remaining / self._page_size)
-        ranges = min(self._max_in_flight, max(1, pages // MIN_PAGES_PER_RANGE))
+        ranges = self._ranges_wanted(pages)
         if ranges < 2:
             return
         width = (high - low) / ranges

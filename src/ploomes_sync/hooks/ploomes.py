@@ -140,6 +140,7 @@ class RequestStats:
     limiter_wait_seconds: float = 0.0
     backoff_wait_seconds: float = 0.0  # waiting out failures and 429s
     first_answer_date: datetime | None = None  # the API's clock (Date header) at its first answer
+    last_latency_seconds: float | None = None  # how long the latest answer took
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
@@ -301,6 +302,7 @@ class PloomesHook(BaseHook):
     def check_response(self, response: Response) -> None:
         """Raise the error that fits a non-2xx status (see ``ploomes_sync.api.errors``)."""
         status = response.status_code
+        self.stats.last_latency_seconds = response.elapsed.total_seconds()
         if 200 <= status < 300:
             if self.stats.first_answer_date is None:
                 self.stats.first_answer_date = _answer_date(response)
@@ -402,15 +404,13 @@ class PloomesHook(BaseHook):
         expand: str | Sequence[str] | None = None,
         after: int | None = None,
         upto: int | None = None,
-        expect_many: bool = False,
         max_in_flight: int | None = None,
     ) -> Iterator[Page]:
         """Every record of ``endpoint`` matching ``filter`` (with Id in ``(after, upto]``), page by page.
 
         ``select`` gets ``Id`` added when missing. Nothing is requested until the first page is
-        asked for. ``expect_many`` says the read is likely large: its highest Id is probed along
-        with page 1, so that the rest can be read in ranges side by side at once. Pages arrive in
-        the order they are read, not in Id order.
+        asked for. A large read goes on in Id ranges side by side, as many as the rate needs at the
+        latency the first page took. Pages arrive in the order they are read, not in Id order.
         """
         options = self._options()
         params: dict[str, str] = {}
@@ -423,8 +423,8 @@ class PloomesHook(BaseHook):
         reader = PageReader(
             lambda query, cancel: self.fetch(name, query, cancel),
             params=params, page_size=options.page_size, base_filter=filter, after=after, upto=upto,
-            max_in_flight=max_in_flight or options.max_in_flight, expect_many=expect_many,
-            full_page=self.full_page,
+            max_in_flight=max_in_flight or options.max_in_flight, interval=60.0 / options.requests_per_minute,
+            latency=lambda: self.stats.last_latency_seconds, full_page=self.full_page,
         )
         requests_before, throttled_before, total, pages = self.stats.requests, self.stats.throttled, 0, 0
         for page in reader:

@@ -31,7 +31,6 @@ def read_into_stage(
     conn: psycopg.Connection,
     reject_conn: psycopg.Connection,
     filter_: str | None = None,
-    expect_many: bool = False,
     after: int | None = None,
     upto: int | None = None,
     fallback_started_at: datetime | None = None,
@@ -50,7 +49,7 @@ def read_into_stage(
 
     def rows() -> Iterator[tuple]:
         pages = hook.iter_pages(stream.endpoint, filter=filter_, select=list(stream.select), expand=stream.expand,
-                                expect_many=expect_many, after=after, upto=upto)
+                                after=after, upto=upto)
         for page in pages:
             rejected = []
             newest = None
@@ -111,7 +110,7 @@ def extract(
     started_wh = warehouse.warehouse_now(conn)
     listing = plan.listing(stream.name) == "extract"
     counts = read_into_stage(stream, plan.run_id, hook=hook, conn=conn, reject_conn=reject_conn, filter_=filter_,
-                             expect_many=listing, fallback_started_at=since)
+                             fallback_started_at=since)
     warehouse.register_stage(conn, stream.name, plan.run_id, counts["staged"],
                              read_started_at=counts["read_started_at"], read_started_wh=started_wh)
     warehouse.add_api_usage(conn, plan.run_id, counts["api_requests"], counts["throttled"])

@@ -114,7 +114,7 @@ def list_stream(stream: Stream, plan: RunPlan, method: str, *, hook: PloomesHook
     to_read = [r for r in ranges if r.listed]
     for id_range in to_read:
         counts = read_into_stage(listing_stream, plan.run_id, hook=hook, conn=conn, reject_conn=reject_conn,
-                                 expect_many=method == "full", after=id_range.id_after, upto=id_range.id_upto)
+                                 after=id_range.id_after, upto=id_range.id_upto)
         for key in totals:
             totals[key] += counts[key]
     warehouse.register_stage(conn, listing_stream.name, plan.run_id, totals["staged"], read_started_at=read_began,
