@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -48,6 +49,16 @@ DEFAULT_PARALLELISM = 4  # LocalExecutor starts this many worker processes up fr
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
 _DROPPED_ENV_PREFIXES = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_")
+
+
+@dataclass(frozen=True)
+class ExtraProcess:
+    """Another Airflow process to run beside the four components (e.g. a Celery worker), in a
+    working directory of its own and with environment variables of its own on top of the rest."""
+
+    args: tuple[str, ...]  # after ``airflow``
+    cwd: Path
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 class AirflowError(RuntimeError):
@@ -239,6 +250,7 @@ class AirflowStandalone:
         parallelism: int = DEFAULT_PARALLELISM,
         ready_timeout: float = 300.0,
         stop_timeout: float = 30.0,
+        extra_processes: Mapping[str, ExtraProcess] | None = None,
     ) -> None:
         self.home = Path(home).resolve()
         self.port = port or free_port(DEFAULT_PREFERRED_PORT)
@@ -249,6 +261,7 @@ class AirflowStandalone:
                                   parallelism=parallelism, extra=env)
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
+        self.extra_processes = dict(extra_processes or {})
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._pump: _LogPump | None = None
         self._client: AirflowClient | None = None
@@ -293,8 +306,12 @@ class AirflowStandalone:
             "dag-processor": ("dag-processor",),
             "triggerer": ("triggerer", "--skip-serve-logs"),
         }
-        for name in COMPONENTS:
-            process = subprocess.Popen(self._airflow(*commands[name]), env=self.env, cwd=self.home,
+        launches = [(name, commands[name], self.home, self.env) for name in COMPONENTS]
+        for name, extra in self.extra_processes.items():
+            extra.cwd.mkdir(parents=True, exist_ok=True)
+            launches.append((name, extra.args, extra.cwd, {**self.env, **extra.env}))
+        for name, args, cwd, env in launches:
+            process = subprocess.Popen(self._airflow(*args), env=env, cwd=cwd,
                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                        stderr=subprocess.STDOUT, start_new_session=True)
             self.processes[name] = process
@@ -335,7 +352,7 @@ class AirflowStandalone:
 
     def stop(self) -> None:
         """Stop every component (SIGTERM, then SIGKILL after ``stop_timeout``) and all they started."""
-        order = ("scheduler", "triggerer", "dag-processor", "api-server")
+        order = (*self.extra_processes, "scheduler", "triggerer", "dag-processor", "api-server")
         for name in order:
             process = self.processes.get(name)
             if process is not None and process.poll() is None:

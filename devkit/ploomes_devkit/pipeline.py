@@ -57,7 +57,9 @@ class Pipeline:
 
     ``hook_factory`` builds a fresh :class:`PloomesHook` per API task, as a worker would;
     ``before`` is called with a task's name just before it runs (tests inject faults there).
-    ``parallel_extracts`` runs the two extracts side by side, as the DAG does.
+    ``parallel_extracts`` runs the two extracts side by side, as the DAG does. ``connect`` opens
+    the warehouse connections (default: ``psycopg.connect(db_url)``), e.g. as the DAG does, through
+    ``PostgresHook`` and connection ``sales_db``.
     """
 
     def __init__(
@@ -69,8 +71,10 @@ class Pipeline:
         before: Callable[[str], None] | None = None,
         parallel_extracts: bool = True,
         shared_budget: bool = True,
+        connect: Callable[[], psycopg.Connection] | None = None,
     ) -> None:
         self.db_url = db_url
+        self._connect = connect or (lambda: psycopg.connect(db_url))  # e.g. PostgresHook(...).get_conn
         self.hook_factory = hook_factory
         self.config = config or SyncConfig()
         self.before = before
@@ -82,7 +86,7 @@ class Pipeline:
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
-        with psycopg.connect(self.db_url) as conn:
+        with self._connect() as conn:
             yield conn
 
     def run(
@@ -178,7 +182,7 @@ class Pipeline:
         """A fresh hook for one API task; its requests count towards the run's, even when it fails."""
         hook = self.hook_factory()
         if self.shared_budget:
-            tasks.use_account_budget(hook, lambda: psycopg.connect(self.db_url))
+            tasks.use_account_budget(hook, self._connect)
         try:
             yield hook
         finally:

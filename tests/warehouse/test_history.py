@@ -114,3 +114,17 @@ class TestConnectionSettings:
             load(conn, f"r{n}", [deal(n)], watermark=at(n))
         with conn.transaction():
             assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
+
+    def test_no_statement_is_ever_prepared_on_the_server(self, connect):
+        """A transaction pooler would run a prepared statement's next use in another session."""
+        from ploomes_sync.streams import DEALS
+
+        conn = connect()  # psycopg's default: prepare after the fifth run of a statement
+        assert conn.prepare_threshold == 5
+        for n in range(1, 9):
+            load(conn, f"r{n}", [deal(n)], watermark=at(n))
+            warehouse.warehouse_count(conn, DEALS, None, n, at(100))
+            warehouse.median_id(conn, DEALS, None, None)
+            warehouse.get_watermarks(conn)
+        with conn.transaction():
+            assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)

@@ -3,6 +3,11 @@
 Every public function of the package takes an open psycopg 3 connection, in autocommit mode or
 not, that is idle (no transaction in progress); it runs its work in transaction(s) of its own and
 leaves the connection idle again, committed or, after an error, rolled back.
+
+No statement is ever prepared on the server (``prepare=False``): psycopg prepares a statement
+after its fifth run on a connection, and behind a transaction-mode pooler (Supabase's on port
+6543) the next transaction may land on a server session that never saw it. So the sync works
+through a pooler whether or not the connection sets ``prepare_threshold`` to null.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ from datetime import datetime
 from typing import Any, Literal, LiteralString
 
 import psycopg
-from psycopg import pq
+from psycopg import pq, sql
 from psycopg.rows import dict_row, tuple_row
 
 from ploomes_sync.warehouse.errors import ConnectionNotIdle, WarehouseError
 from ploomes_sync.warehouse.sqlfiles import load
 
 Lock = Literal["migrations", "sales", "customers", "customer_sales"]
+Query = LiteralString | sql.Composable  # fixed text, or a template filled with identifiers
 Params = Mapping[str, Any] | None
 
 
@@ -38,39 +44,39 @@ def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
 
 def advisory_lock(conn: psycopg.Connection, name: Lock) -> None:
     """Take the transaction-scoped advisory lock that serializes writers of ``name``."""
-    conn.execute(load(f"locks/{name}.sql"))
+    conn.execute(load(f"locks/{name}.sql"), prepare=False)
 
 
-def fetchone(conn: psycopg.Connection, query: LiteralString, params: Params = None) -> tuple[Any, ...] | None:
+def fetchone(conn: psycopg.Connection, query: Query, params: Params = None) -> tuple[Any, ...] | None:
     """First row as a tuple, whatever row factory the connection was configured with."""
     with conn.cursor(row_factory=tuple_row) as cur:
-        return cur.execute(query, params).fetchone()
+        return cur.execute(query, params, prepare=False).fetchone()
 
 
-def fetchrow(conn: psycopg.Connection, query: LiteralString, params: Params = None) -> tuple[Any, ...]:
+def fetchrow(conn: psycopg.Connection, query: Query, params: Params = None) -> tuple[Any, ...]:
     """The one row a query always answers (an aggregate, a RETURNING of one row)."""
     row = fetchone(conn, query, params)
     if row is None:
-        raise WarehouseError(f"Expected a row, got none from: {query.strip().splitlines()[0]}")
+        raise WarehouseError(f"Expected a row, got none from: {str(query).strip().splitlines()[0][:200]}")
     return row
 
 
-def fetchall(conn: psycopg.Connection, query: LiteralString, params: Params = None) -> list[tuple[Any, ...]]:
+def fetchall(conn: psycopg.Connection, query: Query, params: Params = None) -> list[tuple[Any, ...]]:
     """All rows as tuples."""
     with conn.cursor(row_factory=tuple_row) as cur:
-        return cur.execute(query, params).fetchall()
+        return cur.execute(query, params, prepare=False).fetchall()
 
 
-def fetchdicts(conn: psycopg.Connection, query: LiteralString, params: Params = None) -> list[dict[str, Any]]:
+def fetchdicts(conn: psycopg.Connection, query: Query, params: Params = None) -> list[dict[str, Any]]:
     """All rows as dicts."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(query, params).fetchall()
+        return cur.execute(query, params, prepare=False).fetchall()
 
 
-def execute(conn: psycopg.Connection, query: LiteralString, params: Params = None) -> int:
+def execute(conn: psycopg.Connection, query: Query, params: Params = None) -> int:
     """Run one statement; return its row count."""
     with conn.cursor() as cur:
-        return cur.execute(query, params).rowcount
+        return cur.execute(query, params, prepare=False).rowcount
 
 
 def require_aware(value: datetime | None, name: str) -> None:

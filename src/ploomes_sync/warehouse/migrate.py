@@ -88,7 +88,8 @@ def _apply(conn: psycopg.Connection, migrations: list[Migration]) -> list[str]:
                 continue
             conn.execute(load("migrate/lock_timeout.sql"), prepare=False)
             conn.execute(load(migration.file), prepare=False)
-            conn.execute(load("migrate/record.sql"), {"version": migration.version, "name": migration.name})
+            conn.execute(load("migrate/record.sql"), {"version": migration.version, "name": migration.name},
+                         prepare=False)
         log.info("Applied migration %s", migration.label)
         applied.append(migration.label)
     return applied
