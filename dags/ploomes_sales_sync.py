@@ -63,7 +63,9 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, task, teardown
 
 from ploomes_sync.alerts import FailureEmail, record_failure
 from ploomes_sync.assets import CUSTOMER_SALES, CUSTOMERS, SALES
-from ploomes_sync.settings import API_POOL, BUSINESS_TIMEZONE, DAG_ID, SALES_DB_CONN_ID, TASK_TIMEOUTS
+from ploomes_sync.connections import budgeted_hook
+from ploomes_sync.connections import connect_warehouse as _connect
+from ploomes_sync.settings import API_POOL, BUSINESS_TIMEZONE, DAG_ID, TASK_TIMEOUTS
 
 default_args = {
     "owner": "data",
@@ -90,12 +92,6 @@ params = {
 }
 
 
-def _connect():
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-    return PostgresHook(postgres_conn_id=SALES_DB_CONN_ID).get_conn()
-
-
 def _plan(data: dict[str, Any]):
     from ploomes_sync.plan import RunPlan
 
@@ -106,9 +102,8 @@ def _api(name: str, plan: dict[str, Any]) -> Any:
     """Run API task ``name`` with a hook on the account's budget and two warehouse connections."""
     from ploomes_sync import tasks
     from ploomes_sync.config import load_config
-    from ploomes_sync.hooks.ploomes import PloomesHook
 
-    hook = tasks.use_account_budget(PloomesHook(), _connect)
+    hook = budgeted_hook()
     with _connect() as conn, _connect() as reject_conn:
         return getattr(tasks, name)(_plan(plan), hook=hook, conn=conn, reject_conn=reject_conn, config=load_config())
 

@@ -155,6 +155,22 @@ class AdminClient:
         """Clear the request log and its counters."""
         self._call("DELETE", "requests")
 
+    def webhooks(self) -> list[dict[str, Any]]:
+        """The webhooks registered through the API."""
+        return self._call("GET", "webhooks")["webhooks"]
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        """What happened to each webhook delivery (sent: its status; or dropped), in the order settled."""
+        return self._call("GET", "webhooks")["deliveries"]
+
+    def deliveries_pending(self) -> int:
+        """Deliveries queued and not yet sent."""
+        return self._call("GET", "webhooks")["pending"]
+
+    def clear_webhooks(self) -> None:
+        """Forget every webhook, pending delivery and delivery log entry."""
+        self._call("DELETE", "webhooks")
+
     def reset(self) -> None:
         """Regenerate the initial data; clear faults and log; restore the initial settings."""
         self._call("POST", "reset")

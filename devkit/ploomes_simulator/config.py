@@ -27,6 +27,10 @@ RUNTIME_SETTINGS: dict[str, tuple[type, ...]] = {
     "latency_jitter_seconds": (int, float),
     "max_page_size": (int,),
     "hidden_deals_percent": (int,),
+    "webhook_delay_seconds": (int, float),
+    "webhook_shuffle": (bool,),
+    "webhook_drop_percent": (int, float),
+    "webhook_duplicate_percent": (int, float),
 }
 
 
@@ -47,6 +51,13 @@ class SimulatorConfig:
     latency_jitter_seconds: float = 0.0  # ... plus a uniform random part up to this
     max_page_size: int = 300  # a larger $top is cut to this, silently (as the API is reported to)
     hidden_deals_percent: int = 0  # the API hides this share of deals (a key that lost permissions)
+    # Webhook deliveries: each leaves this long after the change (with webhook_shuffle, a uniform
+    # random part of it, so deliveries overtake each other); this share is never sent, this share
+    # is sent twice.
+    webhook_delay_seconds: float = 0.0
+    webhook_shuffle: bool = False
+    webhook_drop_percent: float = 0.0
+    webhook_duplicate_percent: float = 0.0
     host: str = DEFAULT_HOST
     port: int = 0
 
@@ -78,6 +89,9 @@ def validate_settings(settings: dict[str, Any]) -> None:
         raise ValueError("hidden_deals_percent must be between 0 and 100")
     if not 1 <= settings.get("max_page_size", 300) <= 300:
         raise ValueError("max_page_size must be between 1 and 300")
-    for name in ("slow_seconds", "latency_seconds", "latency_jitter_seconds"):
+    for name in ("slow_seconds", "latency_seconds", "latency_jitter_seconds", "webhook_delay_seconds"):
         if settings.get(name, 0) < 0:
             raise ValueError(f"{name} must not be negative")
+    for name in ("webhook_drop_percent", "webhook_duplicate_percent"):
+        if not 0 <= settings.get(name, 0) <= 100:
+            raise ValueError(f"{name} must be between 0 and 100")

@@ -49,7 +49,7 @@ class _Handler(BaseHTTPRequestHandler):
             if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
                 response = state.handle_admin(self.command, path, split.query, body)
             else:
-                response = state.handle_api(self.command, path, split.query, self.headers.get("User-Key"))
+                response = state.handle_api(self.command, path, split.query, self.headers.get("User-Key"), body)
         except Exception:  # a simulator bug: answer 500 and keep its traceback in the log
             log.exception("Unhandled error answering %s %s", self.command, self.path)
             response = error_response(500, "InternalServerError", "Unhandled simulator error (see its log).")

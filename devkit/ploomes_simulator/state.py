@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -38,6 +39,7 @@ from .schema import (
     EntitySchema,
 )
 from .store import Table, integer_id, to_json
+from .webhooks import ACTIONS, WebhookError, Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,7 @@ class SimulatorState:
         self._next_deal_number = 1
         self._rng = random.Random(config.seed)
         self._latency_rng = random.Random(f"latency-{config.seed}")
+        self.webhooks = Webhooks(lambda: self.settings, config.seed)
         self._static = {
             "/account": Table(ACCOUNT, [dict(data.ACCOUNT_RECORD)]),
             "/deals@status": Table(DEAL_STATUSES, [dict(r) for r in data.DEAL_STATUS_RECORDS]),
@@ -137,12 +140,13 @@ class SimulatorState:
 
     # --- the API ---------------------------------------------------------------------------
 
-    def handle_api(self, method: str, path: str, query_string: str, user_key: str | None) -> Response:
+    def handle_api(self, method: str, path: str, query_string: str, user_key: str | None,
+                   body: bytes = b"") -> Response:
         """Answer one API request (logged, faults and limits applied)."""
         started = time.time()
         params = parse_qsl(query_string, keep_blank_values=True)
         fault = self.faults.pick(path)
-        response = self._api_response(method, path, params, user_key, fault)
+        response = self._api_response(method, path, params, user_key, fault, body)
         self._wait_latency()
         self.log.record(
             started, method, path, dict(params), None if response.drop else response.status, fault, time.time()
@@ -160,7 +164,8 @@ class SimulatorState:
             time.sleep(delay)
 
     def _api_response(
-        self, method: str, path: str, params: list[tuple[str, str]], user_key: str | None, fault: str | None
+        self, method: str, path: str, params: list[tuple[str, str]], user_key: str | None, fault: str | None,
+        body: bytes = b"",
     ) -> Response:
         if fault == "drop":
             return Response(0, drop=True)
@@ -181,6 +186,8 @@ class SimulatorState:
             return self._throttled(wait, settings)
         if fault == "slow":
             time.sleep(settings.slow_seconds)
+        if normalize_path(path).startswith("/webhooks"):
+            return self._serve_webhooks(method, normalize_path(path), body)
         response = self._serve_list(method, path, params, settings)
         if fault == "malformed":
             return Response(200, response.body[: max(1, len(response.body) // 2)], dict(response.headers))
@@ -189,6 +196,29 @@ class SimulatorState:
     def _throttled(self, wait: int, settings: SimulatorConfig) -> Response:
         headers = {"Retry-After": str(wait)} if settings.retry_after else {}
         return error_response(429, "TooManyRequests", "API rate limit exceeded.", headers)
+
+    def _serve_webhooks(self, method: str, path: str, body: bytes) -> Response:
+        """``/Webhooks`` (GET, POST), ``/Webhooks(<id>)`` (DELETE), ``/Webhooks@Actions`` (GET)."""
+        context = to_json(f"{self.base_url}/$metadata#Webhooks")
+        if path == "/webhooks@actions" and method == "GET":
+            actions = [{"Id": action_id, "Name": name} for action_id, name in ACTIONS]
+            return json_response({"@odata.context": json.loads(context), "value": actions})
+        if path == "/webhooks" and method == "GET":
+            return json_response({"@odata.context": json.loads(context), "value": self.webhooks.list()})
+        if path == "/webhooks" and method == "POST":
+            try:
+                payload = json.loads(body) if body.strip() else None
+                created = self.webhooks.create(payload)
+            except (ValueError, WebhookError) as exc:
+                return error_response(400, "BadRequest", str(exc))
+            return json_response({"value": [created]})
+        match = re.fullmatch(r"/webhooks\((\d+)\)", path)
+        if match and method == "DELETE":
+            if not self.webhooks.delete(int(match.group(1))):
+                return error_response(404, "NotFound", f"No webhook with Id {match.group(1)}.")
+            return Response(204)
+        return error_response(405 if match or path == "/webhooks" else 404, "MethodNotAllowed"
+                              if match or path == "/webhooks" else "NotFound", f"{method} {path} is not supported.")
 
     def _serve_list(
         self, method: str, path: str, params: list[tuple[str, str]], settings: SimulatorConfig
@@ -269,6 +299,12 @@ class SimulatorState:
             _allow(method, "POST")
             self.reset()
             return json_response({"reset": True, "deals": len(self.deals), "contacts": len(self.contacts)})
+        if parts == ["webhooks"]:
+            _allow(method, "GET", "DELETE")
+            if method == "DELETE":
+                self.webhooks.clear()
+            return json_response({"webhooks": self.webhooks.list(), "deliveries": self.webhooks.deliveries(),
+                                  "pending": self.webhooks.pending()})
         if parts == ["health"]:
             _allow(method, "GET")
             return json_response({"status": "ok", "deals": len(self.deals), "contacts": len(self.contacts)})
@@ -325,6 +361,7 @@ class SimulatorState:
         self.faults.clear()
         self.log.clear()
         self.limiter.reset()
+        self.webhooks.clear()
         with self._lock:
             self.settings = replace(self.initial)
             self.limiter.set_limit(self.initial.rate_limit)
@@ -346,6 +383,7 @@ class SimulatorState:
                 raise AdminRequestError(
                     409, f"A {entity} record with Id {record['Id']} already exists."
                 ) from None
+            self.webhooks.record_changes(entity, None, record)
             return record
 
     def update(
@@ -372,15 +410,18 @@ class SimulatorState:
                 if "LastUpdateDate" not in fields:
                     record["LastUpdateDate"] = now_string()
             table.replace(key, record)
+            self.webhooks.record_changes(entity, old, record)
             return record
 
     def delete(self, entity: str, key: int | str) -> dict[str, Any]:
         """Remove a record and return it."""
         with self._lock:
             try:
-                return self._entity_table(entity).delete(key)
+                old = self._entity_table(entity).delete(key)
             except KeyError:
                 raise AdminRequestError(404, f"No {entity} record with Id {key}.") from None
+            self.webhooks.record_changes(entity, old, None)
+            return old
 
     def mutate(
         self, updates: int = 0, deletes: int = 0, creates: int = 0, seed: int = 0
@@ -414,8 +455,9 @@ class SimulatorState:
                     "LastUpdateDate": now,
                 }
                 self.deals.replace(deal_id, {**old, **changes})
+                self.webhooks.record_changes("deals", old, {**old, **changes})
             for deal_id in deleted:
-                self.deals.delete(deal_id)
+                self.webhooks.record_changes("deals", self.deals.delete(deal_id), None)
             created = []
             contact_ids = self.contacts.ids()
             for _ in range(creates):
@@ -428,6 +470,7 @@ class SimulatorState:
                     fields["ContactId"] = rng.choice(contact_ids)
                 record = self._new_deal(fields)
                 self.deals.insert(record)
+                self.webhooks.record_changes("deals", None, record)
                 created.append(record["Id"])
         log.info(
             "Mutated deals: %d updated, %d deleted, %d created", len(updated), len(deleted), len(created)

@@ -54,6 +54,12 @@ class SyncConfig:
     max_deletion_rows: int = 200
     max_deletion_share: float = 0.02
     deletion_guard_min_rows: int = 10
+    # Webhooks: events applied per batch (one re-read of their records), and how long applied
+    # events stay in the inbox.
+    webhook_batch_size: int = 1000
+    inbox_keep_days: float = 7.0
+    # Stale-data alert: e-mail when no scheduled, manual or backfill run has succeeded for this long.
+    stale_after_hours: float = 8.0
 
     def __post_init__(self) -> None:
         if not 0 < self.listing_budget_share <= 1:
@@ -62,12 +68,17 @@ class SyncConfig:
                      "max_deletion_share", "deletion_guard_min_rows", "reject_allowance", "max_reject_ratio"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
-        if self.stale_stage_days <= 0:
-            raise ConfigError(f"stale_stage_days must be positive, got {self.stale_stage_days}")
+        for name in ("stale_stage_days", "webhook_batch_size", "inbox_keep_days", "stale_after_hours"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
 
     @property
     def lookback(self) -> timedelta:
         return timedelta(minutes=self.lookback_minutes)
+
+    @property
+    def stale_after(self) -> timedelta:
+        return timedelta(hours=self.stale_after_hours)
 
     def too_many_rejects(self, rejected: int, fetched: int) -> bool:
         """Whether ``rejected`` of ``fetched`` records is over the configured threshold."""

@@ -43,6 +43,13 @@ TASK_TIMEOUTS = {
     "run": timedelta(hours=5, minutes=30),
 }
 
+# --- The plugin and the webhooks ---------------------------------------------------------------
+URL_PREFIX = "/ploomes-sync"  # where the plugin's app is mounted on the API server
+WEBHOOK_CONN_ID = "ploomes_webhook"  # host: public base URL Ploomes calls; password: the validation key
+WEBHOOK_DAG_ID = "ploomes_webhook_apply"
+WEBHOOK_SETUP_DAG_ID = "ploomes_webhook_setup"
+WATCHDOG_DAG_ID = "ploomes_sync_watchdog"
+
 # --- Warehouse ---------------------------------------------------------------------------------
 SALES_DB_CONN_ID = "sales_db"
 SYNC_SCHEMA = "ploomes_sync"

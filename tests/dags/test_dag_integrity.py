@@ -32,7 +32,8 @@ class TestDagIntegrity:
     def test_dag_folder_imports_without_errors_or_deprecation_warnings(self, dagbag):
         assert dagbag.import_errors == {}
         assert [str(w.message) for w in dagbag.caught_warnings] == []
-        assert set(dagbag.dag_ids) == {"ploomes_sales_sync"}
+        assert set(dagbag.dag_ids) == {"ploomes_sales_sync", "ploomes_webhook_apply", "ploomes_webhook_setup",
+                                       "ploomes_sync_watchdog"}
 
     def test_dag_has_tags_retries_docs_and_the_task_chain(self, dagbag):
         dag = dagbag.dags["ploomes_sales_sync"]
@@ -105,3 +106,33 @@ class TestDagIntegrity:
     def test_params_include_the_mass_deletion_confirmation(self, dagbag):
         param = dagbag.dags["ploomes_sales_sync"].params.get_param("confirm_mass_deletion")
         assert param.value is False and param.description
+
+
+class TestWebhookAndWatchdogDags:
+    def test_the_applier_is_woken_by_the_inbox_watcher_not_by_a_schedule(self, dagbag):
+        from airflow.sdk import Asset
+
+        from ploomes_sync.webhooks.trigger import InboxTrigger
+
+        dag = dagbag.dags["ploomes_webhook_apply"]
+        assets = list(dag.timetable.asset_condition.objects)
+        assert [a.name for a in assets] == ["ploomes_sync.webhook_inbox"]
+        (inbox,) = assets
+        assert isinstance(inbox, Asset) and len(inbox.watchers) == 1
+        assert isinstance(inbox.watchers[0].trigger, InboxTrigger)
+        assert dag.max_active_runs == 1 and dag.catchup is False
+        (task,) = dag.tasks
+        assert task.pool == "ploomes_api" and task.retries >= 1 and task.on_failure_callback
+        assert {o.name for o in task.outlets} == {"ploomes_sync.public.sales", "ploomes_sync.public.customers",
+                                                  "ploomes_sync.public.customer_sales"}
+
+    def test_the_setup_is_manual_migrates_first_and_has_a_remove_param(self, dagbag):
+        dag = dagbag.dags["ploomes_webhook_setup"]
+        assert dag.schedule is None
+        assert dag.params["remove"] is False
+        assert "register_webhooks" in dag.get_task("migrate_schema").downstream_task_ids
+
+    def test_the_watchdog_checks_every_half_hour_without_catchup(self, dagbag):
+        dag = dagbag.dags["ploomes_sync_watchdog"]
+        assert dag.timetable.delta == timedelta(minutes=30) and dag.catchup is False
+        assert [task.task_id for task in dag.tasks] == ["check_freshness"]

@@ -27,7 +27,7 @@ from tests.support.truth import assert_warehouse_equals_truth
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "ploomes_sales_sync"
-API_KEY = "celery-key-8d1e3c5a7b9f4e2d6c0a1b3e5d7f9a2c"
+API_KEY = "test-key-celery-8d1e3c5a7b9f4e2d6c0a1b3e"
 API_QUEUE, WAREHOUSE_QUEUE = "ploomes_api_calls", "warehouse_work"
 
 POLICY = f'''

@@ -122,6 +122,16 @@ class _Checker:
             return all(self._composable(element) for element in node.elts)
         return False
 
+    def _literal_type(self, annotation: str) -> bool:
+        """``LiteralString``, or a module-level alias of a union with it (``Query = LiteralString | ...``)."""
+        if "LiteralString" in annotation:
+            return True
+        for node in self.tree.body:
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == annotation
+                                                    for t in node.targets):
+                return "LiteralString" in ast.unparse(node.value)
+        return False
+
     def _name_fixed(self, name: str, at: ast.AST, depth: int) -> bool:
         """A name is fixed when every binding of it in the enclosing function (else module) is."""
         scope: ast.AST = at
@@ -131,7 +141,7 @@ class _Checker:
             arguments = scope.args
             for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
                 if arg.arg == name:
-                    return arg.annotation is not None and "LiteralString" in ast.unparse(arg.annotation)
+                    return arg.annotation is not None and self._literal_type(ast.unparse(arg.annotation))
         else:
             scope = self.tree
         bindings: list[ast.expr | None] = []
@@ -193,6 +203,7 @@ class TestStatementsAreFixedText:
         'cur.copy(statement("staging/copy.sql", stream))',
         'statement = load("merge/sales.sql")\nfetchrow(conn, statement, {"run_id": run_id})',
         'def run(conn, query: LiteralString, params=None):\n    conn.execute(query, params)',
+        'Query = LiteralString | sql.Composable\ndef run(conn, query: Query):\n    conn.execute(query)',
         'conn.execute(sql.SQL("SELECT * FROM {} WHERE id = %s").format(sql.Identifier(name)), [deal_id])',
     ])
     def test_the_check_accepts_fixed_statements(self, good):

@@ -18,7 +18,7 @@ TABLES = (
     "ploomes_sync.stage_runs", "ploomes_sync.listings", "ploomes_sync.listing_ranges", "ploomes_sync.deleted_customers",
     "ploomes_sync.api_budget",
     "ploomes_sync.rejects", "ploomes_sync.deleted_sales", "ploomes_sync.watermarks",
-    "ploomes_sync.run_history",
+    "ploomes_sync.run_history", "ploomes_sync.webhook_inbox", "ploomes_sync.stale_alerts",
 )
 
 

@@ -17,7 +17,8 @@ from ploomes_sync.warehouse.migrate import discover
 from .factories import deal, stage
 
 ALL = ["0001_sync_schema", "0002_conform_helpers", "0003_public_sales", "0004_public_customers",
-       "0005_public_customer_sales", "0006_streams_listings_budget"]
+       "0005_public_customer_sales", "0006_streams_listings_budget",
+       "0007_webhook_inbox_and_alerts"]
 
 # (data_type, numeric_precision, numeric_scale) per column, from information_schema.
 BIGINT, TEXT, BOOL, TSTZ, INT = ("bigint", 64, 0), ("text", None, None), ("boolean", None, None), \
@@ -106,7 +107,7 @@ class TestFreshDatabase:
         assert set(tables) == {"schema_migrations", "stage_deals", "stage_contacts", "stage_deals_listing",
                                "stage_contacts_listing", "stage_runs", "rejects", "deleted_sales",
                                "deleted_customers", "watermarks", "run_history", "listings", "listing_ranges",
-                               "api_budget"}
+                               "api_budget", "webhook_inbox", "stale_alerts"}
         assert {name for name, persistence in tables.items() if persistence == "u"} == {
             "stage_deals", "stage_contacts", "stage_deals_listing", "stage_contacts_listing"}
         public = {row[0] for row in fresh.execute(

@@ -84,6 +84,7 @@ class PloomesAuthError(PloomesError, AirflowFailException):
         key_empty: bool = False,
         server_message: str | None = None,
         conn_id: str = PLOOMES_CONN_ID,
+        method: str = "GET",
     ) -> None:
         self.status = status
         self.url = url
@@ -97,7 +98,7 @@ class PloomesAuthError(PloomesError, AirflowFailException):
             else ""
         )
         super().__init__(
-            f"Ploomes rejected the User-Key: GET {url} answered {status}.{empty} Likely causes: "
+            f"Ploomes rejected the User-Key: {method} {url} answered {status}.{empty} Likely causes: "
             f"(1) an empty or missing key: check the password of connection {conn_id!r} and the name of "
             "the variable or secret that fills it; (2) an expired or revoked key; (3) an integration user "
             "without permission for this endpoint; (4) a query too heavy for the API (any() over tags or "
@@ -127,13 +128,14 @@ class PloomesRequestError(PloomesError):
 class PloomesBadRequestError(PloomesError):
     """The API refused the request with a 4xx that retrying cannot fix (e.g. 400 for a bad $filter)."""
 
-    def __init__(self, status: int, url: str, server_message: str | None = None) -> None:
+    def __init__(self, status: int, url: str, server_message: str | None = None, method: str = "GET") -> None:
         self.status = status
         self.url = url
         self.server_message = server_message
+        what = "a bad $filter, $select or endpoint" if method == "GET" else "a body or endpoint the API does not accept"
         super().__init__(
-            f"Ploomes refused the request: GET {url} answered {status} (not retried: the request itself "
-            f"is wrong, e.g. a bad $filter, $select or endpoint).{_said(server_message)}"
+            f"Ploomes refused the request: {method} {url} answered {status} (not retried: the request itself "
+            f"is wrong, e.g. {what}).{_said(server_message)}"
         )
 
 

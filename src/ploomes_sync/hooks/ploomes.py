@@ -293,7 +293,7 @@ class PloomesHook(BaseHook):
         if cancel is not None and cancel.is_set():
             raise ReadCancelled("read cancelled")
         self.stats.requests += 1
-        self.log.debug("GET %s", readable_url(prepared.url))
+        self.log.debug("%s %s", prepared.method, readable_url(prepared.url))
         environment = session.merge_environment_settings(
             prepared.url, proxies={}, stream=False, verify=session.verify, cert=None
         )
@@ -308,18 +308,19 @@ class PloomesHook(BaseHook):
                 self.stats.first_answer_date = _answer_date(response)
             return
         url = readable_url(response.request.url if response.request else response.url)
+        method = (response.request.method if response.request else None) or "GET"
         message = self._server_message(response)
         if status in (401, 403):
-            self.log.error("Ploomes answered %s to GET %s: the User-Key was rejected", status, url)
+            self.log.error("Ploomes answered %s to %s %s: the User-Key was rejected", status, method, url)
             raise PloomesAuthError(status, url, key_empty=self.key_empty, server_message=message,
-                                   conn_id=self.ploomes_conn_id)
+                                   conn_id=self.ploomes_conn_id, method=method)
         if status == 429:
             self.stats.throttled += 1
             raise PloomesThrottledError(url, retry.parse_retry_after(response.headers.get("Retry-After")))
         if status >= 500:
             raise PloomesServerError(status, url, message)
-        self.log.error("Ploomes answered %s to GET %s: %s", status, url, message or "(no message)")
-        raise PloomesBadRequestError(status, url, message)
+        self.log.error("Ploomes answered %s to %s %s: %s", status, method, url, message or "(no message)")
+        raise PloomesBadRequestError(status, url, message, method=method)
 
     def parse_payload(self, response: Response) -> dict[str, Any]:
         """The JSON object of a 2xx answer; it must hold a ``value`` list."""
@@ -441,6 +442,21 @@ class PloomesHook(BaseHook):
         self.log.info("%s: read %s records in %s pages from %s Id ranges with %s requests (%s throttled)",
                       name, total, pages, reader.ranges, self.stats.requests - requests_before,
                       self.stats.throttled - throttled_before)
+
+    def write(self, method: str, endpoint: str, body: Mapping[str, Any] | None = None) -> Any:
+        """``method`` (POST, PATCH, DELETE) ``endpoint`` with a JSON ``body``, once: rate-limited but never
+        retried, since a write that timed out may have been done. The JSON answer (None when empty)."""
+        session = self.session
+        url = f"{self.base_url}/{endpoint.strip('/')}"
+        prepared = session.prepare_request(Request(method, url, json=dict(body) if body is not None else None))
+        response = self.send(prepared)
+        self.check_response(response)
+        if not response.content.strip():
+            return None
+        try:
+            return json.loads(response.content)
+        except ValueError as exc:
+            raise PloomesInvalidResponseError(response.status_code, readable_url(url), "not JSON") from exc
 
     def iter_records(self, endpoint: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """The records of :meth:`iter_pages`, one by one."""

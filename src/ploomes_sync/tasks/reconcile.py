@@ -17,11 +17,13 @@ from ploomes_sync.warehouse.reconcile import Guard
 log = logging.getLogger(__name__)
 
 
-def _guard(stream: Stream, plan: RunPlan, config: SyncConfig) -> Guard:
+def deletion_guard(stream: Stream, config: SyncConfig, *, confirmed: bool = False) -> Guard:
+    """The mass-deletion guard of ``stream``: raises :class:`MassDeletionRefused` above the limits
+    unless ``confirmed`` (the run's ``confirm_mass_deletion``)."""
     def guard(scope: int, judged: int, gone: int) -> None:
         if not gone or not config.too_many_deletions(gone, scope):
             return
-        if plan.confirm_mass_deletion:
+        if confirmed:
             log.warning("Removing %s of %s rows of public.%s: above the guard, confirmed by the run's "
                         "confirm_mass_deletion param.", gone, scope, stream.target)
             return
@@ -43,7 +45,8 @@ def reconcile_deletions(plan: RunPlan, *, conn: psycopg.Connection, config: Sync
         listing = warehouse.get_listing(conn, plan.run_id, stream.name)
         if listing is None:
             continue
-        result = warehouse.reconcile(conn, stream, listing, _guard(stream, plan, config))
+        guard = deletion_guard(stream, config, confirmed=plan.confirm_mass_deletion)
+        result = warehouse.reconcile(conn, stream, listing, guard)
         warehouse.record_stream(conn, plan.run_id, stream.name, deleted=result.archived)
         done[stream.name] = {"scope": result.scope, "judged": result.judged, "gone": result.gone,
                              "deleted": result.archived,

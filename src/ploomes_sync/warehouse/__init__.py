@@ -48,9 +48,11 @@ from ploomes_sync.warehouse.staging import (
     drop_stage,
     purge_stale_stage,
     register_stage,
+    rejected_ids,
     stage_rejects,
     stage_rows,
     staged,
+    staged_ids,
 )
 from ploomes_sync.warehouse.validate import Check, check_deals, check_rows
 
@@ -92,9 +94,11 @@ __all__ = [
     "record_stream",
     "refresh_customer_sales",
     "register_stage",
+    "rejected_ids",
     "stage_rejects",
     "stage_rows",
     "staged",
+    "staged_ids",
     "start_run",
     "warehouse_count",
     "warehouse_now",

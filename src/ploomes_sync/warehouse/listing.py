@@ -73,11 +73,9 @@ def record_listing(conn: psycopg.Connection, listing: Listing, ranges: list[IdRa
     with transaction(conn):
         execute(conn, load("listing/clear.sql"), {"run_id": listing.run_id, "stream": listing.stream})
         execute(conn, load("listing/register.sql"), params)
-        for id_range in ranges:
-            execute(conn, load("listing/add_range.sql"), {
-                "run_id": listing.run_id, "stream": listing.stream, "id_after": id_range.id_after,
-                "id_upto": id_range.id_upto, "listed": id_range.listed,
-                "ploomes_count": id_range.ploomes_count, "warehouse_count": id_range.warehouse_count})
+        execute(conn, load("listing/add_ranges.sql"), {
+            "run_id": listing.run_id, "stream": listing.stream,
+            **{name: [getattr(id_range, name) for id_range in ranges] for name in IdRange.__dataclass_fields__}})
 
 
 def get_listing(conn: psycopg.Connection, run_id: str, stream: str) -> Listing | None:

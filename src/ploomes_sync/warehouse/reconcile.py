@@ -36,6 +36,7 @@ class Reconciled:
     archived: int  # ... archived and removed (fewer when another run wrote one meanwhile)
     customers: int = 0  # customer_sales rows recomputed
     refused: str | None = None  # why nothing was deleted, when it was not
+    gone_ids: tuple[int, ...] = ()  # the ids judged gone (archived unless refused or written meanwhile)
 
 
 def reconcile(conn: psycopg.Connection, stream: Stream, listing: Listing, guard: Guard) -> Reconciled:
@@ -54,7 +55,7 @@ def reconcile(conn: psycopg.Connection, stream: Stream, listing: Listing, guard:
                       "any row of the table might be one of them")
             log.warning("Run %s: %s of %s rows of public.%s look gone from Ploomes, but %s: deleting nothing.",
                         listing.run_id, len(gone), judged, stream.target, reason)
-            return Reconciled(scope, judged, len(gone), 0, refused=reason)
+            return Reconciled(scope, judged, len(gone), 0, refused=reason, gone_ids=tuple(gone))
         guard(scope, judged, len(gone))  # may raise: the transaction rolls back, nothing is deleted
         if not gone:
             return Reconciled(scope, judged, 0, 0)
@@ -64,4 +65,4 @@ def reconcile(conn: psycopg.Connection, stream: Stream, listing: Listing, guard:
     log.info("Run %s: %s of %s rows of public.%s are gone from Ploomes: archived to ploomes_sync.%s and removed; "
              "%s customer_sales rows recomputed", listing.run_id, archived, judged, stream.target, stream.archive,
              refreshed)
-    return Reconciled(scope, judged, len(gone), int(archived), refreshed)
+    return Reconciled(scope, judged, len(gone), int(archived), refreshed, gone_ids=tuple(gone))

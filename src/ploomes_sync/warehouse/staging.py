@@ -123,6 +123,19 @@ def require_staged(conn: psycopg.Connection, stream: Stream, run_id: str) -> Sta
     return Staged(int(row[0]), row[1], row[2])
 
 
+def staged_ids(conn: psycopg.Connection, stream: Stream, run_id: str) -> set[int]:
+    """The ids the run staged for ``stream``."""
+    with transaction(conn):
+        return {row[0] for row in fetchall(conn, statement("staging/ids.sql", stream), {"run_id": run_id})}
+
+
+def rejected_ids(conn: psycopg.Connection, stream_name: str, run_id: str) -> set[str]:
+    """The record ids (as recorded: text) the run set aside for ``stream_name``."""
+    with transaction(conn):
+        return {row[0] for row in fetchall(conn, load("staging/rejected_ids.sql"),
+                                           {"run_id": run_id, "stream": stream_name})}
+
+
 def staged(conn: psycopg.Connection, stream: Stream, run_id: str) -> Staged:
     """:func:`require_staged` in a transaction of its own."""
     with transaction(conn):

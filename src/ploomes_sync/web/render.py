@@ -1,0 +1,149 @@
+"""The health page's HTML: tables from pandas, charts from plotly (its script served by the plugin,
+never a CDN), one Jinja template. Times are shown in São Paulo time, like the business's dates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+import pandas as pd
+import plotly.graph_objects as go
+
+from ploomes_sync.monitoring.report import HealthReport, stream_counts
+from ploomes_sync.settings import BUSINESS_TIMEZONE, DAG_ID
+
+TZ = ZoneInfo(BUSINESS_TIMEZONE)
+RUNS_LISTED = 20
+RUN_TYPE_COLORS = {"scheduled": "#1f77b4", "manual": "#ff7f0e", "backfill": "#2ca02c", "webhook": "#9467bd"}
+TABLE_CLASSES = "data"
+
+
+@cache
+def _template() -> jinja2.Template:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("ploomes_sync.web", "templates"),
+        autoescape=jinja2.select_autoescape(default=True), undefined=jinja2.StrictUndefined)
+    return environment.get_template("health.html")
+
+
+def local_time(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def ago(seconds: float | None) -> str:
+    """``3 h 05 min ago``; ``never`` for None."""
+    if seconds is None:
+        return "never"
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h ago"
+    if hours:
+        return f"{hours} h {minutes:02d} min ago"
+    if minutes:
+        return f"{minutes} min {secs:02d} s ago"
+    return f"{secs} s ago"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(round(seconds))
+    minutes, secs = divmod(seconds, 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def _table(frame: pd.DataFrame, table_id: str, empty: str) -> str:
+    if frame.empty:
+        return f'<p class="empty" id="{table_id}">{empty}</p>'
+    return frame.to_html(index=False, border=0, classes=TABLE_CLASSES, table_id=table_id, na_rep="",
+                         escape=True, justify="left")
+
+
+def runs_table(report: HealthReport) -> str:
+    rows = []
+    for run in report.sync_runs[:RUNS_LISTED]:
+        row: dict[str, Any] = {
+            "run id": run["run_id"], "type": run["run_type"], "status": run["status"], "mode": run["mode"],
+            "started": local_time(run["started_at"]), "duration": duration(run["duration_seconds"]),
+        }
+        for stream in ("deals", "contacts"):
+            counts = stream_counts(run, stream)
+            row[f"{stream} fetched/inserted/updated/deleted/rejected"] = "/".join(
+                str(counts[key]) for key in ("fetched", "inserted", "updated", "deleted", "rejected"))
+        row["API requests"] = run["api_requests"]
+        row["429s"] = run["throttled"]
+        row["error"] = (run["error"] or "")[:300]
+        rows.append(row)
+    return _table(pd.DataFrame(rows), "runs", "No run recorded yet.")
+
+
+def year_table(report: HealthReport) -> str:
+    if report.year_table is None or not report.year_table["rows"]:
+        return _table(pd.DataFrame(), "years", "No run has compared the years yet.")
+    frame = pd.DataFrame(report.year_table["rows"]).rename(columns={
+        "year": "year", "ploomes_deals": "deals in Ploomes", "warehouse_deals": "deals in warehouse",
+        "ploomes_won_revenue": "won revenue in Ploomes", "warehouse_won_revenue": "won revenue in warehouse",
+        "differing": "deals that differ", "deals_diff": "deals difference", "revenue_diff": "revenue difference",
+        "ok": "ok"})
+    frame["ok"] = frame["ok"].map({True: "yes", False: "NO"})
+    return _table(frame, "years", "")
+
+
+def rejects_table(report: HealthReport) -> str:
+    frame = pd.DataFrame([{"when": local_time(r["rejected_at"]), "run id": r["run_id"], "stream": r["stream"],
+                           "record id": r["record_id"], "reason": r["reason"]} for r in report.rejects])
+    return _table(frame, "rejects", "No record has been set aside.")
+
+
+def deletions_table(report: HealthReport) -> str:
+    frame = pd.DataFrame([{"when": local_time(d["deleted_at"]), "table": f"public.{d['table']}", "id": d["id"],
+                           "run id": d["run_id"]} for d in report.deletions])
+    return _table(frame, "deletions", "No row was archived as gone from Ploomes in the last 30 days.")
+
+
+def _chart(report: HealthReport, value: str, title: str, div_id: str) -> str:
+    figure = go.Figure()
+    runs = list(reversed(report.runs))
+    for run_type in sorted({run["run_type"] or "other" for run in runs}):
+        chosen = [run for run in runs if (run["run_type"] or "other") == run_type]
+        figure.add_trace(go.Bar(
+            x=[run["started_at"].astimezone(TZ).isoformat() for run in chosen], y=[run[value] for run in chosen],
+            name=run_type, marker_color=RUN_TYPE_COLORS.get(run_type), hovertext=[run["run_id"] for run in chosen]))
+    figure.update_layout(title=title, barmode="stack", height=320, margin={"l": 50, "r": 20, "t": 50, "b": 40},
+                         template="plotly_white", xaxis_title="run start (São Paulo)", legend_title="run type")
+    return figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
+                          config={"displaylogo": False, "responsive": True})
+
+
+def render_page(report: HealthReport, *, script_url: str, json_url: str, metrics_url: str) -> str:
+    """The whole health page."""
+    last = report.last_run
+    inbox = report.inbox
+    webhooks_on = inbox.get("last_received") is not None
+    oldest = inbox.get("oldest_pending")
+    webhook_runs = [run for run in report.webhook_runs if (report.now - run["started_at"]).total_seconds() <= 86400]
+    return _template().render(
+        dag_id=DAG_ID, now=local_time(report.now), timezone=BUSINESS_TIMEZONE, stale=report.stale,
+        stale_after=duration(report.stale_after_seconds).replace(" min 00 s", " min"),
+        stale_after_hours=report.stale_after_seconds / 3600,
+        freshness=ago(report.freshness_seconds), last_success=local_time(report.last_success),
+        last_run=last, last_run_started=local_time(last["started_at"]) if last else "",
+        webhooks_on=webhooks_on, webhook_freshness=ago(report.webhook_freshness_seconds),
+        backlog=int(inbox.get("pending") or 0),
+        oldest_pending=ago((report.now - oldest).total_seconds()) if oldest else "",
+        received_24h=int(inbox.get("received_24h") or 0), webhook_runs_24h=len(webhook_runs),
+        deletions_30d=report.deletions_30d,
+        runs_table=runs_table(report), year_table=year_table(report),
+        year_run=report.year_table["run_id"] if report.year_table else None,
+        rejects_table=rejects_table(report), deletions_table=deletions_table(report),
+        requests_chart=_chart(report, "api_requests", "API requests per run, last 30 days", "chart-requests"),
+        rows_chart=_chart(report, "rows_changed", "Rows changed per run (inserted + updated + deleted), last 30 days",
+                          "chart-rows"),
+        script_url=script_url, json_url=json_url, metrics_url=metrics_url,
+    )

@@ -1,0 +1,212 @@
+"""The applier: pending webhook events -> the warehouse, by re-reading their records from Ploomes.
+
+A batch takes the oldest pending events, reads each touched deal and contact *by Id* from the
+API (``Id eq 1 or Id eq 2 ...``, a few dozen a request: the payload's values and dates are never
+trusted), stages and merges them with the scheduled sync's statements (an older version never
+overwrites a newer row; a row another run archived after this read began is not put back), then
+treats every touched record Ploomes no longer shows as a deletion judged by a listing of exactly
+those Ids, under the same mass-deletion guard. The merge and the reconcile recompute the
+``customer_sales`` rows of the customers they touched. Last, the batch's events are marked applied,
+each with its record's outcome.
+
+Duplicates and reordering change nothing: a record is read once per batch, in its current state.
+Watermarks do not move (only some records were read). Each batch stages under an id of its own
+(the run's id, then ``<run>.2``, ``<run>.3`` ...) and the run's row in ``ploomes_sync.run_history``
+(``run_type`` ``webhook``) adds up its batches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+
+from ploomes_sync import streams, warehouse
+from ploomes_sync.config import SyncConfig
+from ploomes_sync.hooks.ploomes import PloomesHook
+from ploomes_sync.streams import Stream
+from ploomes_sync.tasks.errors import MassDeletionRefused
+from ploomes_sync.tasks.extract import read_into_stage
+from ploomes_sync.tasks.reconcile import deletion_guard
+from ploomes_sync.warehouse import inbox
+from ploomes_sync.warehouse.inbox import Event
+
+log = logging.getLogger(__name__)
+
+IDS_PER_REQUEST = 40  # keeps the URL of a read by Id well under 2,000 characters
+STREAM_ORDER = ("contacts", "deals")  # customers first: a deal's customer is there when it lands
+# Outcomes recorded per event.
+CURRENT, REJECTED, DELETED, ABSENT, HELD = ("current", "rejected", "deleted", "not in Ploomes",
+                                             "deletion refused")
+
+
+@dataclass
+class Applied:
+    """What one call of :func:`apply_pending` did."""
+
+    run_id: str
+    events: int = 0
+    batches: int = 0
+    pending: int = 0  # events still pending when it returned (more arrived, or it stopped at max_batches)
+    streams: dict[str, Counter] = field(default_factory=dict)
+    outcomes: Counter = field(default_factory=Counter)
+    api_requests: int = 0
+    refused: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "events": self.events, "batches": self.batches, "pending": self.pending,
+                "streams": {name: dict(counts) for name, counts in self.streams.items()},
+                "outcomes": dict(self.outcomes), "api_requests": self.api_requests, "refused": self.refused}
+
+
+def ids_filter(ids: Sequence[int]) -> str:
+    """The ``$filter`` that reads exactly these records."""
+    return " or ".join(f"Id eq {int(record_id)}" for record_id in ids)
+
+
+def _chunks(ids: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def _apply_stream(stream: Stream, ids: list[int], batch_id: str, *, hook: PloomesHook, conn: psycopg.Connection,
+                  reject_conn: psycopg.Connection, config: SyncConfig
+                  ) -> tuple[dict[int, str], Counter, MassDeletionRefused | None]:
+    """Re-read ``ids`` of ``stream``, merge them, remove those gone; each id's outcome and the counts."""
+    warehouse.clear_stage(conn, stream, batch_id)
+    started_wh = warehouse.warehouse_now(conn)
+    counts: Counter = Counter()
+    read_started_at = None
+    for chunk in _chunks(ids, IDS_PER_REQUEST):
+        read = read_into_stage(stream, batch_id, hook=hook, conn=conn, reject_conn=reject_conn,
+                               filter_=ids_filter(chunk), fallback_started_at=started_wh)
+        read_started_at = read_started_at or read["read_started_at"]
+        counts.update({key: read[key] for key in ("fetched", "staged", "rejected", "rejected_without_id",
+                                                   "api_requests", "throttled")})
+    warehouse.register_stage(conn, stream.name, batch_id, counts["staged"], read_started_at=read_started_at,
+                             read_started_wh=started_wh)
+    merged = warehouse.merge(conn, stream, batch_id, move_watermark=False)
+    counts.update(inserted=merged.inserted, updated=merged.updated, unchanged=merged.unchanged)
+
+    listing = warehouse.Listing(
+        run_id=batch_id, stream=stream.name, source="extract", method="ids", started_wh=started_wh,
+        read_started_at=read_started_at, requests=counts["api_requests"], listed=counts["staged"],
+        rejected=counts["rejected"], rejected_without_id=counts["rejected_without_id"])
+    warehouse.record_listing_ranges(conn, listing, [warehouse.IdRange(i - 1, i, listed=True) for i in ids])
+    refusal = None
+    gone: set[int] = set()
+    try:
+        result = warehouse.reconcile(conn, stream, listing, deletion_guard(stream, config))
+        counts["deleted"] += result.archived
+        gone = set(result.gone_ids) if result.refused is None else set()
+    except MassDeletionRefused as exc:
+        refusal = exc
+        log.error("%s", exc)
+
+    present = warehouse.staged_ids(conn, stream, batch_id)
+    rejected = warehouse.rejected_ids(conn, stream.name, batch_id)
+    outcomes = {}
+    for record_id in ids:
+        if record_id in present:
+            outcomes[record_id] = CURRENT
+        elif str(record_id) in rejected:
+            outcomes[record_id] = REJECTED
+        elif record_id in gone:
+            outcomes[record_id] = DELETED
+        elif refusal is not None:
+            outcomes[record_id] = HELD
+        else:
+            outcomes[record_id] = ABSENT
+    return outcomes, counts, refusal
+
+
+def apply_batch(events: Sequence[Event], batch_id: str, *, hook: PloomesHook, conn: psycopg.Connection,
+                reject_conn: psycopg.Connection, config: SyncConfig
+                ) -> tuple[dict[tuple[str, int], str], dict[str, Counter], list[MassDeletionRefused]]:
+    """Apply ``events`` (staging under ``batch_id``) without marking them; outcomes, counts, refusals."""
+    touched: dict[str, set[int]] = {}
+    for event in events:
+        touched.setdefault(event.stream, set()).add(event.record_id)
+    outcomes: dict[tuple[str, int], str] = {}
+    counts: dict[str, Counter] = {}
+    refusals = []
+    for name in STREAM_ORDER:
+        if name not in touched:
+            continue
+        stream = streams.by_name(name, config.client_tag_id)
+        try:
+            by_id, counts[name], refusal = _apply_stream(stream, sorted(touched[name]), batch_id, hook=hook,
+                                                         conn=conn, reject_conn=reject_conn, config=config)
+        finally:
+            warehouse.drop_stage(conn, batch_id, [stream])
+        outcomes.update({(name, record_id): outcome for record_id, outcome in by_id.items()})
+        if refusal is not None:
+            refusals.append(refusal)
+    return outcomes, counts, refusals
+
+
+def apply_pending(*, hook: PloomesHook, conn: psycopg.Connection, reject_conn: psycopg.Connection,
+                  config: SyncConfig, run_id: str, dag_id: str, max_batches: int = 20) -> Applied:
+    """Apply the inbox's pending events, a batch of ``webhook_batch_size`` at a time, until none is
+    pending or ``max_batches`` were applied (the trigger wakes the applier again for the rest).
+
+    Raises :class:`MassDeletionRefused` at the end when the guard held back a deletion: the other
+    records were applied, the held events are marked so, and the scheduled run's listing (with its
+    own guard and confirmation) decides.
+    """
+    applied = Applied(run_id)
+    events = inbox.pending(conn, config.webhook_batch_size)
+    if not events:
+        log.info("No webhook event pending")
+        return applied
+    warehouse.start_run(conn, run_id, dag_id=dag_id, run_type="webhook", mode="events", window_start=None,
+                        window_end=None, watermarks_before=None)
+    refusals: list[MassDeletionRefused] = []
+    try:
+        while events and applied.batches < max_batches:
+            batch_id = run_id if applied.batches == 0 else f"{run_id}.{applied.batches + 1}"
+            outcomes, counts, held = apply_batch(events, batch_id, hook=hook, conn=conn, reject_conn=reject_conn,
+                                                 config=config)
+            inbox.mark_applied(conn, events, run_id, outcomes)
+            _add_up(applied, events, outcomes, counts)
+            refusals += held
+            requests = sum(c["api_requests"] for c in counts.values())
+            warehouse.add_api_usage(conn, run_id, requests, sum(c["throttled"] for c in counts.values()))
+            for name, total in applied.streams.items():
+                warehouse.record_stream(conn, run_id, name, **{key: total[key] for key in RECORDED})
+            log.info("Webhook batch %s: %s events, %s records: %s; %s API requests", batch_id, len(events),
+                     len(outcomes), dict(Counter(outcomes.values())), requests)
+            events = inbox.pending(conn, config.webhook_batch_size)
+        applied.pending = len(events)
+    except BaseException as exc:
+        warehouse.finish_run(conn, run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:4000])
+        raise
+    purged = inbox.purge(conn, timedelta(days=config.inbox_keep_days))
+    if purged:
+        log.info("Purged %s applied events older than %s days from the inbox", purged, config.inbox_keep_days)
+    applied.refused = [str(refusal) for refusal in refusals]
+    if refusals:
+        warehouse.finish_run(conn, run_id, status="failed", error="\n".join(applied.refused)[:4000])
+        raise refusals[0]
+    warehouse.finish_run(conn, run_id, status="success")
+    return applied
+
+
+RECORDED = ("events", "fetched", "inserted", "updated", "unchanged", "deleted", "rejected")
+
+
+def _add_up(applied: Applied, events: Sequence[Event], outcomes: dict[tuple[str, int], str],
+            counts: dict[str, Counter]) -> None:
+    applied.batches += 1
+    applied.events += len(events)
+    applied.outcomes.update(outcomes.values())
+    for name, stream_counts in counts.items():
+        applied.streams.setdefault(name, Counter()).update(stream_counts)
+        applied.api_requests += stream_counts["api_requests"]
+    for event in events:
+        applied.streams.setdefault(event.stream, Counter())["events"] += 1

@@ -1,0 +1,114 @@
+"""``POST /ploomes-sync/webhooks``: where Ploomes delivers changes. Open by design, guarded by the key.
+
+The validation key is the password of connection ``ploomes_webhook`` (its host is the public base
+URL Ploomes calls), compared in constant time with the ``X-Ploomes-Validation-Key`` header:
+missing, 401; wrong, 403. A body over the size limit is 413, one that is not JSON 400, one that is
+not a delivery of a deal or a contact 422; nothing is stored in those cases. A valid delivery is
+committed to ``ploomes_sync.webhook_inbox`` and answered 202 with its inbox id: nothing else
+happens in the request (no Ploomes call, no merge), and once answered it is never lost. When the
+inbox cannot be written the answer is 503, so a sender that retries will.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from ploomes_sync.settings import WEBHOOK_CONN_ID
+from ploomes_sync.warehouse import inbox
+from ploomes_sync.web.warehouse_pool import WarehousePool
+from ploomes_sync.webhooks.delivery import NotADelivery, parse
+
+log = logging.getLogger(__name__)
+
+KEY_HEADER = "X-Ploomes-Validation-Key"
+MAX_BODY_BYTES = 512 * 1024  # a delivery carries two versions of one record: a few kilobytes
+KEY_REREAD_SECONDS = 30.0  # a rotated key is in force this soon
+
+
+class WebhookKey:
+    """The validation key (the password of connection ``ploomes_webhook``), read again every 30 s."""
+
+    def __init__(self, conn_id: str = WEBHOOK_CONN_ID) -> None:
+        self.conn_id = conn_id
+        self._lock = threading.Lock()
+        self._key: bytes | None = None
+        self._read_at = float("-inf")
+
+    def get(self) -> bytes | None:
+        """The key, or None when the connection is missing or has no password."""
+        with self._lock:
+            if time.monotonic() - self._read_at >= KEY_REREAD_SECONDS:
+                from airflow.sdk import BaseHook
+                from airflow.sdk.exceptions import AirflowNotFoundException
+
+                try:
+                    password = BaseHook.get_connection(self.conn_id).password
+                except AirflowNotFoundException:
+                    password = None
+                self._key = password.encode() if password else None
+                self._read_at = time.monotonic()
+            return self._key
+
+
+def _error(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+def receiver_router(pool: WarehousePool, key: WebhookKey | None = None) -> APIRouter:
+    router = APIRouter()
+    webhook_key = key or WebhookKey()
+
+    @router.post("/webhooks", status_code=202)
+    async def receive(request: Request) -> JSONResponse:
+        expected = await run_in_threadpool(webhook_key.get)
+        if expected is None:
+            log.error("A webhook delivery arrived but connection %s has no password (the validation key): "
+                      "refused with 503. Run the DAG ploomes_webhook_setup after setting it.", webhook_key.conn_id)
+            return _error(503, "Webhooks are not configured on this server.")
+        given = request.headers.get(KEY_HEADER)
+        if not given:
+            return _error(401, f"Missing {KEY_HEADER} header.")
+        if not hmac.compare_digest(given.encode(), expected):
+            log.warning("Refused a webhook delivery with a wrong validation key (403) from %s",
+                        request.client.host if request.client else "?")
+            return _error(403, "Wrong validation key.")
+
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+            return _error(413, f"A delivery is at most {MAX_BODY_BYTES} bytes.")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return _error(413, f"A delivery is at most {MAX_BODY_BYTES} bytes.")
+        try:
+            delivery = parse(bytes(body))
+        except NotADelivery as exc:
+            status = 400 if "not JSON" in str(exc) else 422
+            log.warning("Refused a webhook body (%s): %s", status, exc)
+            return _error(status, f"Not a Ploomes delivery: {exc}.")
+
+        def store() -> int:
+            with pool.connection() as conn:
+                return inbox.store(conn, stream=delivery.stream, record_id=delivery.record_id,
+                                   action=delivery.action, payload=delivery.payload)
+
+        try:
+            event_id = await run_in_threadpool(store)
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the sender must hear 503, not 500
+            log.error("Could not store a webhook delivery (%s %s): %s: %s", delivery.stream, delivery.record_id,
+                      type(exc).__name__, exc)
+            return _error(503, "The delivery could not be stored; send it again.")
+        log.info("Webhook event %s stored: %s %s (%s)", event_id, delivery.stream, delivery.record_id,
+                 delivery.action)
+        return JSONResponse({"id": event_id, "stream": delivery.stream, "record_id": delivery.record_id},
+                            status_code=202)
+
+    return router
