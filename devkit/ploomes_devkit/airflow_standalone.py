@@ -300,12 +300,7 @@ class AirflowStandalone:
         if migrate.returncode != 0:
             raise AirflowError(f"`airflow db migrate` failed (exit {migrate.returncode}); "
                                f"see {self.log_path}:\n{self._pump.tail('db-migrate')}")
-        commands = {
-            "api-server": ("api-server", "--host", "127.0.0.1", "--port", str(self.port)),
-            "scheduler": ("scheduler", "--skip-serve-logs"),
-            "dag-processor": ("dag-processor",),
-            "triggerer": ("triggerer", "--skip-serve-logs"),
-        }
+        commands = self._commands()
         launches = [(name, commands[name], self.home, self.env) for name in COMPONENTS]
         for name, extra in self.extra_processes.items():
             extra.cwd.mkdir(parents=True, exist_ok=True)
@@ -319,6 +314,41 @@ class AirflowStandalone:
             assert process.stdout is not None
             self._pump.follow(name, process.stdout)
         self.wait_until_healthy(self.ready_timeout)
+
+    def restart(self, name: str) -> None:
+        """Stop component ``name`` (e.g. ``api-server``) and everything it started, then start it again
+        with the same command and environment, and wait until Airflow is healthy."""
+        process = self.processes[name]
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=self.stop_timeout)
+        end_session(process.pid)
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        args = self._commands()[name]
+        replacement = subprocess.Popen(self._airflow(*args), env=self.env, cwd=self.home, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[name] = replacement
+        self._sessions.append(replacement.pid)
+        assert self._pump is not None and replacement.stdout is not None
+        self._pump.write("devkit", f"restarted {name}".encode())
+        self._pump.follow(name, replacement.stdout)
+        if name == "api-server":  # wait until it answers again (health first says it is down)
+            deadline = time.monotonic() + self.ready_timeout
+            while self.health() is None and time.monotonic() < deadline:
+                self.check_alive()
+                time.sleep(0.5)
+        self.wait_until_healthy(self.ready_timeout)
+
+    def _commands(self) -> dict[str, tuple[str, ...]]:
+        return {
+            "api-server": ("api-server", "--host", "127.0.0.1", "--port", str(self.port)),
+            "scheduler": ("scheduler", "--skip-serve-logs"),
+            "dag-processor": ("dag-processor",),
+            "triggerer": ("triggerer", "--skip-serve-logs"),
+        }
 
     def check_alive(self) -> None:
         """Raise :class:`AirflowError` (with the end of its log) when a component has exited."""
@@ -616,6 +646,10 @@ class AirflowClient:
                     raise
                 time.sleep(2 * attempt)
         raise AssertionError("unreachable")
+
+    def list_backfills(self, dag_id: str) -> list[dict[str, Any]]:
+        """The DAG's backfills, oldest first."""
+        return self.request("GET", "/backfills", params={"dag_id": dag_id, "limit": 100})["backfills"]
 
     def get_backfill(self, backfill_id: int) -> dict[str, Any]:
         """One backfill (``completed_at`` is set once all its runs finished)."""

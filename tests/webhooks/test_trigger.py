@@ -106,3 +106,28 @@ def test_it_serializes_to_its_importable_path():
     assert classpath == "ploomes_sync.webhooks.trigger.InboxTrigger"
     assert kwargs == {"conn_id": "other_db", "poll_interval": 3}
     assert InboxTrigger(**kwargs).serialize() == (classpath, kwargs)
+
+
+def test_while_events_stay_pending_it_fires_again_with_growing_pauses(migrated: str, monkeypatch):
+    monkeypatch.setattr(trigger_module, "REFIRE_FIRST_SECONDS", 0.3)
+    pending = store(migrated, 5)
+
+    async def scenario():
+        events = Watching(InboxTrigger(poll_interval=0.05))
+        fired = [await events.next(5.0)]
+        started = asyncio.get_running_loop().time()
+        fired.append(await events.next(2.0))  # after 0.3 s
+        second = asyncio.get_running_loop().time()
+        fired.append(await events.next(2.0))  # after 0.6 s
+        third = asyncio.get_running_loop().time()
+        with psycopg.connect(migrated, autocommit=True) as conn:  # applied: nothing pending any more
+            conn.execute("UPDATE ploomes_sync.webhook_inbox SET applied_at = now()")
+        fired.append(await events.next(1.5))
+        await events.stop()
+        return fired, second - started, third - second
+
+    fired, first_pause, second_pause = asyncio.run(scenario())
+    assert [event.payload if event else None for event in fired] == [
+        {"pending_upto": pending}, {"pending_upto": pending, "again": True},
+        {"pending_upto": pending, "again": True}, None]
+    assert 0.25 < first_pause < second_pause

@@ -3,7 +3,7 @@ never a CDN), one Jinja template. Times are shown in São Paulo time, like the b
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,11 +12,12 @@ import jinja2
 import pandas as pd
 import plotly.graph_objects as go
 
-from ploomes_sync.monitoring.report import HealthReport, stream_counts
+from ploomes_sync.monitoring.report import CHART_DAYS, HealthReport, stream_counts
 from ploomes_sync.settings import BUSINESS_TIMEZONE, DAG_ID
 
 TZ = ZoneInfo(BUSINESS_TIMEZONE)
 RUNS_LISTED = 20
+BAR_WIDTH_MS = 3 * 3600 * 1000  # a bar is three hours wide on the 30-day axis
 RUN_TYPE_COLORS = {"scheduled": "#1f77b4", "manual": "#ff7f0e", "backfill": "#2ca02c", "webhook": "#9467bd"}
 TABLE_CLASSES = "data"
 
@@ -86,11 +87,12 @@ def runs_table(report: HealthReport) -> str:
 def year_table(report: HealthReport) -> str:
     if report.year_table is None or not report.year_table["rows"]:
         return _table(pd.DataFrame(), "years", "No run has compared the years yet.")
-    frame = pd.DataFrame(report.year_table["rows"]).rename(columns={
+    columns = {
         "year": "year", "ploomes_deals": "deals in Ploomes", "warehouse_deals": "deals in warehouse",
-        "ploomes_won_revenue": "won revenue in Ploomes", "warehouse_won_revenue": "won revenue in warehouse",
-        "differing": "deals that differ", "deals_diff": "deals difference", "revenue_diff": "revenue difference",
-        "ok": "ok"})
+        "deals_diff": "deals difference", "ploomes_won_revenue": "won revenue in Ploomes",
+        "warehouse_won_revenue": "won revenue in warehouse", "revenue_diff": "revenue difference",
+        "differing": "deals that differ", "ok": "ok"}
+    frame = pd.DataFrame(report.year_table["rows"]).reindex(columns=list(columns)).rename(columns=columns)
     frame["ok"] = frame["ok"].map({True: "yes", False: "NO"})
     return _table(frame, "years", "")
 
@@ -108,15 +110,20 @@ def deletions_table(report: HealthReport) -> str:
 
 
 def _chart(report: HealthReport, value: str, title: str, div_id: str) -> str:
+    """Bars per run over the last CHART_DAYS days (stacked by run type), on a time axis."""
     figure = go.Figure()
+    now = report.now.astimezone(TZ)
     runs = list(reversed(report.runs))
     for run_type in sorted({run["run_type"] or "other" for run in runs}):
         chosen = [run for run in runs if (run["run_type"] or "other") == run_type]
         figure.add_trace(go.Bar(
             x=[run["started_at"].astimezone(TZ).isoformat() for run in chosen], y=[run[value] for run in chosen],
-            name=run_type, marker_color=RUN_TYPE_COLORS.get(run_type), hovertext=[run["run_id"] for run in chosen]))
+            name=run_type, marker_color=RUN_TYPE_COLORS.get(run_type), hovertext=[run["run_id"] for run in chosen],
+            width=BAR_WIDTH_MS))
     figure.update_layout(title=title, barmode="stack", height=320, margin={"l": 50, "r": 20, "t": 50, "b": 40},
-                         template="plotly_white", xaxis_title="run start (São Paulo)", legend_title="run type")
+                         template="plotly_white", xaxis_title="run start (São Paulo)", legend_title="run type",
+                         xaxis={"type": "date", "range": [(now - timedelta(days=CHART_DAYS)).isoformat(),
+                                                          (now + timedelta(hours=6)).isoformat()]})
     return figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
                           config={"displaylogo": False, "responsive": True})
 
@@ -130,8 +137,7 @@ def render_page(report: HealthReport, *, script_url: str, json_url: str, metrics
     webhook_runs = [run for run in report.webhook_runs if (report.now - run["started_at"]).total_seconds() <= 86400]
     return _template().render(
         dag_id=DAG_ID, now=local_time(report.now), timezone=BUSINESS_TIMEZONE, stale=report.stale,
-        stale_after=duration(report.stale_after_seconds).replace(" min 00 s", " min"),
-        stale_after_hours=report.stale_after_seconds / 3600,
+        stale_after=f"{report.stale_after_seconds / 3600:g} h",
         freshness=ago(report.freshness_seconds), last_success=local_time(report.last_success),
         last_run=last, last_run_started=local_time(last["started_at"]) if last else "",
         webhooks_on=webhooks_on, webhook_freshness=ago(report.webhook_freshness_seconds),

@@ -6,7 +6,10 @@ firing is an Asset event of ``ploomes_sync.webhook_inbox``, which runs ``ploomes
 events that arrive while a run is going coalesce into the next run. So the applier runs when
 there is something to apply, and never otherwise (no every-minute schedule filling the UI with
 empty runs). After a restart of the triggerer it fires at once if anything is pending, so events
-received while Airflow was down are applied as soon as it is back.
+received while Airflow was down are applied as soon as it is back. While events stay pending
+(the applier paused, or failing), it fires again after 30 s, then after twice as long each time, up
+to every 30 minutes: an Asset event while the DAG is paused is not queued, so without this the
+events would wait for the next delivery.
 
 The poll goes through connection ``sales_db`` on one session kept open (in autocommit mode, so it
 works through a transaction-mode pooler); after an error the session is opened anew.
@@ -15,6 +18,7 @@ works through a transaction-mode pooler); after an error the session is opened a
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,6 +28,8 @@ from ploomes_sync.settings import SALES_DB_CONN_ID
 
 DEFAULT_POLL_SECONDS = 2.0
 ERROR_BACKOFF_SECONDS = 30.0
+REFIRE_FIRST_SECONDS = 30.0
+REFIRE_MAX_SECONDS = 1800.0
 
 
 class InboxWatch:
@@ -69,6 +75,8 @@ class InboxTrigger(BaseEventTrigger):
         from airflow.sdk import BaseHook
 
         fired: int | None = None
+        fired_at = 0.0
+        refire = REFIRE_FIRST_SECONDS
         failing = False
         watch: InboxWatch | None = None
         try:
@@ -87,10 +95,18 @@ class InboxTrigger(BaseEventTrigger):
                 if failing:
                     self.log.info("The webhook inbox is readable again")
                     failing = False
-                if newest is not None and (fired is None or newest > fired):
-                    fired = newest
+                now = time.monotonic()
+                if newest is None:
+                    refire = REFIRE_FIRST_SECONDS
+                elif fired is None or newest > fired:
+                    fired, fired_at, refire = newest, now, REFIRE_FIRST_SECONDS
                     self.log.info("Webhook events pending (up to inbox id %s): waking the applier", newest)
                     yield TriggerEvent({"pending_upto": newest})
+                elif now - fired_at >= refire:
+                    fired_at, refire = now, min(refire * 2, REFIRE_MAX_SECONDS)
+                    self.log.warning("Webhook events up to inbox id %s are still pending: waking the applier "
+                                     "again (is ploomes_webhook_apply paused or failing?)", newest)
+                    yield TriggerEvent({"pending_upto": newest, "again": True})
                 await asyncio.sleep(self.poll_interval)
         finally:
             if watch is not None:

@@ -1,0 +1,173 @@
+"""Webhooks in a real Airflow: the simulator delivers to the plugin's receiver on the API server,
+the inbox's AssetWatcher (in the triggerer) starts ploomes_webhook_apply, and the changes land.
+
+One Airflow for the module: a full sync first, then ploomes_webhook_setup registers the webhooks
+(pointing at this Airflow), then each test changes Ploomes and watches the warehouse.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+
+from ploomes_sync.records import parse_instant
+from tests.support.airflow_stack import E2E_API_KEY, WEBHOOK_KEY, E2EStack, airflow_stack
+
+APPLY, SETUP = "ploomes_webhook_apply", "ploomes_webhook_setup"
+BOUND = 60.0  # seconds from a change in Ploomes to the warehouse, in a real Airflow
+
+
+@pytest.fixture(scope="module")
+def stack(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
+    with airflow_stack(pg_admin_url, tmp_path_factory.mktemp("airflow-home"), deals=300, contacts=30,
+                       use_schedule=True) as stack:
+        run = stack.initial_sync()
+        assert run["state"] == "success", stack.explain(run["dag_run_id"])
+        for dag_id in (SETUP, APPLY):
+            stack.api.wait_for_dag(dag_id, alive=stack.alive)
+            stack.api.set_paused(dag_id, False)
+        setup = stack.api.trigger_dag_run(SETUP)
+        done = stack.api.wait_for_dag_run(SETUP, setup["dag_run_id"], timeout=180, alive=stack.alive)
+        assert done["state"] == "success"
+        yield stack
+
+
+def receiver(stack: E2EStack) -> str:
+    return f"{stack.airflow.url}/ploomes-sync/webhooks"
+
+
+def inbox(stack: E2EStack) -> list[dict[str, Any]]:
+    with stack.connect() as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        return cur.execute("SELECT * FROM ploomes_sync.webhook_inbox ORDER BY id").fetchall()
+
+
+def warehouse_deals(stack: E2EStack) -> dict[int, Any]:
+    with stack.connect() as conn:
+        return dict(conn.execute("SELECT id, updated_at FROM public.sales").fetchall())
+
+
+def differences(stack: E2EStack, ids: set[int]) -> set[int]:
+    """Of ``ids``, the deals whose warehouse row differs from Ploomes (missing, extra or older)."""
+    truth = {d["Id"]: parse_instant(d["LastUpdateDate"]) for d in stack.sim.admin.truth_deals() if d["Id"] in ids}
+    rows = {i: v for i, v in warehouse_deals(stack).items() if i in ids}
+    return {i for i in ids if truth.get(i) != rows.get(i)}
+
+
+def wait_until_landed(stack: E2EStack, ids: set[int], timeout: float = BOUND) -> float:
+    """Seconds until every deal of ``ids`` is in the warehouse as in Ploomes; fails after ``timeout``."""
+    started = time.monotonic()
+    while differences(stack, ids):
+        stack.alive()
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"not landed within {timeout:.0f} s: {sorted(differences(stack, ids))[:10]}; "
+                                 f"inbox: {[(e['record_id'], e['outcome']) for e in inbox(stack)][-10:]}")
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
+def test_the_setup_registered_every_action_pointing_at_this_airflow(stack: E2EStack):
+    webhooks = stack.sim.admin.webhooks()
+    assert len(webhooks) == 8
+    assert {(w["CallbackUrl"], w["ValidationKey"]) for w in webhooks} == {(receiver(stack), WEBHOOK_KEY)}
+    again = stack.api.trigger_dag_run(SETUP)
+    assert stack.api.wait_for_dag_run(SETUP, again["dag_run_id"], timeout=180)["state"] == "success"
+    assert len(stack.sim.admin.webhooks()) == 8, "a second setup created no duplicates"
+
+
+def test_updates_creations_deletions_and_wins_land_within_a_minute(stack: E2EStack):
+    deals = stack.sim.admin.truth_deals()
+    opened = next(d for d in deals if d["StatusId"] == 1)
+    stack.sim.admin.update_deal(opened["Id"], StatusId=2)
+    stack.sim.admin.update_deal(deals[1]["Id"], Title="Edited in Ploomes")
+    stack.sim.admin.delete_deal(deals[2]["Id"])
+    created = stack.sim.admin.create_deal(Amount=99.9, ContactId=deals[3]["ContactId"])
+    seconds = wait_until_landed(stack, {opened["Id"], deals[1]["Id"], deals[2]["Id"], created["Id"]})
+    assert seconds < BOUND
+    runs = stack.api.list_dag_runs(APPLY)
+    assert runs and all(run["run_type"] == "asset_triggered" for run in runs)
+    assert all(entry["status"] == 202 for entry in stack.sim.admin.deliveries())
+
+
+def test_forged_and_malformed_deliveries_are_refused_and_store_nothing(stack: E2EStack):
+    before = len(inbox(stack))
+    body = {"Action": "Update", "Entity": "Deal", "New": {"Id": 1}, "Old": {"Id": 1}}
+    cases = [({}, body, 401), ({"X-Ploomes-Validation-Key": "forged"}, body, 403),
+             ({"X-Ploomes-Validation-Key": WEBHOOK_KEY}, "not json", 400),
+             ({"X-Ploomes-Validation-Key": WEBHOOK_KEY}, {"Entity": "Order", "New": {"Id": 1}}, 422)]
+    for headers, payload, status in cases:
+        kwargs = {"json": payload} if isinstance(payload, dict) else {"data": payload}
+        answer = requests.post(receiver(stack), headers=headers, timeout=10, **kwargs)
+        assert answer.status_code == status, (headers, payload, answer.text)
+    assert len(inbox(stack)) == before
+
+
+def test_duplicated_and_reordered_deliveries_change_nothing(stack: E2EStack):
+    stack.sim.admin.configure(webhook_duplicate_percent=100, webhook_shuffle=True, webhook_delay_seconds=2.0)
+    try:
+        deals = stack.sim.admin.truth_deals()[10:16]
+        for step in ("first", "second", "third"):
+            for deal in deals:
+                stack.sim.admin.update_deal(deal["Id"], Title=f"{step} edit")
+        wait_until_landed(stack, {d["Id"] for d in deals})
+    finally:
+        stack.sim.admin.configure(webhook_duplicate_percent=0, webhook_shuffle=False, webhook_delay_seconds=0)
+    with stack.connect() as conn:
+        titles = {row[0] for row in conn.execute("SELECT title FROM public.sales WHERE id = ANY(%s)",
+                                                 [[d["Id"] for d in deals]])}
+    assert titles == {"third edit"}
+
+
+def test_an_event_for_a_deal_deleted_later_removes_it(stack: E2EStack):
+    deal = stack.sim.admin.truth_deals()[20]
+    stack.sim.admin.configure(webhook_delay_seconds=3.0)  # the update arrives after the deletion happened
+    try:
+        stack.sim.admin.update_deal(deal["Id"], Title="about to go")
+        stack.sim.admin.configure(webhook_drop_percent=100)
+        stack.sim.admin.delete_deal(deal["Id"])  # its Delete delivery is lost
+        stack.sim.admin.configure(webhook_drop_percent=0)
+        wait_until_landed(stack, {deal["Id"]})
+    finally:
+        stack.sim.admin.configure(webhook_delay_seconds=0, webhook_drop_percent=0)
+    assert deal["Id"] not in warehouse_deals(stack)
+
+
+def test_the_inbox_survives_an_api_server_restart_between_receipt_and_apply(stack: E2EStack):
+    stack.api.set_paused(APPLY, True)
+    deal = stack.sim.admin.truth_deals()[30]
+    stack.sim.admin.update_deal(deal["Id"], Title="received before the restart")
+    deadline = time.monotonic() + 20
+    while not any(e["record_id"] == deal["Id"] and e["applied_at"] is None for e in inbox(stack)):
+        assert time.monotonic() < deadline, "the delivery was not stored"
+        time.sleep(0.2)
+    stack.airflow.restart("api-server")
+    assert differences(stack, {deal["Id"]}), "nothing applied it while the applier was paused"
+    stack.api.set_paused(APPLY, False)  # the watcher fires again for events still pending (30 s, 60 s ...)
+    wait_until_landed(stack, {deal["Id"]}, timeout=150)
+
+
+def test_only_airflow_users_see_the_health_data_and_it_shows_the_webhooks(stack: E2EStack):
+    url = f"{stack.airflow.url}/ploomes-sync"
+    assert requests.get(f"{url}/health.json", timeout=10).status_code == 401
+    assert requests.get(f"{url}/metrics", headers={"Authorization": "Bearer forged"}, timeout=10).status_code == 403
+    page = requests.get(f"{url}/health", headers={"Accept": "text/html"}, timeout=10, allow_redirects=False)
+    assert page.status_code == 303 and "/auth/login" in page.headers["location"]
+    token = stack.api.login()
+    data = requests.get(f"{url}/health.json", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
+    assert data["webhook_freshness_seconds"] is not None and data["inbox"]["received_24h"] > 0
+    assert any(run["run_type"] == "webhook" for run in data["runs"])
+    metrics = requests.get(f"{url}/metrics", cookies={"_token": token}, timeout=10)
+    assert metrics.status_code == 200 and "ploomes_sync_inbox_backlog" in metrics.text
+
+
+def test_no_key_appears_in_any_log(stack: E2EStack):
+    logs = [stack.airflow.log_path, *sorted((stack.airflow.home / "logs").rglob("*.log"))]
+    assert len(logs) > 5
+    for path in logs:
+        text = path.read_text(errors="replace")
+        assert WEBHOOK_KEY not in text, path
+        assert E2E_API_KEY not in text, path
