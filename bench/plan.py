@@ -4,7 +4,8 @@ The defaults are the issues': full syncs of 30,000 and 300,000 deals with no lim
 guard only: at 120 requests a minute the API caps production at 600 deals a second); the full
 sync of 30,000 at 120 requests a minute with the API answering in 0, 0.5, 1 and 2 s, against the
 floor; a 6-hourly run after 300 updates, 6 creations and 5 deletions at both sizes, with and
-without ``$count``; the old cron's pages of 50 with a 500 ms pause. ``tiny`` scales every one
+without ``$count``; the old cron's pages of 50 with a 500 ms pause; 120 changes a second apart,
+delivered by webhook and applied at 120 requests a minute with the API answering after 0.5 s. ``tiny`` scales every one
 down so the whole run takes seconds (``make test`` runs it); the floor is scaled with the rate.
 """
 
@@ -49,6 +50,10 @@ class BenchPlan:
     latencies: tuple[float, ...]  # seconds the API takes to answer, one rate-limited full sync each
     old_page_size: int
     old_pause_seconds: float
+    webhook_changes: int = 120  # changes made one after another, delivered by webhook
+    webhook_change_interval: float = 1.0  # seconds between two changes
+    webhook_latency: float = 0.5  # seconds the API takes to answer while they are applied
+    webhook_delivery_delay: float = 2.0  # deliveries leave up to this long after the change, shuffled
     run_baseline: bool = True
     repeat: int = 1  # runs of each unlimited full sync; the fastest is reported
     seed: int = SEED
@@ -63,7 +68,8 @@ class BenchPlan:
     def tiny(cls) -> BenchPlan:
         """Seconds in all: 600 deals, the rate ten times higher and the old cron's pause ten times shorter."""
         return cls("tiny", (600,), 600, API_REQUESTS_PER_MINUTE * 10, (30, 2, 2), (0.0, 0.05), OLD_PAGE_SIZE,
-                   OLD_PAUSE_SECONDS / 10)
+                   OLD_PAUSE_SECONDS / 10, webhook_changes=15, webhook_change_interval=0.2, webhook_latency=0.05,
+                   webhook_delivery_delay=0.2)
 
     def with_options(self, *, sizes: tuple[int, ...] | None = None, reference_deals: int | None = None,
                      run_baseline: bool | None = None, repeat: int | None = None,

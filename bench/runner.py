@@ -4,7 +4,8 @@ Order, for each size: the full sync with no limit; then, on its warehouse, three
 after 300 updates, 6 creations and 5 deletions each: one that finds deletions by ``$count`` (the
 usual run), one that lists every record (the daily full listing), and one against an API that does
 not answer ``$count`` (it lists every record, paced). For the reference size then: the full sync at
-120 requests a minute with the API answering after each latency of the plan, and the old cron.
+120 requests a minute with the API answering after each latency of the plan, the freshness of
+changes delivered by webhook, and the old cron.
 """
 
 from __future__ import annotations
@@ -106,8 +107,26 @@ class BenchRunner:
                                    f"old cron: {plan.old_page_size}/page, {plan.old_pause_seconds:g} s pause, "
                                    f"row upserts, {deals:,} deals", deals, contacts, plan.requests_per_minute,
                                    page_size=plan.old_page_size, pause_seconds=plan.old_pause_seconds)
+            self._webhooks(sim, deals, contacts)  # last: its changes alter the simulator's data
         finally:
             sim.admin.configure(rate_limit=0)
+
+    def _webhooks(self, sim: SimulatorProcess, deals: int, contacts: int) -> None:
+        """Freshness by webhook (the scenario sets the rate, the latency and the deliveries itself)."""
+        plan = self.plan
+        try:
+            with self._database() as db_url:
+                self._scenario(sim, db_url, "webhooks",
+                               f"webhooks: {plan.webhook_changes} changes {plan.webhook_change_interval:g} s apart, "
+                               f"{plan.requests_per_minute}/min, answers after {plan.webhook_latency:g} s, "
+                               f"{deals:,} deals", deals, contacts, plan.requests_per_minute,
+                               latency=plan.webhook_latency, delivery_delay=plan.webhook_delivery_delay,
+                               changes_count=plan.webhook_changes, change_interval=plan.webhook_change_interval,
+                               timeout=plan.webhook_changes * plan.webhook_change_interval + 300, seed=plan.seed)
+        finally:
+            sim.admin.clear_webhooks()
+            sim.admin.configure(rate_limit=plan.requests_per_minute, latency_seconds=0.0, webhook_delay_seconds=0.0,
+                                webhook_shuffle=False)
 
     def _keep_fastest(self, first: int, name: str) -> None:
         """Of the repeats of one scenario (from ``first`` on), keep the fastest, with the highest peak RSS
@@ -219,5 +238,10 @@ def summary(entry: dict[str, Any]) -> str:
         return f"{entry['name']}: skipped: {entry['skipped']}"
     verified = entry.get("verified") or {}
     truth = "warehouse matches truth" if verified.get("matched") else f"MISMATCH {verified.get('problems')}"
+    if entry["kind"] == "webhooks":
+        fresh = entry["freshness"]
+        return (f"{entry['name']}: {entry['changes']} changes landed, p50 {fresh['p50']:.1f} s, "
+                f"p95 {fresh['p95']:.1f} s, max {fresh['max']:.1f} s; {entry['applies']} applies, "
+                f"{entry['api']['requests']} requests, {truth}")
     return (f"{entry['name']}: {entry['wall_seconds']:.2f} s, {entry['deals_per_second']:,.0f} deals/s, "
             f"{entry['api']['requests']} requests, peak RSS {entry['peak_rss_mb']:.0f} MB, {truth}")

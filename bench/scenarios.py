@@ -7,6 +7,7 @@ Each takes the spec the parent wrote and returns a JSON-ready dict. The sync is 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -192,3 +193,115 @@ SCENARIOS: dict[str, Callable[[Spec], dict[str, Any]]] = {
     "six_hourly": six_hourly,
     "baseline": baseline,
 }
+
+
+def webhooks(spec: Spec) -> dict[str, Any]:
+    """Freshness by webhook: changes made in Ploomes one after another, delivered to the plugin's
+    receiver (uvicorn, on loopback) and applied by the applier loop (the AssetWatcher's poll and the
+    DAG's task, outside Airflow), at the account's rate and the spec's latency. For each change, the
+    seconds from the change to the warehouse showing it."""
+    import json
+    import os
+    import random
+
+    import psycopg
+
+    from ploomes_devkit.webhook_stack import ApplierLoop, ReceiverServer
+    from ploomes_sync import tasks
+    from ploomes_sync.web.app import create_app
+    from ploomes_sync.webhooks import registration
+    from ploomes_sync.webhooks.apply import apply_pending
+    from ploomes_sync.webhooks.trigger import DEFAULT_POLL_SECONDS
+
+    admin = AdminClient(spec["sim_url"])
+    db_url = spec["db_url"]
+    parts = psycopg.conninfo.conninfo_to_dict(db_url)
+    os.environ["AIRFLOW_CONN_SALES_DB"] = json.dumps({
+        "conn_type": "postgres", "host": parts["host"], "port": int(parts.get("port", 5432)),
+        "login": parts.get("user"), "password": parts.get("password"), "schema": parts["dbname"]})
+    key = f"bench-webhook-{random.Random(spec['seed']).getrandbits(64):016x}"
+
+    admin.configure(rate_limit=0, latency_seconds=0.0)  # the initial load, as fast as it goes
+    initial = Pipeline(db_url, hook_factory=lambda: PloomesHook(requests_per_minute=1_000_000)).run()
+    if initial.status != "success":
+        raise RuntimeError(f"the initial sync failed: {initial.failed}")
+    admin.configure(rate_limit=spec["requests_per_minute"], latency_seconds=spec["latency"],
+                    webhook_delay_seconds=spec["delivery_delay"], webhook_shuffle=True)
+
+    def connect() -> psycopg.Connection:
+        return psycopg.connect(db_url)
+
+    def apply_once(run_id: str) -> None:
+        with connect() as conn, connect() as reject_conn:
+            apply_pending(hook=tasks.use_account_budget(PloomesHook(), connect), conn=conn, reject_conn=reject_conn,
+                          config=SyncConfig(), run_id=run_id, dag_id="ploomes_webhook_apply")
+
+    rng = random.Random(spec["seed"])
+    seconds: list[float] = []
+    with ReceiverServer(create_app()) as receiver:
+        os.environ["AIRFLOW_CONN_PLOOMES_WEBHOOK"] = json.dumps(
+            {"conn_type": "http", "host": receiver.url, "password": key})
+        url, _ = registration.receiver_settings()
+        registration.register(PloomesHook(), url, key)
+        with ApplierLoop(apply_once, lambda: psycopg.connect(db_url, autocommit=True),
+                         poll_interval=DEFAULT_POLL_SECONDS) as applier, \
+                psycopg.connect(db_url, autocommit=True) as watch:
+            pending: dict[int, tuple[float, str | None]] = {}  # deal id -> (changed at, title expected; None: gone)
+            ids = [deal["Id"] for deal in admin.truth_deals()]
+            began = time.monotonic()
+            next_change = began
+            made = 0
+            while made < spec["changes_count"] or pending:
+                now = time.monotonic()
+                if made < spec["changes_count"] and now >= next_change:
+                    kind = rng.choices(("update", "create", "delete"), (8, 1, 1))[0]
+                    at = time.monotonic()
+                    if kind == "create":
+                        title = f"bench creation {made}"
+                        deal_id = admin.create_deal(Title=title, Amount=round(rng.uniform(100, 9000), 2))["Id"]
+                        ids.append(deal_id)
+                    else:
+                        deal_id = rng.choice([i for i in ids if i not in pending])
+                        if kind == "update":
+                            title = f"bench edit {made}"
+                            admin.update_deal(deal_id, Title=title)
+                        else:
+                            title = None
+                            admin.delete_deal(deal_id)
+                            ids.remove(deal_id)
+                    pending[deal_id] = (at, title)
+                    made += 1
+                    next_change += spec["change_interval"]
+                if pending:
+                    rows = dict(watch.execute("SELECT id, title FROM public.sales WHERE id = ANY(%s)",
+                                              [list(pending)]).fetchall())
+                    for deal_id, (at, title) in list(pending.items()):
+                        if rows.get(deal_id) == title:  # None: the deletion landed
+                            seconds.append(time.monotonic() - at)
+                            del pending[deal_id]
+                if time.monotonic() - began > spec["timeout"]:
+                    raise RuntimeError(f"{len(pending)} changes did not land within {spec['timeout']} s")
+                time.sleep(0.1)
+            errors = [repr(error) for error in applier.errors]
+            applies = applier.runs
+    with psycopg.connect(db_url) as conn:
+        requests, throttled = conn.execute("SELECT coalesce(sum(api_requests), 0), coalesce(sum(throttled), 0) "
+                                           "FROM ploomes_sync.run_history WHERE run_type = 'webhook'").fetchone()
+    ordered = sorted(seconds)
+    return {
+        "mode": "webhooks", "status": "success" if not errors else "failed", "errors": errors,
+        "changes": len(seconds), "applies": applies, "api": {"requests": int(requests), "throttled": int(throttled)},
+        "freshness": {"p50": _percentile(ordered, 50), "p95": _percentile(ordered, 95), "max": ordered[-1],
+                      "mean": sum(ordered) / len(ordered)},
+        "wall_seconds": time.monotonic() - began,
+        "deals_per_second": None,
+    }
+
+
+def _percentile(ordered: list[float], percent: float) -> float:
+    """Nearest-rank percentile of sorted values."""
+    rank = max(1, math.ceil(percent / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+SCENARIOS["webhooks"] = webhooks

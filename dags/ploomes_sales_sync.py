@@ -48,6 +48,11 @@ call the API at once.
 update the Assets `ploomes_sync.public.sales`, `.customers` and `.customer_sales`: schedule a
 dashboard's DAG on them.
 
+**Health.** The *Sync health* tab (and Browse › Ploomes sync health) shows freshness, the last
+runs, the per-year table, rejects, deletions and the webhook inbox; `/ploomes-sync/metrics` is the
+same for Prometheus. `ploomes_sync_watchdog` e-mails once per breach when no run has succeeded for
+8 hours. Webhooks (`ploomes_webhook_setup`, `ploomes_webhook_apply`) bring changes in between runs.
+
 **Alerts.** A task that fails for good e-mails the recipients in Variable
 `ploomes_sync_alert_emails`. A 403 means the User-Key was rejected: renew it in Ploomes
 (Administração › Integrações › Usuários de integração) and put it in the connection's password.

@@ -3,11 +3,13 @@
 #   pgbouncer       the transaction-mode pooler of the Supabase tests (tests/production)
 #   chromium        the headless browser of the UI tests (driven by Playwright's Python package)
 #   docker-compose  renders docker-compose.yaml (tests/test_docker_compose.py); no engine is needed
+#   redis-server    the Celery broker of tests/production when no Redis answers at 127.0.0.1:6379
 # Needs root (or sudo) and apt; elsewhere it says what is missing and fails, so no test is skipped
 # silently.
 set -euo pipefail
 
-declare -A wanted=([pgbouncer]=pgbouncer [chromium]=chromium [docker-compose]=docker-compose)
+declare -A wanted=([pgbouncer]=pgbouncer [chromium]=chromium [docker-compose]=docker-compose
+                   [redis-server]=redis-server)
 missing=()
 for binary in "${!wanted[@]}"; do
     command -v "$binary" >/dev/null 2>&1 || [ -x "/usr/sbin/$binary" ] || missing+=("${wanted[$binary]}")

@@ -37,7 +37,8 @@ class TestTinyBench:
 
     def test_every_scenario_ran(self, report: dict) -> None:
         kinds = sorted(entry["kind"] for entry in report["scenarios"])
-        assert kinds == ["baseline", "full", "latency", "latency", "six_hourly", "six_hourly", "six_hourly"]
+        assert kinds == ["baseline", "full", "latency", "latency", "six_hourly", "six_hourly", "six_hourly",
+                         "webhooks"]
         assert not [entry for entry in report["scenarios"] if "error" in entry or "skipped" in entry]
 
     def test_every_scenario_left_the_warehouse_equal_to_the_truth(self, report: dict) -> None:
@@ -53,13 +54,15 @@ class TestTinyBench:
 
     def test_requests_are_counted_by_the_client_and_by_the_simulator_alike(self, report: dict) -> None:
         for entry in report["scenarios"]:
+            if entry["kind"] == "webhooks":
+                continue
             api = entry["api"]
             assert api["requests"] > 0 and api["requests"] == api["simulator_counted"], entry["name"]
             assert api["throttled"] == 0
 
     def test_per_task_numbers_add_up(self, report: dict) -> None:
         for entry in report["scenarios"]:
-            if entry["kind"] == "baseline":
+            if entry["kind"] in ("baseline", "webhooks"):
                 continue
             assert sum(row["requests"] for row in entry["tasks"]) == entry["api"]["requests"]
             assert entry["peak_rss_mb"] >= entry["rss_after_import_mb"] > 0
@@ -91,3 +94,11 @@ class TestTinyBench:
         assert old["api"]["requests"] >= self.PLAN.reference_deals // self.PLAN.old_page_size
         assert {t["target"] for t in report["targets"]} >= {"peak RSS at 600"}
         assert all(isinstance(t["met"], bool) for t in report["targets"])
+
+    def test_every_change_delivered_by_webhook_landed_and_was_timed(self, report: dict) -> None:
+        (entry,) = [e for e in report["scenarios"] if e["kind"] == "webhooks"]
+        assert entry["changes"] == self.PLAN.webhook_changes and not entry["errors"]
+        fresh = entry["freshness"]
+        assert 0 < fresh["p50"] <= fresh["p95"] <= fresh["max"]
+        assert entry["applies"] >= 1 and entry["api"]["requests"] >= 1
+        assert any(t["target"].startswith("webhook freshness") for t in report["targets"])

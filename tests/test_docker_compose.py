@@ -21,7 +21,14 @@ import pytest
 import yaml
 
 from ploomes_sync.config import ALERT_EMAILS_VARIABLE
-from ploomes_sync.settings import API_POOL, API_POOL_SLOTS, PLOOMES_CONN_ID, SALES_DB_CONN_ID, SMTP_CONN_ID
+from ploomes_sync.settings import (
+    API_POOL,
+    API_POOL_SLOTS,
+    PLOOMES_CONN_ID,
+    SALES_DB_CONN_ID,
+    SMTP_CONN_ID,
+    WEBHOOK_CONN_ID,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
@@ -42,7 +49,7 @@ AIRFLOW_HOME = PurePosixPath("/opt/airflow")
 # Values that may stand where a secret goes: the simulator's documented demo key and the demo
 # passwords of containers only this machine reaches. Anything else comes from the environment.
 DEMO_API_KEY = "ploomes-simulator-demo-key"
-DEMO_SECRETS = {"", DEMO_API_KEY, "airflow", "sales-local-demo"}
+DEMO_SECRETS = {"", DEMO_API_KEY, "airflow", "sales-local-demo", "ploomes-webhook-local-demo-key"}
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|(^|_)KEY($|_)")
 PRODUCTION = {
     "PLOOMES_API_URL": "https://public-api2.ploomes.com",
@@ -246,13 +253,13 @@ class TestConnections:
         connections = {key for key in common_env if key.startswith("AIRFLOW_CONN_")}
         variables = {key for key in common_env if key.startswith("AIRFLOW_VAR_")}
         assert connections == {"AIRFLOW_CONN_" + conn_id.upper()
-                               for conn_id in (PLOOMES_CONN_ID, SALES_DB_CONN_ID, SMTP_CONN_ID)}
+                               for conn_id in (PLOOMES_CONN_ID, SALES_DB_CONN_ID, SMTP_CONN_ID, WEBHOOK_CONN_ID)}
         assert variables == {"AIRFLOW_VAR_" + ALERT_EMAILS_VARIABLE.upper()}
 
     def test_connection_values_are_json_that_airflow_reads(self, common_env):
         from airflow.sdk import Connection
 
-        for conn_id in (PLOOMES_CONN_ID, SALES_DB_CONN_ID, SMTP_CONN_ID):
+        for conn_id in (PLOOMES_CONN_ID, SALES_DB_CONN_ID, SMTP_CONN_ID, WEBHOOK_CONN_ID):
             value = common_env["AIRFLOW_CONN_" + conn_id.upper()]
             assert value.startswith("{"), conn_id  # JSON, not a URI
             conn = Connection.from_json(value, conn_id=conn_id)
@@ -283,6 +290,12 @@ class TestConnections:
         assert conn["extra"]["disable_tls"] is True and conn["extra"]["disable_ssl"] is True
         assert "@" in conn["extra"]["from_email"]
         assert "login" not in conn and "password" not in conn  # Mailpit takes no login
+
+    def test_webhook_connection_points_ploomes_at_the_api_server_with_a_key(self, common_env, services):
+        conn = connection(common_env, WEBHOOK_CONN_ID)
+        url = urlsplit(conn["host"])
+        assert url.hostname == "airflow-apiserver" and "airflow-apiserver" in services
+        assert len(conn["password"]) >= 16  # registration refuses a shorter validation key
 
     def test_alert_recipients_default_to_an_address(self, common_env):
         assert "@" in common_env["AIRFLOW_VAR_" + ALERT_EMAILS_VARIABLE.upper()]

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -42,6 +43,8 @@ from ploomes_devkit.simulator_process import SimulatorError, SimulatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "ploomes_sales_sync"
+WEBHOOK_DAG_ID = "ploomes_webhook_apply"
+WEBHOOK_SETUP_DAG_ID = "ploomes_webhook_setup"
 API_POOL = "ploomes_api"
 API_POOL_SLOTS = 3  # the two extracts side by side, and the webhook applier
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
@@ -427,8 +430,11 @@ def _demo(stack: contextlib.ExitStack, options: DemoOptions, console: Console) -
                       "retry_limit": 0, "timeout": 10}}),
         "AIRFLOW_VAR_PLOOMES_SYNC_ALERT_EMAILS": ALERT_RECIPIENTS,
     }
+    port = options.port or free_port(DEFAULT_PREFERRED_PORT)
+    env["AIRFLOW_CONN_PLOOMES_WEBHOOK"] = json.dumps({  # the simulator delivers to this Airflow
+        "conn_type": "http", "host": f"http://127.0.0.1:{port}", "password": secrets.token_urlsafe(24)})
     airflow = AirflowStandalone(home, dags_folder=ROOT / "dags", plugins_folder=ROOT / "plugins", env=env,
-                                port=options.port, log_path=airflow_log)
+                                port=port, log_path=airflow_log)
     fallback = options.port is None and airflow.port != DEFAULT_PREFERRED_PORT
     busy = f"; port {DEFAULT_PREFERRED_PORT} is taken" if fallback else ""
     console.step(f"Airflow     starting on {airflow.url} "
@@ -467,7 +473,10 @@ def _demo(stack: contextlib.ExitStack, options: DemoOptions, console: Console) -
     console.say("MATCH: the warehouse equals the simulator's truth for every year." if matched
                 else "MISMATCH: the warehouse and the simulator's truth differ (see the table).")
     console.say()
+    if succeeded:
+        webhook_demo(client, sim, db_url, console, alive)
     console.say(f"Airflow UI  {airflow.url}   login: admin / {airflow.password}")
+    console.say(f"Health page {airflow.url}/plugin/ploomes-sync-health   (or the DAG's 'Sync health' tab)")
     console.say(f"            (password from {shown(airflow.password_file)})")
     console.say(f"Airflow log {shown(airflow_log)}")
     ok = succeeded and matched
@@ -482,6 +491,35 @@ def _demo(stack: contextlib.ExitStack, options: DemoOptions, console: Console) -
     finally:
         shield()
     return 0
+
+
+def webhook_demo(client: AirflowClient, sim: SimulatorProcess, db_url: str, console: Console,
+                 alive: Callable[[], None]) -> None:
+    """Register the webhooks (the setup DAG), change a deal in the simulator and time its arrival."""
+    for dag_id in (WEBHOOK_SETUP_DAG_ID, WEBHOOK_DAG_ID):
+        client.wait_for_dag(dag_id, alive=alive)
+        client.set_paused(dag_id, False)
+    setup = client.trigger_dag_run(WEBHOOK_SETUP_DAG_ID, note="make demo")
+    done = client.wait_for_dag_run(WEBHOOK_SETUP_DAG_ID, setup["dag_run_id"], timeout=180, alive=alive)
+    if done["state"] != "success":
+        console.step(f"webhooks    {WEBHOOK_SETUP_DAG_ID} failed: see its log in the UI")
+        return
+    console.step(f"webhooks    registered in the simulator by {WEBHOOK_SETUP_DAG_ID}")
+    deal = sim.admin.truth_deals()[0]
+    title = f"Changed in Ploomes at {datetime.now().strftime('%H:%M:%S')}"
+    changed = time.monotonic()
+    sim.admin.update_deal(deal["Id"], Title=title)
+    deadline = changed + 120
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            alive()
+            row = conn.execute("SELECT title FROM public.sales WHERE id = %s", [deal["Id"]]).fetchone()
+            if row and row[0] == title:
+                console.step(f"webhooks    deal {deal['Id']} changed in the simulator: in public.sales "
+                             f"{time.monotonic() - changed:.1f} s later (run {WEBHOOK_DAG_ID})")
+                return
+            time.sleep(0.5)
+    console.step(f"webhooks    deal {deal['Id']} did not arrive within 2 minutes: see {WEBHOOK_DAG_ID} in the UI")
 
 
 def watch(client: AirflowClient, console: Console, alive: Callable[[], None], known: set[str]) -> None:

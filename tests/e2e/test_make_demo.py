@@ -65,6 +65,10 @@ def test_make_demo_once_runs_the_sync_and_prints_match(db_url: str, tmp_path: Pa
     assert "SALES_DB_URL" in output  # it said which warehouse it used
     assert "login: admin / " in output and "http://127.0.0.1:" in output
     assert f"{DEMO_DEALS:,} deals" in output
+    # the webhook leg: registered by the setup DAG, a deal changed in the simulator arrived by itself
+    assert "registered in the simulator by ploomes_webhook_setup" in output, output[-6000:]
+    assert "s later (run ploomes_webhook_apply)" in output, output[-6000:]
+    assert "/plugin/ploomes-sync-health" in output
     assert (workdir / "airflow.log").stat().st_size > 0
 
     assert not processes_with_home(workdir / "airflow"), "the demo left Airflow processes behind"

@@ -23,6 +23,7 @@ from ploomes_devkit.demo import postgres_connection
 from ploomes_devkit.postgres import create_database, drop_database
 from ploomes_devkit.simulator_process import SimulatorProcess
 from ploomes_sync.settings import API_POOL
+from tests.support.airflow_stack import sqlalchemy_url
 from tests.support.truth import assert_warehouse_equals_truth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,16 +54,14 @@ def celery_airflow(pg_admin_url: str, redis_url: str, tmp_path_factory: pytest.T
     (policy_dir / "airflow_local_settings.py").write_text(textwrap.dedent(POLICY))
     metadata = create_database(pg_admin_url, prefix="ploomes_airflow_meta")
     warehouse = create_database(pg_admin_url, prefix="ploomes_celery_wh")
-    meta = psycopg.conninfo.conninfo_to_dict(metadata)
-    sqlalchemy_url = (f"postgresql+psycopg2://{meta.get('user', 'postgres')}@{meta['host']}:{meta.get('port', 5432)}"
-                      f"/{meta['dbname']}")
+    metadata_url = sqlalchemy_url(metadata)
     try:
         with SimulatorProcess(deals=900, contacts=60, seed=21, api_key=API_KEY, rate_limit=0) as sim:
             env = {
                 "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlalchemy_url,
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
                 "AIRFLOW__CELERY__BROKER_URL": redis_url,
-                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + sqlalchemy_url.replace("+psycopg2", ""),
+                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_url.replace("+psycopg2", ""),
                 "AIRFLOW__CORE__HOSTNAME_CALLABLE": "airflow_local_settings.worker_name",
                 "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
                 "PYTHONPATH": str(policy_dir),

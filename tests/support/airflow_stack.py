@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 
@@ -106,6 +107,14 @@ class E2EStack:
 WEBHOOK_KEY = "test-key-e2e-webhook-5a9c3e7b1d"
 
 
+def sqlalchemy_url(db_url: str) -> str:
+    """The SQLAlchemy URL (psycopg2 driver) of a libpq URL, for Airflow's metadata database."""
+    parts = psycopg.conninfo.conninfo_to_dict(db_url)
+    login = quote(parts.get("user", "postgres"), safe="") + (
+        f":{quote(parts['password'], safe='')}" if parts.get("password") else "")
+    return f"postgresql+psycopg2://{login}@{parts['host']}:{parts.get('port', 5432)}/{parts['dbname']}"
+
+
 @contextlib.contextmanager
 def airflow_stack(pg_admin_url: str, home: Path, *, deals: int = E2E_DEALS, contacts: int = E2E_CONTACTS,
                   env: dict[str, str] | None = None, use_schedule: bool = False) -> Iterator[E2EStack]:
@@ -117,6 +126,9 @@ def airflow_stack(pg_admin_url: str, home: Path, *, deals: int = E2E_DEALS, cont
     applier's); then the sync DAG stays paused (a manual run made while it is paused waits for
     :meth:`E2EStack.initial_sync`)."""
     db_url = create_database(pg_admin_url, prefix="ploomes_e2e")
+    # Airflow's own metadata in PostgreSQL too, as in production: with SQLite the API server and the
+    # scheduler lock each other out (a backfill created from the UI meets "database is locked")
+    metadata_url = create_database(pg_admin_url, prefix="ploomes_e2e_meta")
     port = free_port()
     try:
         with SimulatorProcess(deals=deals, contacts=contacts, seed=11, api_key=E2E_API_KEY,
@@ -133,6 +145,7 @@ def airflow_stack(pg_admin_url: str, home: Path, *, deals: int = E2E_DEALS, cont
                 "AIRFLOW_CONN_PLOOMES_WEBHOOK": json.dumps({
                     "conn_type": "http", "host": f"http://127.0.0.1:{port}", "password": WEBHOOK_KEY}),
                 "AIRFLOW_VAR_PLOOMES_SYNC_ALERT_EMAILS": ALERT_EMAILS,
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlalchemy_url(metadata_url),
                 "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(use_schedule),
                 **(env or {}),
             }
@@ -148,3 +161,4 @@ def airflow_stack(pg_admin_url: str, home: Path, *, deals: int = E2E_DEALS, cont
             assert not airflow.leftover_pids(), "Airflow processes left after stop()"
     finally:
         drop_database(pg_admin_url, db_url)
+        drop_database(pg_admin_url, metadata_url)

@@ -11,12 +11,15 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.support.airflow_stack import E2EStack, airflow_stack
 from tests.support.artifacts import artifacts_dir
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
+# Playwright's assertions wait 5 s by default; a first page of the UI (or of the plugin in its frame)
+# on a busy 2-core machine can take longer, and waiting longer costs nothing when it is quicker
+expect.set_options(timeout=30_000)
 
 
 def chromium_path() -> str:
