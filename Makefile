@@ -23,12 +23,20 @@ system-packages:
 lint: install
 	$(BIN)/ruff check .
 
+# The whole suite: the fast tier on TEST_WORKERS processes (each test has a database of its own),
+# then the slow tier alone (one real Airflow at a time on two cores). PYTEST_ARGS runs just that.
+TEST_WORKERS ?= 2
 test: lint
+ifeq ($(strip $(PYTEST_ARGS)),)
+	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS)
+	$(BIN)/pytest -m slow --durations=15
+else
 	$(BIN)/pytest $(PYTEST_ARGS)
+endif
 
 # Everything but the end-to-end, soak, concurrency and benchmark tests: the daily loop.
 test-fast: lint
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 demo: install
 	$(BIN)/python -m ploomes_devkit.demo $(if $(filter 1 yes true,$(ONCE)),--once,)

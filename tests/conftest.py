@@ -54,7 +54,7 @@ def api_key() -> str:
 
 
 # The slow tier: a real Airflow, many runs, other processes, a browser. `make test` runs everything;
-# `make test-fast` (pytest -m "not slow") leaves these out for the daily loop.
+# `make test-fast` (pytest -m "not slow", on two xdist workers) leaves these out for the daily loop.
 SLOW = ("e2e/", "concurrency/", "production/", "ui/", "webhooks/e2e", "reliability/test_soak.py", "test_bench.py",
         "dags/test_sync_runs.py", "dags/test_alerts.py")
 

@@ -28,7 +28,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 TEST_KEY_PREFIXES = ("sim-key-", "e2e-key-", "test-key-", "fake-key-", "revoked-key-")
-DEMO_VALUES = frozenset({"ploomes-simulator-demo-key", "sales-local-demo", "airflow", "sales", "postgres"})
+DEMO_VALUES = frozenset({"ploomes-simulator-demo-key", "ploomes-webhook-local-demo-key", "sales-local-demo",
+                         "airflow", "sales", "postgres"})
 TOKEN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9+/_-]*?([A-Za-z0-9]{24,})")
 ENV_ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z0-9_]*(?:KEY|PASSWORD|PASSWD|SECRET|TOKEN)[A-Za-z0-9_]*)"
                             r"\s*=\s*(.*?)\s*$", re.I)

@@ -5,14 +5,16 @@ pace (at 1 s an answer and 2 requests a second allowed, half the budget goes unu
 :class:`PageReader` therefore cuts a large read into disjoint Id ranges and reads them side by
 side, each still keyset-paged (see :mod:`ploomes_sync.api.paging`):
 
-1. the first page of the whole read (with ``$count=true``) and, for a large read, a probe of its
-   highest Id (``$orderby=Id desc&$top=1``), sent together;
+1. the first page of the whole read (with ``$count=true``); its density of records per Id and the
+   count give the highest Id to expect, and where ``$count`` is not answered a probe asks for it
+   (``$orderby=Id desc&$top=1``);
 2. the rest, ``(last Id of page 1, highest Id]`` and beyond, cut into up to ``max_in_flight``
    ranges of about equal width, each read by a thread of its own (one request in flight each);
 3. a thread whose range ends takes the upper half of the range with the most left to read.
 
 Every request still waits for the rate limiter (the hook's), so this adds requests in flight, not
-requests: a range's last page is rarely full, which costs about half a request per range.
+requests: a range's last page is rarely full, which costs about half a request per range, and the
+ranges start only once page 1 has answered (the budget of one latency goes unused at the start).
 
 Pages reach the caller in the order they arrive (not in Id order), at most ``max_in_flight``
 ahead of it: a caller slower than the API slows the reading instead of piling up pages. When the
