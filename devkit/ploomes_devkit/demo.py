@@ -40,13 +40,9 @@ from ploomes_devkit.airflow_standalone import (
 )
 from ploomes_devkit.postgres import LOCAL_SERVER_URL, admin_server, create_database, drop_database
 from ploomes_devkit.simulator_process import SimulatorError, SimulatorProcess
+from ploomes_sync.settings import API_POOL, API_POOL_SLOTS, DAG_ID, WEBHOOK_DAG_ID, WEBHOOK_SETUP_DAG_ID
 
 ROOT = Path(__file__).resolve().parents[2]
-DAG_ID = "ploomes_sales_sync"
-WEBHOOK_DAG_ID = "ploomes_webhook_apply"
-WEBHOOK_SETUP_DAG_ID = "ploomes_webhook_setup"
-API_POOL = "ploomes_api"
-API_POOL_SLOTS = 3  # the two extracts side by side, and the webhook applier
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 CENT = Decimal("0.01")
 DEFAULT_DEALS = 30_000
