@@ -156,9 +156,8 @@ def ploomes_sales_sync():
     @task(pool=API_POOL, execution_timeout=TASK_TIMEOUTS["check_ploomes_key"])
     def check_ploomes_key() -> None:
         from ploomes_sync import tasks
-        from ploomes_sync.hooks.ploomes import PloomesHook
 
-        tasks.check_api_key(tasks.use_account_budget(PloomesHook(), _connect))
+        tasks.check_api_key(budgeted_hook())
 
     @task(pool=API_POOL, execution_timeout=TASK_TIMEOUTS["extract"])
     def extract_deals(plan: dict) -> dict:

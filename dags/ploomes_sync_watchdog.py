@@ -15,25 +15,14 @@ For a check that also works when Airflow itself is down, scrape `/ploomes-sync/m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import dag, task
 
-from ploomes_sync.alerts import FailureEmail
+from ploomes_sync.alerts import FailureEmail, send_email
 from ploomes_sync.connections import connect_warehouse
-from ploomes_sync.settings import DAG_ID, SMTP_CONN_ID, WATCHDOG_DAG_ID
-
-
-def _send(recipients: Sequence[str], subject: str, body: str) -> None:
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
-
-    from ploomes_sync.settings import DEFAULT_ALERT_FROM
-
-    with SmtpHook(smtp_conn_id=SMTP_CONN_ID) as smtp:
-        sender = smtp.get_connection(SMTP_CONN_ID).extra_dejson.get("from_email", DEFAULT_ALERT_FROM)
-        smtp.send_email_smtp(to=list(recipients), subject=subject, html_content=body, from_email=sender)
+from ploomes_sync.settings import DAG_ID, WATCHDOG_DAG_ID
 
 
 @dag(
@@ -58,7 +47,7 @@ def ploomes_sync_watchdog():
         with connect_warehouse() as conn:
             warehouse.migrate(conn)  # a new install's first check may come before the sync's first run
             result = check_stale(conn, bound_hours=config.stale_after_hours, recipients=alert_recipients(),
-                                 send=_send, dag_id=DAG_ID)
+                                 send=send_email, dag_id=DAG_ID)
         return {"stale": result.stale, "alerted": result.alerted, "already_alerted": result.already_alerted,
                 "stale_for_seconds": result.stale_for_seconds}
 

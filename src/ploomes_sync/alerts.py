@@ -1,15 +1,17 @@
-"""Failure e-mails and the run-history record of a failed task.
+"""Failure e-mails and the run-history record of a failed task; the sender of every alert e-mail.
 
-Both are task ``on_failure_callback``s, which Airflow calls once, when a task fails for good
-(after its retries), not on each retry.
+The first two are task ``on_failure_callback``s, which Airflow calls once, when a task fails for
+good (after its retries), not on each retry.
 """
 
 from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Sequence
 from typing import Any
 
+from airflow.providers.smtp.hooks.smtp import SmtpHook
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
 from ploomes_sync.config import alert_recipients
@@ -65,6 +67,18 @@ def describe_failure(context: dict[str, Any]) -> tuple[str, str]:
     return scrub(subject, secrets), scrub(body, secrets)
 
 
+def sender_address(hook: SmtpHook, smtp_conn_id: str = SMTP_CONN_ID) -> str:
+    """The From of alert e-mails: extra ``from_email`` of the SMTP connection, else the default."""
+    return hook.get_connection(smtp_conn_id).extra_dejson.get("from_email", DEFAULT_ALERT_FROM)
+
+
+def send_email(recipients: Sequence[str], subject: str, html_body: str, smtp_conn_id: str = SMTP_CONN_ID) -> None:
+    """Send one HTML e-mail through connection ``smtp_conn_id`` (errors propagate)."""
+    with SmtpHook(smtp_conn_id=smtp_conn_id) as smtp:
+        smtp.send_email_smtp(to=list(recipients), subject=subject, html_content=html_body,
+                             from_email=sender_address(smtp, smtp_conn_id))
+
+
 class FailureEmail(SmtpNotifier):
     """Sends one e-mail per task that failed for good, to the configured recipients."""
 
@@ -82,9 +96,7 @@ class FailureEmail(SmtpNotifier):
             return
         self.to = recipients
         if self.from_email is None:
-            self.from_email = self.hook.get_connection(self.smtp_conn_id).extra_dejson.get(
-                "from_email", DEFAULT_ALERT_FROM
-            )
+            self.from_email = sender_address(self.hook, self.smtp_conn_id)
         self.subject, self.html_content = describe_failure(context)
         super().notify(context)
         log.info("Failure e-mail sent to %s", ", ".join(recipients))
@@ -93,16 +105,16 @@ class FailureEmail(SmtpNotifier):
 def record_failure(context: dict[str, Any]) -> None:
     """Mark the run failed in ``ploomes_sync.run_history`` with the task and the error."""
     import psycopg
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
 
     from ploomes_sync import warehouse
+    from ploomes_sync.connections import connect_warehouse
 
     ti = context["ti"]
     error = context.get("exception")
     message = scrub(f"{ti.task_id}: {type(error).__name__}: {error}", _known_secrets())
     run_id = ti.run_id
     try:
-        with PostgresHook(postgres_conn_id=SALES_DB_CONN_ID).get_conn() as conn:
+        with connect_warehouse() as conn:
             warehouse.finish_run(conn, run_id, status="failed", error=message[:4000])
     except psycopg.Error as exc:
         # The warehouse may be what failed; the e-mail (the other callback) still goes out.

@@ -25,8 +25,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from ploomes_simulator import RunningSimulator, SimulatorConfig, run_in_thread
-from tests.support.connections import use_ploomes
+from ploomes_simulator import RunningSimulator
+from tests.support.connections import simulated_ploomes
 from tests.support.truth import assert_warehouse_equals_truth
 
 BACKFILLS = 3
@@ -99,9 +99,7 @@ def workers() -> Iterator[ProcessPoolExecutor]:
 
 @pytest.fixture
 def sim(api_key: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningSimulator]:
-    config = SimulatorConfig(deals=900, contacts=80, seed=11, api_key=api_key, rate_limit=0)
-    with run_in_thread(config) as running:
-        use_ploomes(monkeypatch, running.url, api_key, **EXTRAS)
+    with simulated_ploomes(monkeypatch, api_key, deals=900, contacts=80, seed=11, **EXTRAS) as running:
         yield running
 
 

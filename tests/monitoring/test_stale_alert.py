@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import psycopg
 import pytest
 
+from ploomes_sync.alerts import send_email
 from ploomes_sync.monitoring.stale import check_stale
 from tests.monitoring.conftest import age, record_run
 from tests.support.connections import use_smtp
 from tests.support.smtp import Mailbox, smtp_server
 
 RECIPIENTS = ["data-team@example.test"]
-
-
-def watchdog_send():
-    """The watchdog DAG's sender (SmtpHook on connection smtp_default)."""
-    spec = importlib.util.spec_from_file_location("watchdog_dag", "dags/ploomes_sync_watchdog.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module._send
 
 
 @pytest.fixture
@@ -32,7 +23,7 @@ def mailbox(monkeypatch: pytest.MonkeyPatch):
 
 def check(db_url: str, recipients=RECIPIENTS, send=None):
     with psycopg.connect(db_url) as conn:
-        return check_stale(conn, bound_hours=8, recipients=recipients, send=send or watchdog_send(),
+        return check_stale(conn, bound_hours=8, recipients=recipients, send=send or send_email,
                            dag_id="ploomes_sales_sync")
 
 

@@ -32,7 +32,7 @@ from cryptography.x509.oid import NameOID
 from ploomes_devkit.airflow_standalone import free_port
 from ploomes_devkit.pipeline import Pipeline
 from ploomes_sync.config import SyncConfig
-from tests.support.connections import use_ploomes
+from tests.support.connections import simulated_ploomes
 from tests.support.truth import assert_warehouse_equals_truth
 
 README_EXTRAS = {"sslmode": "require", "prepare_threshold": None}
@@ -110,11 +110,8 @@ default_pool_size = 20
 
 @pytest.fixture
 def sim(api_key: str, monkeypatch: pytest.MonkeyPatch):
-    from ploomes_simulator import SimulatorConfig, run_in_thread
-
-    with run_in_thread(SimulatorConfig(deals=600, contacts=60, seed=31, api_key=api_key, rate_limit=0)) as running:
-        use_ploomes(monkeypatch, running.url, api_key, requests_per_minute=600_000, backoff_base=0.01,
-                    backoff_max=0.05, trust_env=False)
+    with simulated_ploomes(monkeypatch, api_key, deals=600, contacts=60, seed=31, requests_per_minute=600_000,
+                           backoff_base=0.01, backoff_max=0.05, trust_env=False) as running:
         yield running
 
 

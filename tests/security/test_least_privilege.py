@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.support.connections import use_ploomes
+from tests.support.connections import simulated_ploomes
 from tests.support.truth import assert_warehouse_equals_truth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,11 +134,8 @@ def warehouse(pg_admin_url: str, db_url: str, group_role: str) -> Iterator[Wareh
 
 @pytest.fixture
 def sim(api_key: str, monkeypatch: pytest.MonkeyPatch):
-    from ploomes_simulator import SimulatorConfig, run_in_thread
-
-    with run_in_thread(SimulatorConfig(deals=500, contacts=50, seed=21, api_key=api_key, rate_limit=0)) as running:
-        use_ploomes(monkeypatch, running.url, api_key, requests_per_minute=600_000, backoff_base=0.01,
-                    backoff_max=0.05, trust_env=False)
+    with simulated_ploomes(monkeypatch, api_key, deals=500, contacts=50, seed=21, requests_per_minute=600_000,
+                           backoff_base=0.01, backoff_max=0.05, trust_env=False) as running:
         yield running
 
 

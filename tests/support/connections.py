@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
+
+from ploomes_simulator import RunningSimulator, SimulatorConfig, run_in_thread
 
 
 def ploomes_connection(url: str, key: str, **extra: Any) -> str:
@@ -36,3 +40,14 @@ def use_smtp(monkeypatch: pytest.MonkeyPatch, port: int, recipients: str) -> Non
                   "retry_limit": 0, "timeout": 5},
     }))
     monkeypatch.setenv("PLOOMES_SYNC_ALERT_EMAILS", recipients)
+
+
+@contextlib.contextmanager
+def simulated_ploomes(monkeypatch: pytest.MonkeyPatch, key: str, *, deals: int, contacts: int, seed: int,
+                      **extra: Any) -> Iterator[RunningSimulator]:
+    """A simulator in a thread (no rate limit of its own) with ``ploomes_default`` pointed at it;
+    ``extra`` are the connection's extras (the hook's limits, backoff)."""
+    config = SimulatorConfig(deals=deals, contacts=contacts, seed=seed, api_key=key, rate_limit=0)
+    with run_in_thread(config) as running:
+        use_ploomes(monkeypatch, running.url, key, **extra)
+        yield running

@@ -1,4 +1,5 @@
-"""What the health page shows, read from ``ploomes_sync`` in one short read-only transaction.
+"""What the health page shows, read from ``ploomes_sync`` in one short transaction (the webhook
+inbox's backlog in one more, right after).
 
 Every fact comes from the warehouse (the run history, the rejects, the archives, the inbox), not
 from Airflow's metadata: the page tells what the warehouse holds, whichever Airflow wrote it.
