@@ -280,11 +280,14 @@ class PloomesHook(BaseHook):
 
     # --- one request, in stages ------------------------------------------------------------
 
-    def build_request(self, endpoint: str, params: Mapping[str, str]) -> PreparedRequest:
-        """The GET of ``endpoint`` (relative to the base URL) with ``params``, ready to send."""
-        session = self.session
+    def build_request(self, endpoint: str, params: Mapping[str, str], *, method: str = "GET",
+                      body: Mapping[str, Any] | None = None) -> PreparedRequest:
+        """The ``method`` (GET unless said) of ``endpoint`` (relative to the base URL) with ``params`` and a
+        JSON ``body``, ready to send."""
+        session = self.session  # first: building the session reads the connection, base_url with it
         url = f"{self.base_url}/{endpoint.strip('/')}"
-        return session.prepare_request(Request("GET", url, params=dict(params)))
+        json_body = dict(body) if body is not None else None
+        return session.prepare_request(Request(method, url, params=dict(params), json=json_body))
 
     def send(self, prepared: PreparedRequest, cancel: threading.Event | None = None) -> Response:
         """Wait for the limiter, then send once (no retry here)."""
@@ -446,9 +449,7 @@ class PloomesHook(BaseHook):
     def write(self, method: str, endpoint: str, body: Mapping[str, Any] | None = None) -> Any:
         """``method`` (POST, PATCH, DELETE) ``endpoint`` with a JSON ``body``, once: rate-limited but never
         retried, since a write that timed out may have been done. The JSON answer (None when empty)."""
-        session = self.session
-        url = f"{self.base_url}/{endpoint.strip('/')}"
-        prepared = session.prepare_request(Request(method, url, json=dict(body) if body is not None else None))
+        prepared = self.build_request(endpoint, {}, method=method, body=body)
         response = self.send(prepared)
         self.check_response(response)
         if not response.content.strip():
@@ -456,7 +457,7 @@ class PloomesHook(BaseHook):
         try:
             return json.loads(response.content)
         except ValueError as exc:
-            raise PloomesInvalidResponseError(response.status_code, readable_url(url), "not JSON") from exc
+            raise PloomesInvalidResponseError(response.status_code, readable_url(prepared.url), "not JSON") from exc
 
     def iter_records(self, endpoint: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """The records of :meth:`iter_pages`, one by one."""
