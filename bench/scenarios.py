@@ -206,6 +206,7 @@ def webhooks(spec: Spec) -> dict[str, Any]:
 
     import psycopg
 
+    from ploomes_devkit.demo import postgres_connection
     from ploomes_devkit.webhook_stack import ApplierLoop, ReceiverServer
     from ploomes_sync import tasks
     from ploomes_sync.web.app import create_app
@@ -215,10 +216,7 @@ def webhooks(spec: Spec) -> dict[str, Any]:
 
     admin = AdminClient(spec["sim_url"])
     db_url = spec["db_url"]
-    parts = psycopg.conninfo.conninfo_to_dict(db_url)
-    os.environ["AIRFLOW_CONN_SALES_DB"] = json.dumps({
-        "conn_type": "postgres", "host": parts["host"], "port": int(parts.get("port", 5432)),
-        "login": parts.get("user"), "password": parts.get("password"), "schema": parts["dbname"]})
+    os.environ["AIRFLOW_CONN_SALES_DB"] = json.dumps(postgres_connection(db_url))
     key = f"bench-webhook-{random.Random(spec['seed']).getrandbits(64):016x}"
 
     admin.configure(rate_limit=0, latency_seconds=0.0)  # the initial load, as fast as it goes
