@@ -27,6 +27,8 @@ RUNTIME_SETTINGS: dict[str, tuple[type, ...]] = {
     "latency_jitter_seconds": (int, float),
     "max_page_size": (int,),
     "hidden_deals_percent": (int,),
+    "ignored_options": (str,),
+    "refused_options": (str,),
     "webhook_delay_seconds": (int, float),
     "webhook_shuffle": (bool,),
     "webhook_drop_percent": (int, float),
@@ -51,6 +53,10 @@ class SimulatorConfig:
     latency_jitter_seconds: float = 0.0  # ... plus a uniform random part up to this
     max_page_size: int = 300  # a larger $top is cut to this, silently (as the API is reported to)
     hidden_deals_percent: int = 0  # the API hides this share of deals (a key that lost permissions)
+    # Query options the API silently ignores, comma-separated: "$skip" (offsets), "$orderby" (then
+    # lists come in its default order, ascending Id). Ploomes is not known to; readers must not care.
+    ignored_options: str = ""
+    refused_options: str = ""  # ... and those it answers 400 to
     # Webhook deliveries: each leaves this long after the change (with webhook_shuffle, a uniform
     # random part of it, so deliveries overtake each other); this share is never sent, this share
     # is sent twice.
@@ -71,6 +77,14 @@ class SimulatorConfig:
         return asdict(self)
 
 
+IGNORABLE_OPTIONS = frozenset({"$skip", "$orderby"})
+
+
+def ignored_option_names(text: str) -> tuple[str, ...]:
+    """The option names of an ``ignored_options`` or ``refused_options`` setting."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
 def validate_settings(settings: dict[str, Any]) -> None:
     """Raise ValueError when a run-time setting has the wrong type or value."""
     for name, value in settings.items():
@@ -89,6 +103,10 @@ def validate_settings(settings: dict[str, Any]) -> None:
         raise ValueError("hidden_deals_percent must be between 0 and 100")
     if not 1 <= settings.get("max_page_size", 300) <= 300:
         raise ValueError("max_page_size must be between 1 and 300")
+    for name in ("ignored_options", "refused_options"):
+        unknown = set(ignored_option_names(settings.get(name, ""))) - IGNORABLE_OPTIONS
+        if unknown:
+            raise ValueError(f"{name} may name {sorted(IGNORABLE_OPTIONS)}, not {sorted(unknown)}")
     for name in ("slow_seconds", "latency_seconds", "latency_jitter_seconds", "webhook_delay_seconds"):
         if settings.get(name, 0) < 0:
             raise ValueError(f"{name} must not be negative")

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from . import data
-from .config import RUNTIME_SETTINGS, SimulatorConfig, validate_settings
+from .config import RUNTIME_SETTINGS, SimulatorConfig, ignored_option_names, validate_settings
 from .dates import now_string, parse_ticks, render, sao_paulo_midnight
 from .faults import ERROR_STATUS_KINDS, FaultInjector, normalize_path
 from .odata import ODataError, parse_query
@@ -232,6 +232,12 @@ class SimulatorState:
             return error_response(
                 405, "MethodNotAllowed", f"The requested resource does not support {method}."
             )
+        refused = [key for key, _ in params if key in ignored_option_names(settings.refused_options)]
+        if refused:
+            return error_response(400, "BadRequest", f"The query parameter '{refused[0]}' is not supported.")
+        ignored = ignored_option_names(settings.ignored_options)
+        if ignored:
+            params = [(key, value) for key, value in params if key not in ignored]
         try:
             query = parse_query(params, table.schema, settings.count_supported, settings.max_page_size)
         except ODataError as exc:

@@ -185,6 +185,8 @@ class Table:
         """The page of JSON fragments a list query returns, and the total count if asked."""
         if query.ordered_by_id and (query.has_id_bounds or not self._tail or not query.orderby):
             rows, count = self._scan_in_id_order(query)
+        elif query.orderby == (("Id", True),) and (query.has_id_bounds or not self._tail):
+            rows, count = self._scan_down_in_id_order(query)
         else:
             rows, count = self._sort_and_slice(query)
         tags, other = query.expand.tags, query.expand.other_properties
@@ -228,6 +230,24 @@ class Table:
                     if len(page) == top and not counting:
                         return page, None
         return page, matched if counting else None
+
+    def _scan_down_in_id_order(self, query: Query) -> tuple[list[_Row], int | None]:
+        """``$orderby=Id desc`` (records without an Id aside): bisect to the bounds, scan downward."""
+        ids = self._ids
+        low = 0 if query.id_min is None else bisect_left(ids, query.id_min)
+        high = len(ids) if query.id_max is None else bisect_right(ids, query.id_max)
+        predicate = query.residual if query.has_id_bounds else query.predicate
+        page: list[_Row] = []
+        matched = 0
+        for index in range(high - 1, low - 1, -1):
+            row = self._rows[index]
+            if predicate is None or predicate(row.record):
+                matched += 1
+                if matched > query.skip and len(page) < query.top:
+                    page.append(row)
+                if len(page) >= query.top and not query.count:
+                    break
+        return page, matched if query.count else None
 
     def _sort_and_slice(self, query: Query) -> tuple[list[_Row], int | None]:
         """General path: filter everything, sort by every key (stable), then slice."""

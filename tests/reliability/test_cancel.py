@@ -18,7 +18,7 @@ SCRIPT = """
 import sys
 from ploomes_sync.hooks.ploomes import PloomesHook
 for page in PloomesHook().iter_pages("Deals", select=["Id"]):
-    if page.number == 2:
+    if page.number == 3:
         sys.exit("the staging failed")
 """
 

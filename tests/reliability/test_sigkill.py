@@ -87,5 +87,6 @@ def test_load_killed_mid_transaction_leaves_nothing_and_the_retry_converges(
         counts = tasks.load_sales(plan, conn=conn)
     assert counts["inserted"] == len(changed["created"])
     assert counts["updated"] == len(changed["updated"])
-    assert snapshot(db_url).watermarks["deals"] == read_began(db_url, plan)
+    # (the watermark never moves back: the baseline's may be later when both reads began in one second)
+    assert snapshot(db_url).watermarks["deals"] == max(before.watermarks["deals"], read_began(db_url, plan))
     run_ok(pipeline, db_url, sim.admin, "after-the-kill")

@@ -74,6 +74,28 @@ class TestTopSkipCount:
         assert [d["Id"] for d in page] == [d["Id"] for d in truth_deals[650:750]]
         assert len(page) == 50
 
+    @pytest.mark.parametrize("filter_", [None, "StatusId eq 2", "Id gt 400005000 and Id le 400012000"])
+    def test_descending_ids_slice_the_list_from_its_end(self, api: Api, truth_deals: list[dict],
+                                                        filter_: str | None) -> None:
+        ids = [d["Id"] for d in api.keyset(user_filter=filter_)] if filter_ else [d["Id"] for d in truth_deals]
+        params = {"$orderby": "Id desc", "$skip": 7, "$top": 40, "$count": "true"}
+        body = api.get("/Deals", {**params, **({"$filter": filter_} if filter_ else {})}).json()
+        assert [d["Id"] for d in body["value"]] == ids[::-1][7:47]
+        assert body["@odata.count"] == len(ids)
+
+    @pytest.mark.parametrize("ignored", ["$skip", "$orderby", "$skip,$orderby"])
+    def test_options_set_to_be_ignored_are(self, api: Api, sim: RunningSimulator, truth_deals: list[dict],
+                                           ignored: str) -> None:
+        sim.admin.configure(ignored_options=ignored)
+        page = api.values("/Deals", **{"$orderby": "Id desc", "$skip": 10, "$top": 5})
+        skip = 0 if "$skip" in ignored else 10
+        ordered = truth_deals if "$orderby" in ignored else truth_deals[::-1]
+        assert [d["Id"] for d in page] == [d["Id"] for d in ordered[skip:skip + 5]]
+
+    def test_only_skip_and_orderby_can_be_ignored(self, sim: RunningSimulator) -> None:
+        with pytest.raises(Exception, match="ignored_options"):
+            sim.admin.configure(ignored_options="$filter")
+
     def test_skip_past_the_end_is_empty(self, api: Api) -> None:
         assert api.values("/Deals", **{"$skip": 5000}) == []
 

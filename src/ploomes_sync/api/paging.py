@@ -1,15 +1,18 @@
 """Keyset paging over one Id range of a Ploomes list: ``$orderby=Id`` and ``Id gt <last Id>``.
 
-Never ``$skip``: offset paging over a list that changes while it is read (records updated out of
-the filter's window, records deleted) skips records; a keyset does not. A read may be cut into
+Never paging by ``$skip``: offsets over a list that changes while it is read (records updated out
+of the filter's window, records deleted) skip records; a keyset does not. A read may be cut into
 disjoint Id ranges ``(after, upto]`` read side by side (see :mod:`ploomes_sync.api.reader`); each
 is still keyset-paged, so no record that exists for the whole read is lost or read twice.
 
 A range ends on whichever comes first:
 
 - an empty page;
-- as many records as ``@odata.count`` announced for the range on its first page (when the API
-  answers ``$count``: records created during the read are left to the next read);
+- its upper bound read;
+- as many records as ``@odata.count`` announced for the range on its first page (records created
+  during the read are left to the next read). Under a filter a record may enter the range during
+  the read (one updated into a date window) and take a place the count gave to one still unread,
+  so there the count ends a range only on a page shorter than asked for (which had room for both);
 - a page shorter than ``full_page``, the size of a page the API was seen to fill. The API may cut
   ``$top`` silently, so a short page alone proves nothing; a page shorter than one it did fill does.
 """
@@ -61,6 +64,7 @@ class KeysetPaginator:
     received: int = field(default=0, init=False)
     expected: int | None = field(default=None, init=False)  # @odata.count of the range
     last_key: int | None = field(default=None, init=False)  # the last Id read
+    start: int | None = field(default=None, init=False)  # where the range began: it holds (start, upto]
     _ended: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -68,6 +72,15 @@ class KeysetPaginator:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {self.page_size!r}")
         if self.after is not None and self.upto is not None and self.upto <= self.after:
             raise ValueError(f"empty range ({self.after}, {self.upto}]")
+        self.start = self.after
+
+    def holds(self, key: int) -> bool:
+        """Whether ``key`` lies in the range ``(start, upto]``."""
+        return (self.start is None or key > self.start) and (self.upto is None or key <= self.upto)
+
+    def close(self) -> None:
+        """End the range: nothing more is asked for it."""
+        self._ended = True
 
     @property
     def has_next_page(self) -> bool:
@@ -110,7 +123,8 @@ class KeysetPaginator:
         self.pages += 1
         self.received += len(records)
         if (self.upto is not None and previous == self.upto) \
-                or (self.expected is not None and self.received >= self.expected) \
+                or (self.expected is not None and self.received >= self.expected
+                    and (not self.base_filter or len(records) < min(full_page or self.page_size, self.page_size))) \
                 or (full_page is not None and len(records) < min(full_page, self.page_size)):
             self._ended = True
 
@@ -132,3 +146,13 @@ class KeysetPaginator:
         self.upto = at
         self.expected = None  # the count was of the whole range
         return other
+
+    def hand_over(self, at: int) -> KeysetPaginator:
+        """Like :meth:`split`, but ``at`` may be the last Id read: the range then ends there."""
+        if self.after is not None and at == self.after and (self.upto is None or at < self.upto):
+            other = KeysetPaginator(self.page_size, self.base_filter, after=at, upto=self.upto, key=self.key)
+            self.upto = at
+            self.expected = None
+            self.close()
+            return other
+        return self.split(at)

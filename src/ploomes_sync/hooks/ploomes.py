@@ -139,7 +139,9 @@ class RequestStats:
     retries: int = 0
     limiter_wait_seconds: float = 0.0
     backoff_wait_seconds: float = 0.0  # waiting out failures and 429s
-    first_answer_date: datetime | None = None  # the API's clock (Date header) at its first answer
+    # the API's clock when it was first asked: the Date header of the first answer less the time that
+    # answer took (requests side by side may be answered out of order: none was asked before this)
+    first_answer_date: datetime | None = None
     last_latency_seconds: float | None = None  # how long the latest answer took
 
     def as_dict(self) -> dict[str, Any]:
@@ -308,7 +310,8 @@ class PloomesHook(BaseHook):
         self.stats.last_latency_seconds = response.elapsed.total_seconds()
         if 200 <= status < 300:
             if self.stats.first_answer_date is None:
-                self.stats.first_answer_date = _answer_date(response)
+                answered = _answer_date(response)
+                self.stats.first_answer_date = None if answered is None else answered - response.elapsed
             return
         url = readable_url(response.request.url if response.request else response.url)
         method = (response.request.method if response.request else None) or "GET"

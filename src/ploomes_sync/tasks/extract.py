@@ -19,7 +19,8 @@ from ploomes_sync.tasks.errors import TooManyRejects
 log = logging.getLogger(__name__)
 
 # The Date of an answer has whole seconds, and the page it carries was read just before it was
-# sent: a read is taken to have begun this much before its first answer's Date.
+# sent: a read is taken to have begun this much before its first answer's Date (less the time
+# that answer took, see RequestStats.first_answer_date).
 CLOCK_MARGIN = timedelta(seconds=2)
 
 
@@ -39,8 +40,8 @@ def read_into_stage(
 
     Rows go to the stream's staging (a listing is a stream of its own), rejects to
     ``ploomes_sync.rejects`` with their reason, both committed every few pages. Returns the counts
-    and ``read_started_at``: Ploomes' clock when the read began (its first answer's Date less a
-    margin; else the latest LastUpdateDate read; else ``fallback_started_at``).
+    and ``read_started_at``: Ploomes' clock when the read began (its first answer's Date less that
+    answer's time and a margin; else the latest LastUpdateDate read; else ``fallback_started_at``).
     """
     counts: dict[str, Any] = {"fetched": 0, "rejected": 0, "rejected_without_id": 0}
     requests_before, throttled_before = hook.stats.requests, hook.stats.throttled
