@@ -359,9 +359,12 @@ class PageReader:
             return
         pages = math.ceil((left + ranges - 1) / size)  # one record of each range but the highest is not read there
         share, more = divmod(pages, ranges)
+        # the pages left over go to the ranges that start by position: their first requests go out
+        # before the next of ``first``, so the ranges end in the same round and none is left alone
+        sizes = [share] + [share + (1 if number < more else 0) for number in range(ranges - 1)]
         offsets, position = [], 0
-        for number in range(ranges - 1):
-            position += (share + (1 if number < more else 0)) * size - 1
+        for pages_of_range in sizes[:-1]:
+            position += pages_of_range * size - 1
             offsets.append(position)
         log.info("Reading the rest in %s ranges side by side, starting at positions %s past Id %s (about %s "
                  "pages)", ranges, offsets, first.after, pages)
