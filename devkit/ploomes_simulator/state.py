@@ -232,7 +232,8 @@ class SimulatorState:
             return error_response(
                 405, "MethodNotAllowed", f"The requested resource does not support {method}."
             )
-        refused = [key for key, _ in params if key in ignored_option_names(settings.refused_options)]
+        refusing = ignored_option_names(settings.refused_options)
+        refused = [key for key, _ in params if key in refusing]
         if refused:
             return error_response(400, "BadRequest", f"The query parameter '{refused[0]}' is not supported.")
         ignored = ignored_option_names(settings.ignored_options)

@@ -192,12 +192,15 @@ class Table:
         tags, other = query.expand.tags, query.expand.other_properties
         return [self._render(row, query.select, tags, other) for row in rows], count
 
+    def _id_span(self, query: Query) -> tuple[int, int]:
+        """The positions ``[low, high)`` of the rows within the query's Id bounds."""
+        low = 0 if query.id_min is None else bisect_left(self._ids, query.id_min)
+        high = len(self._ids) if query.id_max is None else bisect_right(self._ids, query.id_max)
+        return low, max(low, high)
+
     def _scan_in_id_order(self, query: Query) -> tuple[list[_Row], int | None]:
         """Keyset fast path: bisect to the Id bounds, then scan until the page is full."""
-        ids = self._ids
-        low = 0 if query.id_min is None else bisect_left(ids, query.id_min)
-        high = len(ids) if query.id_max is None else bisect_right(ids, query.id_max)
-        high = max(low, high)
+        low, high = self._id_span(query)
         tail = [] if query.has_id_bounds else self._tail
         predicate = query.residual if query.has_id_bounds else query.predicate
         wanted = query.skip + query.top
@@ -233,9 +236,7 @@ class Table:
 
     def _scan_down_in_id_order(self, query: Query) -> tuple[list[_Row], int | None]:
         """``$orderby=Id desc`` (records without an Id aside): bisect to the bounds, scan downward."""
-        ids = self._ids
-        low = 0 if query.id_min is None else bisect_left(ids, query.id_min)
-        high = len(ids) if query.id_max is None else bisect_right(ids, query.id_max)
+        low, high = self._id_span(query)
         predicate = query.residual if query.has_id_bounds else query.predicate
         page: list[_Row] = []
         matched = 0

@@ -122,10 +122,10 @@ class KeysetPaginator:
         self.after = self.last_key = previous
         self.pages += 1
         self.received += len(records)
+        short = len(records) < min(full_page or self.page_size, self.page_size)
         if (self.upto is not None and previous == self.upto) \
-                or (self.expected is not None and self.received >= self.expected
-                    and (not self.base_filter or len(records) < min(full_page or self.page_size, self.page_size))) \
-                or (full_page is not None and len(records) < min(full_page, self.page_size)):
+                or (self.expected is not None and self.received >= self.expected and (not self.base_filter or short)) \
+                or (full_page is not None and short):
             self._ended = True
 
     def update_request(self, params: MutableMapping[str, str]) -> None:
@@ -142,17 +142,18 @@ class KeysetPaginator:
         """Hand ``(at, upto]`` to a new paginator and keep ``(after, at]``; ``at`` must lie inside."""
         if (self.after is not None and at <= self.after) or (self.upto is not None and at >= self.upto):
             raise ValueError(f"{at} does not lie inside ({self.after}, {self.upto})")
-        other = KeysetPaginator(self.page_size, self.base_filter, after=at, upto=self.upto, key=self.key)
-        self.upto = at
-        self.expected = None  # the count was of the whole range
-        return other
+        return self._cut(at)
 
     def hand_over(self, at: int) -> KeysetPaginator:
         """Like :meth:`split`, but ``at`` may be the last Id read: the range then ends there."""
         if self.after is not None and at == self.after and (self.upto is None or at < self.upto):
-            other = KeysetPaginator(self.page_size, self.base_filter, after=at, upto=self.upto, key=self.key)
-            self.upto = at
-            self.expected = None
+            other = self._cut(at)
             self.close()
             return other
         return self.split(at)
+
+    def _cut(self, at: int) -> KeysetPaginator:
+        other = KeysetPaginator(self.page_size, self.base_filter, after=at, upto=self.upto, key=self.key)
+        self.upto = at
+        self.expected = None  # the count was of the whole range
+        return other

@@ -77,6 +77,12 @@ def odata_count(payload: Mapping[str, Any]) -> int | None:
     return None
 
 
+def _in_id_order(records: list[Any]) -> bool:
+    """Whether every record has an integer Id, in strictly ascending order."""
+    ids = [record.get(KEY) if isinstance(record, Mapping) else None for record in records]
+    return all(type(key) is int for key in ids) and all(a < b for a, b in zip(ids, ids[1:], strict=False))
+
+
 class PageReader:
     """Every record of one list read (``params``: ``$select``/``$expand``; ``base_filter``), page by page."""
 
@@ -236,7 +242,7 @@ class PageReader:
                 # @odata.count says how much is left: the Ids it spans follow from page 1's density
                 self._max_id = first.after + math.ceil((count - seen) / self._density)
             if count is not None:
-                self._cut_by_position(first, count - seen)
+                self._cut_by_position(first, count - seen, below_top=top_asked)
             else:
                 if top_asked:  # the highest page bounds the read: no probe needed if it is used
                     self._wait_for(self._top_done)
@@ -280,11 +286,9 @@ class PageReader:
             log.warning("Ploomes refused the highest page (%s): reading on without it", exc)
             self._slots.release()
             return
-        ids = [record.get(KEY) if isinstance(record, Mapping) else None for record in records]
-        if len(ids) < 2 or not all(type(key) is int for key in ids) \
-                or any(higher <= lower for higher, lower in zip(ids, ids[1:], strict=False)):
+        if len(records) < 2 or not _in_id_order(records[::-1]):
             log.info("The highest page came in %s records not in descending Id order: reading on without it",
-                     len(ids))
+                     len(records))
             self._slots.release()
             return
         self._take_over(records[::-1], follow=False)
@@ -303,11 +307,11 @@ class PageReader:
             self._slots.release()
             self._follow(self._steal())
             return
-        ids = [record.get(KEY) if isinstance(record, Mapping) else None for record in records]
-        if not all(type(key) is int for key in ids) or any(b <= a for a, b in zip(ids, ids[1:], strict=False)):
+        if not _in_id_order(records):
+            ids = [record.get(KEY) if isinstance(record, Mapping) else None for record in records[:5]]
             raise PloomesPagingError(
                 f"The page at position {offset} past Id {after} is not in ascending {KEY} order of integer "
-                f"Ids ({ids[:5]}...): the API ignored $orderby, and reading on could skip records."
+                f"Ids ({ids}...): the API ignored $orderby, and reading on could skip records."
             )
         paginator = self._take_over(records, follow=True) if records else None
         if paginator is None:
@@ -337,7 +341,7 @@ class PageReader:
             at = low - 1 if done is None else max(done, low - 1)
             taken = owner.hand_over(at)
             taken.update_state(kept)
-            if not follow or len(kept) < len(records) and kept[-1] is not records[-1] \
+            if not follow or kept[-1] is not records[-1] \
                     or len(records) < full:  # past the owner's bound, or nothing more at the time of the answer
                 taken.close()
             self._ranges.append(taken)
@@ -346,14 +350,13 @@ class PageReader:
             self._out.put((kept, taken.last_key))
             return taken
 
-    def _cut_by_position(self, first: KeysetPaginator, left: int) -> None:
-        """Cut the ``left`` records past page 1 (less the highest page, when asked for) into ranges that
-        start at offsets: every range but the highest holds whole pages less one record, so it ends
-        on a short page; ``first`` goes on with the lowest."""
+    def _cut_by_position(self, first: KeysetPaginator, left: int, *, below_top: bool) -> None:
+        """Cut the ``left`` records past page 1 (less the highest page when ``below_top``) into ranges
+        that start at offsets: every range but the highest holds whole pages less one record, so it
+        ends on a short page; ``first`` goes on with the lowest."""
         assert first.after is not None
         size = self.full_page or self._page_size
-        with self._lock:
-            left -= size if self._top_asked else 0
+        left -= size if below_top else 0
         ranges = self._ranges_wanted(math.ceil(left / size))
         if ranges < 2:
             return
