@@ -135,6 +135,13 @@ def read_began(db_url: str, plan: RunPlan, stream: str = "deals") -> Any:
         return warehouse.staged(conn, streams.by_name(stream), plan.run_id).read_started_at
 
 
+def watermark_after_load(db_url: str, plan: RunPlan, before: Snapshot, stream: str = "deals") -> Any:
+    """Where the run's load leaves ``stream``'s watermark: when its read began, unless the one
+    ``before`` is later (it never moves back; two reads whose first answers share a second of the
+    Date header differ only by those answers' times)."""
+    return max(before.watermarks[stream], read_began(db_url, plan, stream))
+
+
 @contextmanager
 def watermark_row_locked(db_url: str, stream: str = "deals") -> Iterator[psycopg.Connection]:
     """Hold the row lock of ``stream``'s watermark: a load that reaches it waits mid-transaction."""

@@ -33,9 +33,9 @@ from tests.reliability.harness import (
     backend_waiting_on_lock,
     extract_only,
     holds_write_lock_on,
-    read_began,
     run_ok,
     snapshot,
+    watermark_after_load,
     watermark_row_locked,
 )
 
@@ -121,7 +121,7 @@ def test_server_restarted_mid_load_fails_clearly_keeps_watermark_and_converges(
         if mode == "fast":  # unlogged staging survives a clean shutdown: the retry loads it
             counts = tasks.load_sales(plan, conn=conn)
             assert (counts["inserted"], counts["updated"]) == (len(changed["created"]), len(changed["updated"]))
-            assert snapshot(db_url).watermarks["deals"] == read_began(db_url, plan)
+            assert snapshot(db_url).watermarks["deals"] == watermark_after_load(db_url, plan, before)
         else:  # crash recovery empties unlogged tables: the retry must not "load" nothing
             with pytest.raises(StageMissing, match="run the extract task of this run again"):
                 tasks.load_sales(plan, conn=conn)
