@@ -164,8 +164,13 @@ class AdminClient:
         return self._call("GET", "webhooks")["deliveries"]
 
     def deliveries_pending(self) -> int:
-        """Deliveries queued and not yet sent."""
+        """Deliveries queued or being sent, not yet in the log."""
         return self._call("GET", "webhooks")["pending"]
+
+    def delivery_state(self) -> tuple[list[dict[str, Any]], int]:
+        """The delivery log and the deliveries not in it yet, from one reading."""
+        state = self._call("GET", "webhooks")
+        return state["deliveries"], state["pending"]
 
     def clear_webhooks(self) -> None:
         """Forget every webhook, pending delivery and delivery log entry."""

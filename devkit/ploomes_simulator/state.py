@@ -310,8 +310,8 @@ class SimulatorState:
             _allow(method, "GET", "DELETE")
             if method == "DELETE":
                 self.webhooks.clear()
-            return json_response({"webhooks": self.webhooks.list(), "deliveries": self.webhooks.deliveries(),
-                                  "pending": self.webhooks.pending()})
+            deliveries, pending = self.webhooks.snapshot()
+            return json_response({"webhooks": self.webhooks.list(), "deliveries": deliveries, "pending": pending})
         if parts == ["health"]:
             _allow(method, "GET")
             return json_response({"status": "ok", "deals": len(self.deals), "contacts": len(self.contacts)})

@@ -71,6 +71,7 @@ class Webhooks:
         self._queue: list[tuple[float, int, dict[str, Any]]] = []
         self._seq = 0
         self._log: list[dict[str, Any]] = []
+        self._sending = 0  # popped from the queue, not yet in the log
         self._stopped = False
         self._thread = threading.Thread(target=self._deliver_forever, name="ploomes-webhooks", daemon=True)
         self._thread.start()
@@ -111,12 +112,16 @@ class Webhooks:
             self._log.clear()
 
     def deliveries(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(entry) for entry in self._log]
+        return self.snapshot()[0]
 
     def pending(self) -> int:
+        return self.snapshot()[1]
+
+    def snapshot(self) -> tuple[list[dict[str, Any]], int]:
+        """The delivery log and how many deliveries are not in it yet (queued or being sent), read
+        together, so a caller never sees an empty queue while the last delivery is on its way."""
         with self._lock:
-            return len(self._queue)
+            return [dict(entry) for entry in self._log], len(self._queue) + self._sending
 
     # --- changes -----------------------------------------------------------------------------
 
@@ -174,6 +179,7 @@ class Webhooks:
                 if self._stopped:
                     return
                 _, _, envelope = heapq.heappop(self._queue)
+                self._sending += 1
             self._send(envelope)
 
     def _send(self, envelope: dict[str, Any]) -> None:
@@ -195,6 +201,7 @@ class Webhooks:
                  "answered_at": time.time(), "error": error}
         with self._lock:
             self._log.append(entry)
+            self._sending -= 1
         if status is None or status >= 300:
             log.info("Webhook delivery to %s answered %s %s", envelope["url"], status, error or "")
 

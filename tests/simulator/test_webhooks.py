@@ -23,11 +23,14 @@ class Catcher:
 
     def __init__(self) -> None:
         received = self.received = []
+        release = self.release = threading.Event()  # clear it to hold each answer until it is set again
+        release.set()
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 received.append((self.headers.get("X-Ploomes-Validation-Key"), body, time.time()))
+                release.wait(10)
                 self.send_response(202)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -105,6 +108,21 @@ def test_contacts_deliver_to_contact_webhooks_only(sim: RunningSimulator, api_ke
     time.sleep(0.2)
     assert [(body["Entity"], body["New"]["Name"]) for _, body, _ in catcher.received] == [("Contact", "Renamed")]
     assert len(received) == 1
+
+
+def test_a_delivery_on_its_way_counts_as_pending_until_it_is_logged(
+        sim: RunningSimulator, api_key: str, catcher: Catcher):
+    subscribe(sim, api_key, catcher.url, 2, 2)
+    catcher.release.clear()
+    sim.admin.update_deal(sim.admin.truth_deals()[0]["Id"], Title="on its way")
+    catcher.wait(1)  # the receiver has it and has not answered
+    assert sim.admin.delivery_state() == ([], 1), "an empty queue is not a settled delivery"
+    catcher.release.set()
+    deadline = time.monotonic() + 10
+    while sim.admin.delivery_state()[1] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    log, pending = sim.admin.delivery_state()
+    assert pending == 0 and [entry["status"] for entry in log] == [202]
 
 
 def test_drops_duplicates_delays_and_shuffling_are_knobs(sim: RunningSimulator, api_key: str, catcher: Catcher):

@@ -61,8 +61,8 @@ class WebhookStack:
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            log = self.sim.admin.deliveries()
-            if len(log) >= count and not self.sim.admin.deliveries_pending():
+            log, pending = self.sim.admin.delivery_state()
+            if len(log) >= count and not pending:
                 return log
             time.sleep(0.05)
         raise AssertionError(f"only {len(self.sim.admin.deliveries())} of {count} deliveries settled")
