@@ -163,10 +163,6 @@ class AdminClient:
         """What happened to each webhook delivery (sent: its status; or dropped), in the order settled."""
         return self._call("GET", "webhooks")["deliveries"]
 
-    def deliveries_pending(self) -> int:
-        """Deliveries queued or being sent, not yet in the log."""
-        return self._call("GET", "webhooks")["pending"]
-
     def delivery_state(self) -> tuple[list[dict[str, Any]], int]:
         """The delivery log and the deliveries not in it yet, from one reading."""
         state = self._call("GET", "webhooks")

@@ -111,12 +111,6 @@ class Webhooks:
             self._queue.clear()
             self._log.clear()
 
-    def deliveries(self) -> list[dict[str, Any]]:
-        return self.snapshot()[0]
-
-    def pending(self) -> int:
-        return self.snapshot()[1]
-
     def snapshot(self) -> tuple[list[dict[str, Any]], int]:
         """The delivery log and how many deliveries are not in it yet (queued or being sent), read
         together, so a caller never sees an empty queue while the last delivery is on its way."""
