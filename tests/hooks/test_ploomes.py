@@ -696,9 +696,14 @@ class TestParallelRead:
         sim.admin.set_faults(schedule=[{"kind": "slow", "count": 100, "after": 3, "path": "/Deals"}])
         pages = PloomesHook().iter_pages("Deals", select=["Id"])
 
+        def slow_ones_sent() -> bool:  # the schedule counts a slow answer down when its request arrives
+            return sim.admin.faults()["schedule"][0]["count"] < 100
+
         with pytest.raises(RuntimeError, match="COPY failed"):
             for page in pages:
                 if page.number == 2:
+                    # page 2 can come before the ranges send anything: stop once slow ones are out
+                    wait_for(slow_ones_sent)
                     raise RuntimeError("COPY failed")  # the consumer (the staging) fails
         pages.close()
         answered_when_stopped = len(api_log(sim, "/Deals"))  # the simulator logs a request once answered

@@ -15,10 +15,15 @@ import time
 from ploomes_simulator import RunningSimulator
 
 SCRIPT = """
-import sys
+import sys, time
+from ploomes_simulator import AdminClient
 from ploomes_sync.hooks.ploomes import PloomesHook
+admin = AdminClient(sys.argv[1])
 for page in PloomesHook().iter_pages("Deals", select=["Id"]):
     if page.number == 3:
+        # page 3 can come before the ranges send anything: fail once slow requests are out
+        while admin.faults()["schedule"][0]["count"] == 100:  # counted down as each one arrives
+            time.sleep(0.05)
         sys.exit("the staging failed")
 """
 
@@ -34,7 +39,7 @@ def test_a_consumer_that_fails_mid_extract_ends_its_process_before_the_requests_
     sim.admin.configure(slow_seconds=4.0, latency_seconds=0.05)
     sim.admin.set_faults(schedule=[{"kind": "slow", "count": 100, "after": 3, "path": "/Deals"}])
 
-    worker = subprocess.run([sys.executable, "-c", SCRIPT], env=os.environ.copy(), capture_output=True,
+    worker = subprocess.run([sys.executable, "-c", SCRIPT, sim.url], env=os.environ.copy(), capture_output=True,
                             text=True, timeout=120)
     answered_at_exit = answered(sim)
 
