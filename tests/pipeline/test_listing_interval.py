@@ -11,10 +11,14 @@ from tests.support.connections import use_ploomes
 from tests.support.truth import assert_warehouse_equals_truth
 
 
-def _listing_requests(sim) -> int:
+def _listing_log(sim) -> list[dict]:
     """Requests of the listing task: counts, and reads of the listing (it selects no Title, the extract does)."""
-    return sum(1 for r in sim.admin.requests()
-               if r["path"] == "/Deals" and "Title" not in r["query"].get("$select", "Title"))
+    return [r for r in sim.admin.requests()
+            if r["path"] == "/Deals" and "Title" not in r["query"].get("$select", "Title")]
+
+
+def _listing_requests(sim) -> int:
+    return len(_listing_log(sim))
 
 
 class TestListingInterval:
@@ -61,4 +65,28 @@ class TestListingInterval:
 
         assert catch_up.results["reconcile_deletions"]["deals"]["deleted"] == 1
         with psycopg.connect(db_url) as conn:
+            assert_warehouse_equals_truth(conn, sim.admin.truth_deals(), sim.admin.truth_contacts())
+
+    def test_without_count_the_run_lists_every_deal_within_its_share_of_the_budget(
+        self, sim, db_url, monkeypatch, api_key
+    ):
+        pipeline = Pipeline(db_url, config=SyncConfig(listing_budget_share=0.25))
+        pipeline.run()
+        gone = sim.admin.truth_deals()[0]["Id"]
+        sim.admin.delete_deal(gone)
+        sim.admin.configure(count_supported=False)
+        rpm = 600
+        use_ploomes(monkeypatch, sim.url, api_key, requests_per_minute=rpm, page_size=100)  # 9 pages of deals
+        sim.admin.clear_requests()
+
+        run = pipeline.run(run_type="scheduled")
+
+        assert run.plan["deals_listing"] == "count"  # asked for, not answered: listed in full
+        assert run.results["list_deletions"]["deals"]["method"] == "full"
+        times = sorted(r["t"] for r in _listing_log(sim))
+        assert len(times) >= 10
+        # a quarter of 10 a second; a thread that wakes late may send two slots close together
+        assert max(sum(1 for t in times if start <= t < start + 1) for start in times) <= rpm / 60 * 0.25 + 2
+        with psycopg.connect(db_url) as conn:
+            assert conn.execute("SELECT count(*) FROM public.sales WHERE id = %s", [gone]).fetchone()[0] == 0
             assert_warehouse_equals_truth(conn, sim.admin.truth_deals(), sim.admin.truth_contacts())
