@@ -8,6 +8,7 @@ from ploomes_devkit.pipeline import Pipeline
 from ploomes_sync import warehouse
 from ploomes_sync.config import SyncConfig
 from tests.support.connections import use_ploomes
+from tests.support.pacing import most_in_any_window
 from tests.support.truth import assert_warehouse_equals_truth
 
 
@@ -15,10 +16,6 @@ def _listing_log(sim) -> list[dict]:
     """Requests of the listing task: counts, and reads of the listing (it selects no Title, the extract does)."""
     return [r for r in sim.admin.requests()
             if r["path"] == "/Deals" and "Title" not in r["query"].get("$select", "Title")]
-
-
-def _listing_requests(sim) -> int:
-    return len(_listing_log(sim))
 
 
 class TestListingInterval:
@@ -37,7 +34,7 @@ class TestListingInterval:
 
         assert run.plan["mode"] == "incremental" and run.plan["deals_listing"] == "count"
         assert run.results["list_deletions"]["deals"]["method"] == "count"
-        assert _listing_requests(sim) < 900 / 50 / 2  # far fewer requests than listing every deal takes
+        assert len(_listing_log(sim)) < 900 / 50 / 2  # far fewer requests than listing every deal takes
         with psycopg.connect(db_url) as conn:
             assert conn.execute("SELECT count(*) FROM public.sales WHERE id = %s", [gone]).fetchone()[0] == 0
             assert_warehouse_equals_truth(conn, sim.admin.truth_deals(), sim.admin.truth_contacts())
@@ -54,7 +51,7 @@ class TestListingInterval:
 
         assert set(between.skipped) == {"list_deletions", "reconcile_deletions"}
         assert between.results["validate_by_year"] == {"compared": False}
-        assert _listing_requests(sim) == 0
+        assert len(_listing_log(sim)) == 0
         with psycopg.connect(db_url, autocommit=True) as conn:
             assert conn.execute("SELECT count(*) FROM public.sales WHERE id = %s", [gone]).fetchone()[0] == 1
             row = warehouse.get_run(conn, between.run_id)
@@ -70,7 +67,8 @@ class TestListingInterval:
     def test_without_count_the_run_lists_every_deal_within_its_share_of_the_budget(
         self, sim, db_url, monkeypatch, api_key
     ):
-        pipeline = Pipeline(db_url, config=SyncConfig(listing_budget_share=0.25))
+        share = 0.25
+        pipeline = Pipeline(db_url, config=SyncConfig(listing_budget_share=share))
         pipeline.run()
         gone = sim.admin.truth_deals()[0]["Id"]
         sim.admin.delete_deal(gone)
@@ -86,7 +84,7 @@ class TestListingInterval:
         times = sorted(r["t"] for r in _listing_log(sim))
         assert len(times) >= 10
         # a quarter of 10 a second; a thread that wakes late may send two slots close together
-        assert max(sum(1 for t in times if start <= t < start + 1) for start in times) <= rpm / 60 * 0.25 + 2
+        assert most_in_any_window(times, 1) <= rpm / 60 * share + 2
         with psycopg.connect(db_url) as conn:
             assert conn.execute("SELECT count(*) FROM public.sales WHERE id = %s", [gone]).fetchone()[0] == 0
             assert_warehouse_equals_truth(conn, sim.admin.truth_deals(), sim.admin.truth_contacts())
