@@ -16,6 +16,7 @@ from .config import (
     DEFAULT_SEED,
     DEFAULT_SLOW_SECONDS,
     DEMO_API_KEY,
+    ERROR_SHAPES,
     SimulatorConfig,
 )
 from .server import serve
@@ -56,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds every API answer waits")
     parser.add_argument("--latency-jitter", type=float, default=0.0,
                         help="up to this many seconds more, at random, per answer")
+    parser.add_argument("--dated-ahead-percent", type=float, default=0.0,
+                        help="share of records generated with a LastUpdateDate days after the API's clock")
+    parser.add_argument("--error-shape", choices=ERROR_SHAPES, default="odata",
+                        help="how error bodies are written (as seen in the wild)")
     parser.add_argument("--log-level", default="INFO", help="logging level")
     return parser
 
@@ -79,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
         slow_seconds=args.slow_seconds,
         latency_seconds=args.latency,
         latency_jitter_seconds=args.latency_jitter,
+        dated_ahead_percent=args.dated_ahead_percent,
+        error_shape=args.error_shape,
         host=args.host,
         port=args.port,
     )

@@ -33,7 +33,13 @@ RUNTIME_SETTINGS: dict[str, tuple[type, ...]] = {
     "webhook_shuffle": (bool,),
     "webhook_drop_percent": (int, float),
     "webhook_duplicate_percent": (int, float),
+    "error_shape": (str,),
 }
+
+# How an error body is written (all three are seen in the wild, see shared/ploomes-api.md):
+# OData {"error": {"code", "message"}}, ASP.NET {"Message": ...}, and a bare string under "value"
+# beside "@odata.context" (what a malformed request was answered with).
+ERROR_SHAPES = ("odata", "aspnet", "value")
 
 
 @dataclass
@@ -53,6 +59,10 @@ class SimulatorConfig:
     latency_jitter_seconds: float = 0.0  # ... plus a uniform random part up to this
     max_page_size: int = 300  # a larger $top is cut to this, silently (as the API is reported to)
     hidden_deals_percent: int = 0  # the API hides this share of deals (a key that lost permissions)
+    # This share of the generated deals and contacts carry a LastUpdateDate days after the API's
+    # own clock (a clock glitch, or an import that set the dates): generated once, at start.
+    dated_ahead_percent: float = 0.0
+    error_shape: str = "odata"  # see ERROR_SHAPES
     # Query options the API silently ignores, comma-separated: "$skip" (offsets), "$orderby" (then
     # lists come in its default order, ascending Id). Ploomes is not known to; readers must not care.
     ignored_options: str = ""
@@ -101,6 +111,10 @@ def validate_settings(settings: dict[str, Any]) -> None:
         raise ValueError("rate_limit must not be negative (0 turns it off)")
     if not 0 <= settings.get("hidden_deals_percent", 0) <= 100:
         raise ValueError("hidden_deals_percent must be between 0 and 100")
+    if not 0 <= settings.get("dated_ahead_percent", 0) <= 100:
+        raise ValueError("dated_ahead_percent must be between 0 and 100")
+    if settings.get("error_shape", "odata") not in ERROR_SHAPES:
+        raise ValueError(f"error_shape must be one of {ERROR_SHAPES}")
     if not 1 <= settings.get("max_page_size", 300) <= 300:
         raise ValueError("max_page_size must be between 1 and 300")
     for name in ("ignored_options", "refused_options"):

@@ -159,14 +159,24 @@ def default_end() -> int:
     return sao_paulo_midnight(time.time())
 
 
-def generate(deals: int, contacts: int, seed: int, end: int | None = None) -> Dataset:
-    """Contacts then deals, deterministic for a given ``(deals, contacts, seed, end)``."""
+def generate(deals: int, contacts: int, seed: int, end: int | None = None,
+             dated_ahead_percent: float = 0.0) -> Dataset:
+    """Contacts then deals, deterministic for a given ``(deals, contacts, seed, end, dated_ahead_percent)``.
+
+    ``dated_ahead_percent`` of each entity's records carry a LastUpdateDate 2 to 6 days after
+    ``end`` (so at least a day after the API's clock), as a clock glitch or an import leaves them.
+    """
     if deals < 0 or contacts < 0:
         raise ValueError("record counts must not be negative")
     end = default_end() if end is None else end
     rng = random.Random(seed)
     contact_records = _generate_contacts(rng, contacts, end)
     deal_records = _generate_deals(rng, deals, contact_records, end)
+    if dated_ahead_percent:
+        ahead = random.Random(f"dated-ahead-{seed}")
+        for records in (contact_records, deal_records):
+            for record in ahead.sample(records, round(len(records) * dated_ahead_percent / 100)):
+                record["LastUpdateDate"] = render(end + 2 * 86400 + ahead.randrange(4 * 86400), fraction(ahead))
     return Dataset(deals=deal_records, contacts=contact_records, end=end)
 
 

@@ -57,10 +57,18 @@ class Response:
     drop: bool = False
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    """An OData-style error: ``{"error": {"code", "message"}}``."""
-    body = to_json({"error": {"code": code, "message": message}})
-    return Response(status, body, dict(headers or {}))
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                   shape: str = "odata", base_url: str = "") -> Response:
+    """An error in one of the shapes seen in the wild (``ERROR_SHAPES``): OData
+    ``{"error": {"code", "message"}}``, ASP.NET ``{"Message"}``, or the message as a bare string
+    under ``value`` beside ``@odata.context``."""
+    if shape == "aspnet":
+        document: dict[str, Any] = {"Message": message}
+    elif shape == "value":
+        document = {"@odata.context": f"{base_url}/$metadata#Edm.String", "value": message}
+    else:
+        document = {"error": {"code": code, "message": message}}
+    return Response(status, to_json(document), dict(headers or {}))
 
 
 def json_response(value: Any, status: int = 200) -> Response:
@@ -116,7 +124,8 @@ class SimulatorState:
 
     def _load_data(self) -> None:
         started = time.monotonic()
-        dataset = data.generate(self.initial.deals, self.initial.contacts, self.initial.seed, self._end)
+        dataset = data.generate(self.initial.deals, self.initial.contacts, self.initial.seed, self._end,
+                                self.initial.dated_ahead_percent)
         with self._lock:
             self.deals = Table(DEALS, dataset.deals)
             self.contacts = Table(CONTACTS, dataset.contacts)
@@ -163,6 +172,11 @@ class SimulatorState:
         if delay > 0:
             time.sleep(delay)
 
+    def _error(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+        """An API error in the configured ``error_shape``."""
+        return error_response(status, code, message, headers, shape=self.settings.error_shape,
+                              base_url=self.base_url)
+
     def _api_response(
         self, method: str, path: str, params: list[tuple[str, str]], user_key: str | None, fault: str | None,
         body: bytes = b"",
@@ -171,12 +185,12 @@ class SimulatorState:
             return Response(0, drop=True)
         if fault in ERROR_STATUS_KINDS:
             status = int(fault)
-            return error_response(status, _ERROR_CODES[status], f"Simulated {status} error.")
+            return self._error(status, _ERROR_CODES[status], f"Simulated {status} error.")
         settings = self.settings  # replaced as a whole on change, never mutated
         if fault == "429":
             return self._throttled(self.limiter.wait_seconds(), settings)
         if user_key is None or user_key != settings.api_key:
-            return error_response(
+            return self._error(
                 settings.auth_status,
                 "AuthenticationFailed",
                 "The User-Key header is missing, wrong or expired, or its integration user lacks permission.",
@@ -195,7 +209,7 @@ class SimulatorState:
 
     def _throttled(self, wait: int, settings: SimulatorConfig) -> Response:
         headers = {"Retry-After": str(wait)} if settings.retry_after else {}
-        return error_response(429, "TooManyRequests", "API rate limit exceeded.", headers)
+        return self._error(429, "TooManyRequests", "API rate limit exceeded.", headers)
 
     def _serve_webhooks(self, method: str, path: str, body: bytes) -> Response:
         """``/Webhooks`` (GET, POST), ``/Webhooks(<id>)`` (DELETE), ``/Webhooks@Actions`` (GET)."""
@@ -210,14 +224,14 @@ class SimulatorState:
                 payload = json.loads(body) if body.strip() else None
                 created = self.webhooks.create(payload)
             except (ValueError, WebhookError) as exc:
-                return error_response(400, "BadRequest", str(exc))
+                return self._error(400, "BadRequest", str(exc))
             return json_response({"value": [created]})
         match = re.fullmatch(r"/webhooks\((\d+)\)", path)
         if match and method == "DELETE":
             if not self.webhooks.delete(int(match.group(1))):
-                return error_response(404, "NotFound", f"No webhook with Id {match.group(1)}.")
+                return self._error(404, "NotFound", f"No webhook with Id {match.group(1)}.")
             return Response(204)
-        return error_response(405 if match or path == "/webhooks" else 404, "MethodNotAllowed"
+        return self._error(405 if match or path == "/webhooks" else 404, "MethodNotAllowed"
                               if match or path == "/webhooks" else "NotFound", f"{method} {path} is not supported.")
 
     def _serve_list(
@@ -225,24 +239,24 @@ class SimulatorState:
     ) -> Response:
         table = self._table(path)
         if table is None:
-            return error_response(
+            return self._error(
                 404, "NotFound", f"No HTTP resource was found that matches the request URI '{path}'."
             )
         if method != "GET":
-            return error_response(
+            return self._error(
                 405, "MethodNotAllowed", f"The requested resource does not support {method}."
             )
         refusing = ignored_option_names(settings.refused_options)
         refused = [key for key, _ in params if key in refusing]
         if refused:
-            return error_response(400, "BadRequest", f"The query parameter '{refused[0]}' is not supported.")
+            return self._error(400, "BadRequest", f"The query parameter '{refused[0]}' is not supported.")
         ignored = ignored_option_names(settings.ignored_options)
         if ignored:
             params = [(key, value) for key, value in params if key not in ignored]
         try:
             query = parse_query(params, table.schema, settings.count_supported, settings.max_page_size)
         except ODataError as exc:
-            return error_response(400, "BadRequest", str(exc))
+            return self._error(400, "BadRequest", str(exc))
         if table is self.deals and settings.hidden_deals_percent:
             _hide(query, settings.hidden_deals_percent)
         with self._lock:

@@ -39,6 +39,12 @@ class TestServerMessage:
             "Authorization has been denied for this request."
         )
 
+    def test_reads_a_bare_string_under_value_as_ploomes_answers_a_malformed_request(self) -> None:
+        body = json.dumps({"@odata.context": "https://public5-api2.ploomes.com/$metadata#Edm.String",
+                           "value": "Your request has a wrong format"})
+
+        assert server_message(body.encode()) == "Your request has a wrong format"
+
     def test_keeps_plain_text_with_whitespace_collapsed(self) -> None:
         assert (
             server_message(b"<h1>Bad Gateway</h1>\r\n  upstream  down")

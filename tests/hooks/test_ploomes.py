@@ -550,6 +550,30 @@ class TestPloomesHook:
         assert not isinstance(raised.value, AirflowFailException)
         assert len(api_log(sim)) == 1
 
+    @pytest.mark.parametrize("shape", ["odata", "aspnet", "value"])
+    def test_every_error_shape_seen_in_the_wild_reaches_the_message(
+        self, connect: Connect, sim: RunningSimulator, shape: str
+    ) -> None:
+        connect(max_attempts=2)
+        sim.admin.configure(error_shape=shape)
+        hook = PloomesHook()
+
+        with pytest.raises(PloomesBadRequestError) as bad:
+            list(hook.iter_pages("Deals", filter="NoSuchField eq 1"))
+        sim.admin.set_faults(schedule=[{"kind": "503", "count": 2, "after": 0}])
+        with pytest.raises(PloomesRequestError) as gave_up:
+            hook.fetch("Deals", {"$top": "1"})
+        sim.admin.clear_faults()
+        sim.admin.configure(api_key="a-key-that-was-revoked")
+        with pytest.raises(PloomesAuthError) as refused:
+            hook.preflight()
+
+        assert bad.value.server_message is not None and "NoSuchField" in bad.value.server_message
+        assert "NoSuchField" in str(bad.value)
+        assert "Simulated 503 error." in str(gave_up.value)
+        assert refused.value.server_message is not None and "User-Key" in refused.value.server_message
+        assert "User-Key header is missing" in str(refused.value)
+
     # --- secrets, rate and counters ---------------------------------------------------------
 
     def test_the_key_never_appears_in_logs_or_errors(

@@ -26,7 +26,12 @@ from ploomes_sync.settings import KEY_RENEWAL_PLACE, MAX_SERVER_MESSAGE_CHARS, P
 
 
 def server_message(body: bytes | str | None, limit: int = MAX_SERVER_MESSAGE_CHARS) -> str | None:
-    """The server's own words from an error body (OData, ASP.NET or plain text), truncated; or None."""
+    """The server's own words from an error body, truncated; or None.
+
+    Every shape seen in the wild: OData ``{"error": {"code", "message"}}``, ASP.NET ``{"Message"}``,
+    a bare string under ``value`` (``{"@odata.context": ".../$metadata#Edm.String", "value": ...}``),
+    and plain text.
+    """
     if not body:
         return None
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
@@ -59,7 +64,8 @@ def _message_of(document: Any) -> Any:
         return message or code or None
     if isinstance(error, str) and error:
         return error
-    for key in ("Message", "message", "ExceptionMessage", "error_description", "title"):
+    # ASP.NET {"Message"}, OAuth, problem+json; and Ploomes' {"@odata.context": ..., "value": "<message>"}
+    for key in ("Message", "message", "ExceptionMessage", "error_description", "title", "value"):
         if isinstance(document.get(key), str) and document[key]:
             return document[key]
     return None

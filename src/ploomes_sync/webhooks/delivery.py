@@ -3,6 +3,10 @@
 A delivery is a JSON object ``{"Action", "Entity", "New", "Old", ...}``: ``New`` is null for a
 deletion, ``Old`` for a creation. Only the entity and the record's Id are taken from it; the
 applier re-reads the record by Id and never trusts the payload's values or dates.
+
+Whatever the bytes, :func:`parse` returns a delivery whose payload PostgreSQL can store (no NUL,
+no lone surrogate, at most ``MAX_DEPTH`` levels deep) or raises :class:`NotADelivery` with the
+HTTP status to answer: 400 when the body is not JSON, 422 when it is JSON but not a delivery.
 """
 
 from __future__ import annotations
@@ -19,11 +23,28 @@ _STREAM_OF_NAME = {
     "contact": "contacts", "contacts": "contacts", "cliente": "contacts", "clientes": "contacts",
     "deal": "deals", "deals": "deals", "negocio": "deals", "negocios": "deals",
 }
+# Entities Ploomes can deliver that this version does not sync (known, so the refusal says so).
+_NOT_SYNCED = {"order": "orders (EntityId 4)", "orders": "orders (EntityId 4)", "venda": "orders (EntityId 4)",
+               "vendas": "orders (EntityId 4)", "4": "orders (EntityId 4)",
+               "product": "products (EntityId 10)", "products": "products (EntityId 10)",
+               "produto": "products (EntityId 10)", "produtos": "products (EntityId 10)",
+               "10": "products (EntityId 10)"}
 MAX_ID = 2**63 - 1
+MAX_DEPTH = 32  # a delivery nests four levels (New.OtherProperties.<key>...); more is not one
 
 
 class NotADelivery(ValueError):
-    """The body is not a delivery we can act on (the message says why)."""
+    """The body is not a delivery we can act on (the message says why, ``status`` what to answer)."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _whole_number(text: str) -> int | None:
+    """``text`` as a positive whole number written in ASCII digits, else None."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -51,7 +72,7 @@ def _stream(payload: dict[str, Any]) -> str:
             return _STREAM_OF_ID[value]
         if isinstance(value, str):
             text = value.strip()
-            if text.isdigit() and int(text) in _STREAM_OF_ID:
+            if _whole_number(text) in _STREAM_OF_ID:
                 return _STREAM_OF_ID[int(text)]
             if _plain(text) in _STREAM_OF_NAME:
                 return _STREAM_OF_NAME[_plain(text)]
@@ -62,6 +83,12 @@ def _stream(payload: dict[str, Any]) -> str:
                     return _stream({"Entity": inner})
                 except NotADelivery:
                     continue
+    for key in ("Entity", "EntityId"):
+        value = payload.get(key)
+        known = _NOT_SYNCED.get(_plain(str(value))) if isinstance(value, str | int) else None
+        if known:
+            raise NotADelivery(f"{known} deliveries are not synced: only deals (EntityId {ENTITY_IDS['deals']}) "
+                               f"and contacts (EntityId {ENTITY_IDS['contacts']}) are; remove that webhook")
     shown = {key: payload.get(key) for key in ("Entity", "EntityId") if key in payload}
     raise NotADelivery(f"unknown or missing entity {json.dumps(shown, default=str)[:200]}: only deals "
                        f"(EntityId {ENTITY_IDS['deals']}) and contacts (EntityId {ENTITY_IDS['contacts']}) "
@@ -78,8 +105,9 @@ def _record_id(payload: dict[str, Any]) -> int:
         value = record.get("Id")
         if type(value) is int and 0 < value <= MAX_ID:
             return value
-        if isinstance(value, str) and value.isdigit() and 0 < int(value) <= MAX_ID:
-            return int(value)
+        number = _whole_number(value) if isinstance(value, str) else None
+        if number is not None and 0 < number <= MAX_ID:
+            return number
         raise NotADelivery(f"{side}.Id must be a positive integer, got {str(value)[:50]!r}")
     raise NotADelivery("New and Old are both missing or null: the delivery names no record")
 
@@ -98,13 +126,37 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
+
+
+def _storable(value: Any, depth: int = 0) -> Any:
+    """``value`` with text PostgreSQL's jsonb refuses replaced (NUL, lone surrogates); raises
+    :class:`NotADelivery` past ``MAX_DEPTH`` levels."""
+    if depth > MAX_DEPTH:
+        raise NotADelivery(f"the body nests more than {MAX_DEPTH} levels deep")
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(key, depth): _storable(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item, depth + 1) for item in value]
+    return value
+
+
 def parse(body: bytes) -> Delivery:
     """The delivery in ``body``; :class:`NotADelivery` when it is not one."""
     try:
-        payload = json.loads(body, parse_constant=_no_constant)
+        payload = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise NotADelivery("the body is nested too deeply to be read as JSON", 400) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise NotADelivery(f"the body is not JSON ({exc.__class__.__name__})") from None
+        raise NotADelivery(f"the body is not JSON ({exc.__class__.__name__})", 400) from None
     if not isinstance(payload, dict):
         raise NotADelivery(f"the body must be a JSON object, got {type(payload).__name__}")
+    payload = _storable(payload)
     return Delivery(stream=_stream(payload), record_id=_record_id(payload), action=_action(payload),
                     payload=payload)

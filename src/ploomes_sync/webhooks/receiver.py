@@ -2,8 +2,9 @@
 
 The validation key is the password of connection ``ploomes_webhook`` (its host is the public base
 URL Ploomes calls), compared in constant time with the ``X-Ploomes-Validation-Key`` header:
-missing, 401; wrong, 403. A body over the size limit is 413, one that is not JSON 400, one that is
-not a delivery of a deal or a contact 422; nothing is stored in those cases. A valid delivery is
+missing, 401; wrong, 403. A body over the size limit is 413, one that is not JSON (or nested too
+deeply to parse) 400, one that is not a delivery of a deal or a contact 422; nothing is stored in
+those cases, and no body of any shape gets a 5xx. A valid delivery is
 committed to ``ploomes_sync.webhook_inbox`` and answered 202 with its inbox id: nothing else
 happens in the request (no Ploomes call, no merge), and once answered it is never lost. When the
 inbox cannot be written the answer is 503, so a sender that retries will.
@@ -81,7 +82,7 @@ def receiver_router(pool: WarehousePool, key: WebhookKey | None = None) -> APIRo
             return _error(403, "Wrong validation key.")
 
         declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        if declared is not None and not (declared.isascii() and declared.isdigit() and int(declared) <= MAX_BODY_BYTES):
             return _error(413, f"A delivery is at most {MAX_BODY_BYTES} bytes.")
         body = bytearray()
         async for chunk in request.stream():
@@ -91,9 +92,8 @@ def receiver_router(pool: WarehousePool, key: WebhookKey | None = None) -> APIRo
         try:
             delivery = parse(bytes(body))
         except NotADelivery as exc:
-            status = 400 if "not JSON" in str(exc) else 422
-            log.warning("Refused a webhook body (%s): %s", status, exc)
-            return _error(status, f"Not a Ploomes delivery: {exc}.")
+            log.warning("Refused a webhook body (%s): %s", exc.status, exc)
+            return _error(exc.status, f"Not a Ploomes delivery: {exc}.")
 
         def store() -> int:
             with pool.connection() as conn:
