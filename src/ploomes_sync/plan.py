@@ -184,10 +184,5 @@ def updated_filter(since: datetime | None) -> str | None:
     return None if since is None else f"LastUpdateDate ge {odata_instant(since)}"
 
 
-def updated_before(until: datetime) -> str:
-    """Records last updated before ``until`` (the count of a listing)."""
-    return f"LastUpdateDate lt {odata_instant(until)}"
-
-
 def created_filter(start: datetime, end: datetime) -> str:
     return f"CreateDate ge {odata_instant(start)} and CreateDate lt {odata_instant(end)}"

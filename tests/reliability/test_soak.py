@@ -1,5 +1,8 @@
 """A soak: consecutive incremental runs with random changes in Ploomes and random faults between them.
 
+3% of the deals and contacts are dated days ahead of the API's clock, and every round also edits
+or deletes some of those (their new dates are earlier than the stored ones).
+
 Every round changes deals (updates, deletions, creations) and contacts, then draws a fault: none,
 an API storm the retries absorb, a storm beyond them, a revoked key, a worker that dies between
 two tasks, or the warehouse session killed by the server in the middle of a load. A failed run
@@ -17,13 +20,17 @@ import os
 import random
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import psycopg
+import pytest
 
 from ploomes_devkit.pipeline import Pipeline
-from ploomes_simulator import RunningSimulator
+from ploomes_simulator import RunningSimulator, SimulatorConfig, run_in_thread
+from ploomes_sync import records
 from ploomes_sync.api.errors import PloomesAuthError, PloomesRequestError
-from tests.reliability.conftest import Connect
+from tests.reliability.conftest import SIM_CONTACTS, SIM_DEALS, Connect
 from tests.reliability.harness import (
     CONFIG,
     assert_converged,
@@ -46,6 +53,15 @@ STORMS = {
 FAULTS = ("none", "storm", "storm-beyond-retries", "key-revoked", "worker-dies", "session-killed")
 
 
+@pytest.fixture
+def sim(api_key: str) -> Iterator[RunningSimulator]:
+    """The suite's simulator, with 3% of the deals and contacts dated days ahead of its clock."""
+    config = SimulatorConfig(deals=SIM_DEALS, contacts=SIM_CONTACTS, seed=6, api_key=api_key, rate_limit=0,
+                             retry_after=True, slow_seconds=1.0, dated_ahead_percent=3)
+    with run_in_thread(config) as running:
+        yield running
+
+
 class WorkerDied(Exception):
     """The test's stand-in for a worker lost between two tasks."""
 
@@ -53,6 +69,13 @@ class WorkerDied(Exception):
 def _change(sim: RunningSimulator, rng: random.Random) -> None:
     sim.admin.mutate(updates=rng.randint(0, 60), deletes=rng.randint(0, 6), creates=rng.randint(0, 15),
                      seed=rng.randrange(2**31))
+    now = datetime.now(UTC)
+    ahead = [d["Id"] for d in sim.admin.truth_deals() if records.instant(d["LastUpdateDate"], "date") > now]
+    for deal_id in rng.sample(ahead, min(len(ahead), rng.randint(0, 3))):
+        if rng.random() < 0.3:
+            sim.admin.delete_deal(deal_id)
+        else:
+            sim.admin.update_deal(deal_id, Title=f"edited while dated ahead #{rng.randrange(1000)}")
     contacts = sim.admin.truth_contacts()
     for contact in rng.sample(contacts, rng.randint(0, 8)):
         sim.admin.update_contact(contact["Id"], Name=f"{contact['Name']} #{rng.randrange(1000)}")

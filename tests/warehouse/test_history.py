@@ -123,7 +123,8 @@ class TestConnectionSettings:
         assert conn.prepare_threshold == 5
         for n in range(1, 9):
             load(conn, f"r{n}", [deal(n)], watermark=at(n))
-            warehouse.warehouse_count(conn, DEALS, None, n, at(100))
+            warehouse.warehouse_count(conn, DEALS, None, n)
+            warehouse.max_id(conn, DEALS)
             warehouse.median_id(conn, DEALS, None, None)
             warehouse.get_watermarks(conn)
         with conn.transaction():

@@ -18,7 +18,7 @@ from .factories import deal, stage
 
 ALL = ["0001_sync_schema", "0002_conform_helpers", "0003_public_sales", "0004_public_customers",
        "0005_public_customer_sales", "0006_streams_listings_budget",
-       "0007_webhook_inbox_and_alerts"]
+       "0007_webhook_inbox_and_alerts", "0008_read_ended_at"]
 
 # (data_type, numeric_precision, numeric_scale) per column, from information_schema.
 BIGINT, TEXT, BOOL, TSTZ, INT = ("bigint", 64, 0), ("text", None, None), ("boolean", None, None), \

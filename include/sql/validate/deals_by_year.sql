@@ -7,7 +7,9 @@
 --   written_since   another run wrote the row after this listing began (the warehouse's clock);
 --   archived_since  another run archived it as gone after this listing began (the warehouse's clock);
 --   changed_since   Ploomes changed it after this run read it: LastUpdateDate, on either side, at
---                   or after the run's read began (Ploomes' clock). The next run reads it.
+--                   or after the run's read began and not after the listing's read ended (Ploomes'
+--                   clock). The next run reads it. A date after the listing ended is ahead of
+--                   Ploomes' own clock (a glitch, an import), not a change: such a record is compared.
 -- validate/rows.sql classifies any stream's records the same way.
 WITH listing AS (
     SELECT DISTINCT ON (id) id, updated_at, created_at, customer_id, status, won, deal_value
@@ -53,7 +55,8 @@ classified AS (
                         SELECT 1 FROM ploomes_sync.deleted_sales AS d
                         WHERE d.id = p.id AND d.deleted_at >= %(started_wh)s::timestamptz
                           AND d.run_id IS DISTINCT FROM %(run_id)s) THEN 'archived_since'
-               WHEN greatest(p.ploomes_updated, p.warehouse_updated) >= %(read_started_at)s::timestamptz
+               WHEN p.ploomes_updated BETWEEN %(read_started_at)s::timestamptz AND %(changed_until)s::timestamptz
+                 OR p.warehouse_updated BETWEEN %(read_started_at)s::timestamptz AND %(changed_until)s::timestamptz
                    THEN 'changed_since'
                ELSE 'differs'
            END AS class

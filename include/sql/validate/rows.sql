@@ -38,7 +38,8 @@ classified AS (
                         SELECT 1 FROM {archive} AS d
                         WHERE d.id = p.id AND d.deleted_at >= %(started_wh)s::timestamptz
                           AND d.run_id IS DISTINCT FROM %(run_id)s) THEN 'archived_since'
-               WHEN greatest(p.ploomes_updated, p.warehouse_updated) >= %(read_started_at)s::timestamptz
+               WHEN p.ploomes_updated BETWEEN %(read_started_at)s::timestamptz AND %(changed_until)s::timestamptz
+                 OR p.warehouse_updated BETWEEN %(read_started_at)s::timestamptz AND %(changed_until)s::timestamptz
                    THEN 'changed_since'
                ELSE 'differs'
            END AS class

@@ -142,12 +142,16 @@ class RequestStats:
     # the API's clock when it was first asked: the Date header of the first answer less the time that
     # answer took (requests side by side may be answered out of order: none was asked before this)
     first_answer_date: datetime | None = None
+    # the latest Date header of its answers: no record it read was changed after it (whole seconds)
+    last_answer_date: datetime | None = None
     last_latency_seconds: float | None = None  # how long the latest answer took
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
         data = asdict(self)
-        data["first_answer_date"] = self.first_answer_date.isoformat() if self.first_answer_date else None
+        for name in ("first_answer_date", "last_answer_date"):
+            value = data[name]
+            data[name] = value.isoformat() if value else None
         return data
 
 
@@ -309,9 +313,12 @@ class PloomesHook(BaseHook):
         status = response.status_code
         self.stats.last_latency_seconds = response.elapsed.total_seconds()
         if 200 <= status < 300:
-            if self.stats.first_answer_date is None:
-                answered = _answer_date(response)
-                self.stats.first_answer_date = None if answered is None else answered - response.elapsed
+            answered = _answer_date(response)
+            if answered is not None:
+                if self.stats.first_answer_date is None:
+                    self.stats.first_answer_date = answered - response.elapsed
+                if self.stats.last_answer_date is None or answered > self.stats.last_answer_date:
+                    self.stats.last_answer_date = answered
             return
         url = readable_url(response.request.url if response.request else response.url)
         method = (response.request.method if response.request else None) or "GET"

@@ -41,7 +41,8 @@ def read_into_stage(
     Rows go to the stream's staging (a listing is a stream of its own), rejects to
     ``ploomes_sync.rejects`` with their reason, both committed every few pages. Returns the counts
     and ``read_started_at``: Ploomes' clock when the read began (its first answer's Date less that
-    answer's time and a margin; else the latest LastUpdateDate read; else ``fallback_started_at``).
+    answer's time and a margin; else the latest LastUpdateDate read; else ``fallback_started_at``), and
+    ``read_ended_at`` (see :func:`read_ended_at`).
     """
     counts: dict[str, Any] = {"fetched": 0, "rejected": 0, "rejected_without_id": 0}
     requests_before, throttled_before = hook.stats.requests, hook.stats.throttled
@@ -76,6 +77,7 @@ def read_into_stage(
     counts["staged"] = staged
     counts["api_requests"] = hook.stats.requests - requests_before
     counts["throttled"] = hook.stats.throttled - throttled_before
+    counts["read_ended_at"] = read_ended_at(hook)
     answered = hook.stats.first_answer_date
     if answered is not None:
         counts["read_started_at"] = answered - CLOCK_MARGIN
@@ -84,6 +86,13 @@ def read_into_stage(
     else:
         counts["read_started_at"] = fallback_started_at
     return counts
+
+
+def read_ended_at(hook: PloomesHook) -> datetime | None:
+    """Ploomes' clock when the hook's latest answer left, rounded up: no record read so far was changed
+    later, so a LastUpdateDate after it is a date ahead of Ploomes' clock. None without Date headers."""
+    answered = hook.stats.last_answer_date
+    return None if answered is None else answered + CLOCK_MARGIN
 
 
 def check_rejects(stream_name: str, counts: dict[str, Any], run_id: str, config: SyncConfig) -> None:
@@ -113,7 +122,8 @@ def extract(
     counts = read_into_stage(stream, plan.run_id, hook=hook, conn=conn, reject_conn=reject_conn, filter_=filter_,
                              fallback_started_at=since)
     warehouse.register_stage(conn, stream.name, plan.run_id, counts["staged"],
-                             read_started_at=counts["read_started_at"], read_started_wh=started_wh)
+                             read_started_at=counts["read_started_at"], read_started_wh=started_wh,
+                             read_ended_at=counts["read_ended_at"])
     warehouse.add_api_usage(conn, plan.run_id, counts["api_requests"], counts["throttled"])
     warehouse.record_stream(conn, plan.run_id, stream.name, fetched=counts["fetched"], rejected=counts["rejected"])
     if listing:
@@ -121,14 +131,14 @@ def extract(
             run_id=plan.run_id, stream=stream.name, source="extract", method="extract", started_wh=started_wh,
             read_started_at=counts["read_started_at"], created_from=plan.created_from, created_to=plan.created_to,
             requests=counts["api_requests"], listed=counts["staged"], rejected=counts["rejected"],
-            rejected_without_id=counts["rejected_without_id"],
+            rejected_without_id=counts["rejected_without_id"], read_ended_at=counts["read_ended_at"],
         ), [warehouse.IdRange(None, None, listed=True)])
     log.info("%s: fetched %s, staged %s, rejected %s; %s API requests (%s answered 429); read began at %s "
              "(Ploomes' clock)%s", stream.name, counts["fetched"], counts["staged"], counts["rejected"],
              counts["api_requests"], counts["throttled"], counts["read_started_at"],
              "; it is this run's listing" if listing else "")
     check_rejects(stream.name, counts, plan.run_id, config)
-    return {key: value for key, value in counts.items() if key != "read_started_at"}
+    return {key: value for key, value in counts.items() if key not in ("read_started_at", "read_ended_at")}
 
 
 def extract_deals(plan: RunPlan, *, hook: PloomesHook, conn: psycopg.Connection, reject_conn: psycopg.Connection,

@@ -3,12 +3,16 @@
 A full listing reads every record lightly (Id, LastUpdateDate and what the check compares). Where
 Ploomes answers ``$count``, a count listing finds the deletions without re-reading everything:
 
-1. count Ploomes' records updated before the stream's read began (``LastUpdateDate lt W``) and
-   the warehouse's rows updated before then: every such record was loaded by this or an earlier
-   run, so equal counts mean no row of the range is gone from Ploomes;
+1. count Ploomes' records and the warehouse's rows with an Id up to the highest the warehouse
+   holds: every such record was loaded by this or an earlier run (records created since have
+   higher Ids), so equal counts mean no row of the range is gone from Ploomes. No date decides
+   what is counted: a ``LastUpdateDate`` ahead of Ploomes' own clock (a glitch, an import that
+   set the dates) hides no record, and a record changed since the read is on both sides;
 2. where they differ, cut the range at the warehouse's middle id, count the lower half in Ploomes
    (the upper half's count is the difference) and go on in the halves that differ;
-3. list the ranges that differ and hold one page of rows or less: the reconcile judges those.
+3. list the ranges that differ and hold one page of rows or less: the reconcile judges those;
+4. list each record the extract set aside in a range counted equal (one request each), so the
+   check reports it as rejected, never silently as equal.
 
 Both are paced to ``listing_budget_share`` of ``requests_per_minute``, so the company's other
 integrations keep the rest of the account's budget while a listing runs. A listing never deletes
@@ -20,30 +24,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import psycopg
 
 from ploomes_sync import streams, warehouse
+from ploomes_sync.api.paging import id_range_filter
 from ploomes_sync.api.ratelimit import Paced
 from ploomes_sync.config import SyncConfig
 from ploomes_sync.hooks.ploomes import PloomesHook
-from ploomes_sync.plan import RunPlan, updated_before
+from ploomes_sync.plan import RunPlan
 from ploomes_sync.streams import Stream
-from ploomes_sync.tasks.extract import check_rejects, read_into_stage
+from ploomes_sync.tasks.extract import check_rejects, read_ended_at, read_into_stage
 from ploomes_sync.warehouse import IdRange
 
 log = logging.getLogger(__name__)
-
-
-def _id_bounds(after: int | None, upto: int | None) -> str:
-    parts = []
-    if after is not None:
-        parts.append(f"Id gt {after}")
-    if upto is not None:
-        parts.append(f"Id le {upto}")
-    return " and ".join(parts)
 
 
 @dataclass
@@ -53,17 +48,14 @@ class CountSearch:
     stream: Stream
     hook: PloomesHook
     conn: psycopg.Connection
-    before: datetime  # Ploomes' clock when the stream's read began
     leaf_rows: int  # list a differing range once it holds at most this many warehouse rows
     counted: list[IdRange] = field(default_factory=list)
     to_list: list[IdRange] = field(default_factory=list)
     requests: int = 0
 
-    def ploomes_count(self, after: int | None, upto: int | None) -> int | None:
-        bounds = _id_bounds(after, upto)
-        query = updated_before(self.before) + (f" and {bounds}" if bounds else "")
+    def ploomes_count(self, after: int | None, upto: int) -> int | None:
         self.requests += 1
-        return self.hook.count(self.stream.endpoint, query)
+        return self.hook.count(self.stream.endpoint, id_range_filter(None, after, upto))
 
     def search(self, after: int | None, upto: int | None, ploomes: int, stored: int) -> None:
         if ploomes == stored:
@@ -78,9 +70,16 @@ class CountSearch:
         if lower is None:  # the API stopped answering $count: list the range instead
             self.to_list.append(IdRange(after, upto, listed=True, ploomes_count=ploomes, warehouse_count=stored))
             return
-        lower_stored = warehouse.warehouse_count(self.conn, self.stream, after, middle, self.before)
+        lower_stored = warehouse.warehouse_count(self.conn, self.stream, after, middle)
         self.search(after, middle, lower, lower_stored)
         self.search(middle, upto, ploomes - lower, stored - lower_stored)
+
+
+def rejects_in(counted: list[IdRange], conn: psycopg.Connection, stream: Stream, run_id: str) -> list[IdRange]:
+    """One-record ranges to list: the records the run's extract set aside that lie in ``counted``."""
+    ids = sorted(int(i) for i in warehouse.rejected_ids(conn, stream.name, run_id) if i.isascii() and i.isdigit())
+    return [IdRange(i - 1, i, listed=True) for i in ids
+            if any((r.id_after is None or i > r.id_after) and (r.id_upto is None or i <= r.id_upto) for r in counted)]
 
 
 def list_stream(stream: Stream, plan: RunPlan, method: str, *, hook: PloomesHook, conn: psycopg.Connection,
@@ -92,21 +91,21 @@ def list_stream(stream: Stream, plan: RunPlan, method: str, *, hook: PloomesHook
     started_wh = warehouse.warehouse_now(conn)
     requests_before = hook.stats.requests
     read_began = warehouse.staged(conn, stream, plan.run_id).read_started_at
-    ranges: list[IdRange]
+    ranges: list[IdRange] = []
     counted_requests = 0
-    if method == "count" and read_began is not None:
-        search = CountSearch(stream, hook, conn, read_began, leaf_rows=hook.options.page_size if hook.options else 300)
-        total = search.ploomes_count(None, None)
+    highest = warehouse.max_id(conn, stream)
+    if method == "count" and highest is not None:
+        search = CountSearch(stream, hook, conn, leaf_rows=hook.options.page_size if hook.options else 300)
+        total = search.ploomes_count(None, highest)
         if total is None:
             log.info("%s: Ploomes does not answer $count: listing every record instead", stream.name)
             method = "full"
         else:
-            search.search(None, None, total, warehouse.warehouse_count(conn, stream, None, None, read_began))
+            search.search(None, highest, total, warehouse.warehouse_count(conn, stream, None, highest))
             counted_requests = search.requests
-            ranges = search.counted + search.to_list
+            ranges = search.counted + search.to_list + rejects_in(search.counted, conn, stream, plan.run_id)
     elif method == "count":
-        log.info("%s: the extract recorded no start time: listing every record instead", stream.name)
-        method = "full"
+        log.info("%s: the warehouse holds no row, so none can be gone: nothing to count", stream.name)
 
     totals = {"fetched": 0, "staged": 0, "rejected": 0, "rejected_without_id": 0}
     if method == "full":
@@ -117,13 +116,15 @@ def list_stream(stream: Stream, plan: RunPlan, method: str, *, hook: PloomesHook
                                  after=id_range.id_after, upto=id_range.id_upto)
         for key in totals:
             totals[key] += counts[key]
+    ended = read_ended_at(hook)
     warehouse.register_stage(conn, listing_stream.name, plan.run_id, totals["staged"], read_started_at=read_began,
-                             read_started_wh=started_wh)
+                             read_started_wh=started_wh, read_ended_at=ended)
     requests = hook.stats.requests - requests_before
     listing = warehouse.Listing(
         run_id=plan.run_id, stream=stream.name, source="listing", method=method, started_wh=started_wh,
         read_started_at=read_began, created_from=None, created_to=None, requests=requests,
-        listed=totals["staged"], rejected=totals["rejected"], rejected_without_id=totals["rejected_without_id"])
+        listed=totals["staged"], rejected=totals["rejected"], rejected_without_id=totals["rejected_without_id"],
+        read_ended_at=ended)
     warehouse.record_listing_ranges(conn, listing, ranges)
     info = {"method": method, "requests": requests, "count_requests": counted_requests,
             "ranges_counted": sum(1 for r in ranges if not r.listed), "ranges_listed": len(to_read),

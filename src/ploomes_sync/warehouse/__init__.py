@@ -33,6 +33,7 @@ from ploomes_sync.warehouse.listing import (
     get_listing,
     last_listing,
     listing_ranges,
+    max_id,
     median_id,
     warehouse_count,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "get_watermarks",
     "last_listing",
     "listing_ranges",
+    "max_id",
     "median_id",
     "merge",
     "migrate",

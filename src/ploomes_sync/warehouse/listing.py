@@ -2,8 +2,8 @@
 
 ``ploomes_sync.listings`` holds one row per run and stream; ``ploomes_sync.listing_ranges`` the
 ranges ``(id_after, id_upto]`` it covers, each *listed* (every record in it was staged) or
-*counted* (Ploomes and the warehouse hold as many records updated before the read began: none is
-gone). Only listed ranges are judged by the reconcile and compared by the check.
+*counted* (Ploomes and the warehouse hold as many records in it: none is gone). Only listed
+ranges are judged by the reconcile and compared by the check.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class Listing:
     listed: int = 0
     rejected: int = 0
     rejected_without_id: int = 0  # rejects that name no record: the listing cannot be trusted to delete
+    read_ended_at: datetime | None = None  # Ploomes' clock when its read ended: a later date is a date ahead
 
     @property
     def staging(self) -> str:
@@ -67,7 +68,8 @@ def clear_listing(conn: psycopg.Connection, run_id: str, stream: str) -> None:
 def record_listing(conn: psycopg.Connection, listing: Listing, ranges: list[IdRange]) -> None:
     """Record the listing and its ranges, replacing any earlier record of the same run and stream."""
     for value, name in ((listing.started_wh, "started_wh"), (listing.read_started_at, "read_started_at"),
-                        (listing.created_from, "created_from"), (listing.created_to, "created_to")):
+                        (listing.created_from, "created_from"), (listing.created_to, "created_to"),
+                        (listing.read_ended_at, "read_ended_at")):
         require_aware(value, name)
     params = {key: getattr(listing, key) for key in Listing.__dataclass_fields__}
     with transaction(conn):
@@ -92,14 +94,19 @@ def listing_ranges(conn: psycopg.Connection, run_id: str, stream: str) -> list[I
     return [IdRange(*row) for row in rows]
 
 
-def warehouse_count(conn: psycopg.Connection, stream: Stream, id_after: int | None, id_upto: int | None,
-                    before: datetime) -> int:
-    """Rows of the stream's table in ``(id_after, id_upto]`` updated (in Ploomes) before ``before``."""
-    require_aware(before, "before")
+def warehouse_count(conn: psycopg.Connection, stream: Stream, id_after: int | None, id_upto: int | None) -> int:
+    """Rows of the stream's table in ``(id_after, id_upto]``."""
     with transaction(conn):
         (count,) = fetchrow(conn, statement("listing/warehouse_count.sql", stream),
-                            {"id_after": id_after, "id_upto": id_upto, "before": before})
+                            {"id_after": id_after, "id_upto": id_upto})
     return int(count)
+
+
+def max_id(conn: psycopg.Connection, stream: Stream) -> int | None:
+    """The highest id of the stream's table (None when it is empty): where a count listing stops."""
+    with transaction(conn):
+        (value,) = fetchrow(conn, statement("listing/max_id.sql", stream))
+    return value
 
 
 def median_id(conn: psycopg.Connection, stream: Stream, id_after: int | None, id_upto: int | None) -> int | None:

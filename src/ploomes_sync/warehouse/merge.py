@@ -55,7 +55,7 @@ def merge(conn: psycopg.Connection, stream: Stream, run_id: str, *, move_waterma
         staged = require_staged(conn, stream, run_id)
         total, inserted, updated, customers = fetchrow(
             conn, statement("merge/upsert.sql", stream),
-            {"run_id": run_id, "read_started_wh": staged.read_started_wh})
+            {"run_id": run_id, "read_started_wh": staged.read_started_wh, "read_ended_at": staged.read_ended_at})
         mark = watermark or staged.read_started_at
         if move_watermark and mark is not None:
             moved = fetchone(conn, load("merge/watermark.sql"),

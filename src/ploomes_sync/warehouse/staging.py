@@ -44,6 +44,7 @@ class Staged:
     row_count: int
     read_started_at: datetime | None  # Ploomes' clock (the Date of the read's first answer)
     read_started_wh: datetime | None  # the warehouse's clock
+    read_ended_at: datetime | None = None  # Ploomes' clock when it ended: no record it read changed later
 
 
 def stage_rows(conn: psycopg.Connection, stream: Stream, run_id: str, rows: Iterable[tuple[Any, ...]], *,
@@ -80,12 +81,13 @@ def stage_rows(conn: psycopg.Connection, stream: Stream, run_id: str, rows: Iter
 
 
 def register_stage(conn: psycopg.Connection, stream_name: str, run_id: str, row_count: int, *,
-                   read_started_at: datetime | None, read_started_wh: datetime | None) -> None:
+                   read_started_at: datetime | None, read_started_wh: datetime | None,
+                   read_ended_at: datetime | None = None) -> None:
     """Record the stream's staging as complete (what :func:`require_staged` checks)."""
     with transaction(conn):
         execute(conn, load("staging/register.sql"), {
             "run_id": run_id, "stream": stream_name, "row_count": row_count,
-            "read_started_at": read_started_at, "read_started_wh": read_started_wh})
+            "read_started_at": read_started_at, "read_started_wh": read_started_wh, "read_ended_at": read_ended_at})
     log.info("Staged %s %s rows for run %s", row_count, stream_name, run_id)
 
 
@@ -120,7 +122,7 @@ def require_staged(conn: psycopg.Connection, stream: Stream, run_id: str) -> Sta
     row = fetchone(conn, statement("staging/staged.sql", stream), {"run_id": run_id, "stream": stream.name})
     if row is None:
         raise StageMissing(run_id, stream.name)
-    return Staged(int(row[0]), row[1], row[2])
+    return Staged(int(row[0]), row[1], row[2], row[3])
 
 
 def staged_ids(conn: psycopg.Connection, stream: Stream, run_id: str) -> set[int]:

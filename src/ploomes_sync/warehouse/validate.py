@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -106,6 +107,8 @@ def _counts(rows: list[tuple[Any, ...]], listing: Listing) -> tuple[int, int, di
 def _params(listing: Listing) -> dict[str, Any]:
     return {"run_id": listing.run_id, "stream": listing.stream, "reject_stream": listing.reject_stream,
             "started_wh": listing.started_wh, "read_started_at": listing.read_started_at,
+            # a LastUpdateDate after the listing's read ended is ahead of Ploomes' clock, not a change
+            "changed_until": listing.read_ended_at or datetime.max.replace(tzinfo=UTC),
             "created_from": listing.created_from, "created_to": listing.created_to, "tz": BUSINESS_TIMEZONE}
 
 

@@ -81,22 +81,23 @@ def _apply_stream(stream: Stream, ids: list[int], batch_id: str, *, hook: Ploome
     warehouse.clear_stage(conn, stream, batch_id)
     started_wh = warehouse.warehouse_now(conn)
     counts: Counter = Counter()
-    read_started_at = None
+    read_started_at = read_ended_at = None
     for chunk in _chunks(ids, IDS_PER_REQUEST):
         read = read_into_stage(stream, batch_id, hook=hook, conn=conn, reject_conn=reject_conn,
                                filter_=ids_filter(chunk), fallback_started_at=started_wh)
         read_started_at = read_started_at or read["read_started_at"]
+        read_ended_at = read["read_ended_at"] or read_ended_at
         counts.update({key: read[key] for key in ("fetched", "staged", "rejected", "rejected_without_id",
                                                    "api_requests", "throttled")})
     warehouse.register_stage(conn, stream.name, batch_id, counts["staged"], read_started_at=read_started_at,
-                             read_started_wh=started_wh)
+                             read_started_wh=started_wh, read_ended_at=read_ended_at)
     merged = warehouse.merge(conn, stream, batch_id, move_watermark=False)
     counts.update(inserted=merged.inserted, updated=merged.updated, unchanged=merged.unchanged)
 
     listing = warehouse.Listing(
         run_id=batch_id, stream=stream.name, source="extract", method="ids", started_wh=started_wh,
         read_started_at=read_started_at, requests=counts["api_requests"], listed=counts["staged"],
-        rejected=counts["rejected"], rejected_without_id=counts["rejected_without_id"])
+        rejected=counts["rejected"], rejected_without_id=counts["rejected_without_id"], read_ended_at=read_ended_at)
     warehouse.record_listing_ranges(conn, listing, [warehouse.IdRange(i - 1, i, listed=True) for i in ids])
     refusal = None
     gone: set[int] = set()
