@@ -138,10 +138,10 @@ class OldCron:
         """Every deal, page by page, one upsert each."""
 
         def to_params(record: dict) -> tuple | None:
-            row = streams.DEALS.row(record)  # the columns of public.sales, in its order
+            row = streams.registry()["deals"].row(record)  # the columns of public.sales, in its order
             return None if isinstance(row, records.Reject) else row
 
-        self._sync(conn, "deals", self.pages("Deals", streams.DEALS.select), to_params)
+        self._sync(conn, "deals", self.pages("Deals", streams.registry()["deals"].select), to_params)
 
     def sync_contacts(self, conn: psycopg.Connection) -> None:
         """Every contact (tags expanded), page by page, one upsert each."""
@@ -150,7 +150,7 @@ class OldCron:
             row = streams.contacts(self.client_tag_id).row(record)
             return None if isinstance(row, records.Reject) else row
 
-        self._sync(conn, "contacts", self.pages("Contacts", streams.CONTACTS.select, expand="Tags"), to_params)
+        self._sync(conn, "contacts", self.pages("Contacts", streams.contacts().select, expand="Tags"), to_params)
 
     def run(self, db_url: str) -> OldCronStats:
         """Schema, deals, contacts, then ``public.customer_sales``; the timings land in ``stats``."""

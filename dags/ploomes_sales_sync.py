@@ -67,10 +67,11 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task, teardown
 
 from ploomes_sync.alerts import FailureEmail, record_failure
-from ploomes_sync.assets import CUSTOMER_SALES, CUSTOMERS, SALES
+from ploomes_sync.assets import CUSTOMER_SALES, asset_of
 from ploomes_sync.connections import budgeted_hook
 from ploomes_sync.connections import connect_warehouse as _connect
 from ploomes_sync.settings import API_POOL, BUSINESS_TIMEZONE, DAG_ID, TASK_TIMEOUTS
+from ploomes_sync.streams import Stream, registry
 
 default_args = {
     "owner": "data",
@@ -103,21 +104,30 @@ def _plan(data: dict[str, Any]):
     return RunPlan.from_xcom(data)
 
 
-def _api(name: str, plan: dict[str, Any]) -> Any:
-    """Run API task ``name`` with a hook on the account's budget and two warehouse connections."""
-    from ploomes_sync import tasks
-    from ploomes_sync.config import load_config
+def _stream_tasks(stream: Stream) -> tuple[Any, Any]:
+    """The extract and the load of one stream of the registry (``extract_deals``, ``load_sales``, ...)."""
+    name = stream.name
+    outlets = [asset_of(stream.target), *([CUSTOMER_SALES] if stream.customer_key else [])]
 
-    hook = budgeted_hook()
-    with _connect() as conn, _connect() as reject_conn:
-        return getattr(tasks, name)(_plan(plan), hook=hook, conn=conn, reject_conn=reject_conn, config=load_config())
+    @task(task_id=f"extract_{name}", pool=API_POOL, execution_timeout=TASK_TIMEOUTS["extract"])
+    def extract(plan: dict) -> dict:
+        from ploomes_sync import tasks
+        from ploomes_sync.config import load_config
 
+        config, hook = load_config(), budgeted_hook()
+        with _connect() as conn, _connect() as reject_conn:
+            return tasks.extract(registry(config.client_tag_id)[name], _plan(plan), hook=hook, conn=conn,
+                                 reject_conn=reject_conn, config=config)
 
-def _db(name: str, plan: dict[str, Any]) -> Any:
-    from ploomes_sync import tasks
+    @task(task_id=f"load_{stream.target}", outlets=outlets, execution_timeout=TASK_TIMEOUTS["load"])
+    def load(plan: dict) -> dict:
+        from ploomes_sync import tasks
+        from ploomes_sync.config import load_config
 
-    with _connect() as conn:
-        return getattr(tasks, name)(_plan(plan), conn=conn)
+        with _connect() as conn:
+            return tasks.load(registry(load_config().client_tag_id)[name], _plan(plan), conn=conn)
+
+    return extract, load
 
 
 @dag(
@@ -159,34 +169,22 @@ def ploomes_sales_sync():
 
         tasks.check_api_key(budgeted_hook())
 
-    @task(pool=API_POOL, execution_timeout=TASK_TIMEOUTS["extract"])
-    def extract_deals(plan: dict) -> dict:
-        return _api("extract_deals", plan)
-
-    @task(pool=API_POOL, execution_timeout=TASK_TIMEOUTS["extract"])
-    def extract_contacts(plan: dict) -> dict:
-        return _api("extract_contacts", plan)
-
-    @task(outlets=[SALES, CUSTOMER_SALES], execution_timeout=TASK_TIMEOUTS["load"])
-    def load_sales(plan: dict) -> dict:
-        return _db("load_sales", plan)
-
-    @task(outlets=[CUSTOMERS, CUSTOMER_SALES], execution_timeout=TASK_TIMEOUTS["load"])
-    def load_customers(plan: dict) -> dict:
-        return _db("load_customers", plan)
-
     @task(pool=API_POOL, execution_timeout=TASK_TIMEOUTS["list_deletions"])
     def list_deletions(plan: dict) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
         from ploomes_sync import tasks
+        from ploomes_sync.config import load_config
 
         if not tasks.needs_listing(_plan(plan)):
             raise AirflowSkipException("No listing of its own this run: not due (listing_every_hours), or the "
                                        "extracts read every record and are the listings.")
-        return _api("list_deletions", plan)
+        hook = budgeted_hook()
+        with _connect() as conn, _connect() as reject_conn:
+            return tasks.list_deletions(_plan(plan), hook=hook, conn=conn, reject_conn=reject_conn,
+                                        config=load_config())
 
-    @task(trigger_rule="none_failed", outlets=[SALES, CUSTOMERS, CUSTOMER_SALES],
+    @task(trigger_rule="none_failed", outlets=[asset_of(s.target) for s in registry()] + [CUSTOMER_SALES],
           execution_timeout=TASK_TIMEOUTS["reconcile_deletions"])
     def reconcile_deletions(plan: dict) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
@@ -201,11 +199,17 @@ def ploomes_sales_sync():
 
     @task(trigger_rule="none_failed", outlets=[CUSTOMER_SALES], execution_timeout=TASK_TIMEOUTS["aggregate"])
     def aggregate_customer_sales(plan: dict) -> dict:
-        return _db("aggregate_customer_sales", plan)
+        from ploomes_sync import tasks
+
+        with _connect() as conn:
+            return tasks.aggregate_customer_sales(_plan(plan), conn=conn)
 
     @task(trigger_rule="none_failed", execution_timeout=TASK_TIMEOUTS["validate_by_year"])
     def validate_by_year(plan: dict) -> dict:
-        return _db("validate_by_year", plan)
+        from ploomes_sync import tasks
+
+        with _connect() as conn:
+            return tasks.validate_by_year(_plan(plan), conn=conn)
 
     @teardown
     @task(execution_timeout=TASK_TIMEOUTS["finish_run"])
@@ -224,19 +228,18 @@ def ploomes_sales_sync():
     plan = plan_run()
     migrate_schema() >> plan
     key_checked = check_ploomes_key()
-    deals, contacts = extract_deals(plan), extract_contacts(plan)
-    plan >> key_checked >> [deals, contacts]
-    sales, customers = load_sales(plan), load_customers(plan)
-    deals >> sales
-    contacts >> customers
+    plan >> key_checked
+    loads = []
+    for stream in registry():  # every stream: extract_<name> → load_<table>, side by side
+        extract, load = _stream_tasks(stream)
+        loaded = load(plan)
+        key_checked >> extract(plan) >> loaded
+        loads.append(loaded)
     listed = list_deletions(plan)
-    [sales, customers] >> listed
-    reconciled = reconcile_deletions(plan)
+    loads >> listed
     aggregated = aggregate_customer_sales(plan)
-    listed >> reconciled >> aggregated
-    [sales, customers] >> aggregated  # the user's chain: extract_deals → load_sales → aggregate → validate
-    checked = validate_by_year(plan)
-    aggregated >> checked >> finish_run()
+    listed >> reconcile_deletions(plan) >> aggregated
+    aggregated >> validate_by_year(plan) >> finish_run()
 
 
 ploomes_sales_sync()

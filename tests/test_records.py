@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ploomes_sync.records import BIGINT_MAX, Reject, _parse_strict, parse_instant
-from ploomes_sync.streams import DEALS, contacts
+from ploomes_sync.streams import contacts
+from tests.support.streams import DEALS
 
 DEAL_LISTING = DEALS.listing()
 DEAL_COLUMNS, DEAL_FIELDS = DEALS.column_names, DEALS.select

@@ -2,9 +2,10 @@
 
 The benchmark and the fault-injection tests use this to drive the very functions the DAG's tasks
 call (``ploomes_sync.tasks``), with the plan handed from task to task through its XCom form, and
-each task on connections of its own, as on separate workers. The two extracts run side by side
-(as the DAG's do when the ``ploomes_api`` pool has room), every API task waits for the account's
-budget kept in the warehouse, and ``finish_run`` runs whatever happened, as the DAG's teardown does.
+each task on connections of its own, as on separate workers. Every stream of the registry has its
+``extract_<name>`` and ``load_<table>``; the extracts run side by side (as the DAG's do when the
+``ploomes_api`` pool has room), every API task waits for the account's budget kept in the
+warehouse, and ``finish_run`` runs whatever happened, as the DAG's teardown does.
 """
 
 from __future__ import annotations
@@ -23,14 +24,19 @@ from ploomes_sync import tasks
 from ploomes_sync.config import SyncConfig
 from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.plan import RunPlan
+from ploomes_sync.settings import DAG_ID
+from ploomes_sync.streams import Registry, Stream, registry
 
-DAG_ID = "ploomes_sales_sync"
-TASK_ORDER = (
-    "migrate_schema", "plan_run", "check_ploomes_key", "extract_deals", "extract_contacts", "load_sales",
-    "load_customers", "list_deletions", "reconcile_deletions", "aggregate_customer_sales", "validate_by_year",
-    "finish_run",
-)
-API_TASKS = ("check_ploomes_key", "extract_deals", "extract_contacts", "list_deletions")
+
+def task_order(streams: Registry | None = None) -> tuple[str, ...]:
+    """The task ids of a run, in the order they run (the DAG's: every extract, then every load)."""
+    streams = streams or registry()
+    return ("migrate_schema", "plan_run", "check_ploomes_key", *(f"extract_{s.name}" for s in streams),
+            *(f"load_{s.target}" for s in streams), "list_deletions", "reconcile_deletions",
+            "aggregate_customer_sales", "validate_by_year", "finish_run")
+
+
+TASK_ORDER = task_order()
 
 
 @dataclass
@@ -72,6 +78,7 @@ class Pipeline:
         parallel_extracts: bool = True,
         shared_budget: bool = True,
         connect: Callable[[], psycopg.Connection] | None = None,
+        streams: Registry | None = None,
     ) -> None:
         self.db_url = db_url
         self._connect = connect or (lambda: psycopg.connect(db_url))  # e.g. PostgresHook(...).get_conn
@@ -80,6 +87,7 @@ class Pipeline:
         self.before = before
         self.parallel_extracts = parallel_extracts
         self.shared_budget = shared_budget
+        self.streams = streams or registry(self.config.client_tag_id)
         self._counter = 0
         self._lock = threading.Lock()
         self.last_run: PipelineRun | None = None  # also when run() raised
@@ -106,49 +114,50 @@ class Pipeline:
             run.plan = plan
             self._step(run, "check_ploomes_key", lambda: self._check_key(run))
             self._extracts(run, plan)
-            self._step(run, "load_sales", lambda: self._db_task("load_sales", plan))
-            self._step(run, "load_customers", lambda: self._db_task("load_customers", plan))
+            for stream in self.streams:
+                self._step(run, f"load_{stream.target}", lambda stream=stream: self._load(stream, plan))
             if tasks.needs_listing(RunPlan.from_xcom(plan)):
-                self._step(run, "list_deletions", lambda: self._api_task(run, "list_deletions", plan))
+                self._step(run, "list_deletions", lambda: self._list(run, plan))
             else:
                 run.skipped.append("list_deletions")
             if tasks.has_listing(RunPlan.from_xcom(plan)):
                 self._step(run, "reconcile_deletions", lambda: self._reconcile(plan))
             else:
                 run.skipped.append("reconcile_deletions")
-            self._step(run, "aggregate_customer_sales", lambda: self._db_task("aggregate_customer_sales", plan))
-            self._step(run, "validate_by_year", lambda: self._db_task("validate_by_year", plan))
+            self._step(run, "aggregate_customer_sales", lambda: self._aggregate(plan))
+            self._step(run, "validate_by_year", lambda: self._check(plan))
         finally:
             if run.plan is not None:
                 self._finish(run)
         return run
 
     def _extracts(self, run: PipelineRun, plan: dict[str, Any]) -> None:
-        names = ("extract_deals", "extract_contacts")
         if not self.parallel_extracts:
-            for name in names:
-                self._step(run, name, lambda name=name: self._api_task(run, name, plan))
+            for stream in self.streams:
+                self._step(run, f"extract_{stream.name}", lambda stream=stream: self._extract(run, stream, plan))
             return
         errors: dict[str, BaseException] = {}
 
-        def one(name: str) -> None:
+        def one(stream: Stream) -> None:
             try:
-                self._step(run, name, lambda: self._api_task(run, name, plan))
+                self._step(run, f"extract_{stream.name}", lambda: self._extract(run, stream, plan))
             except BaseException as exc:  # noqa: BLE001 (re-raised below, in the caller's thread)
-                errors[name] = exc
+                errors[stream.name] = exc
 
-        threads = [threading.Thread(target=one, args=(name,), name=name) for name in names]
+        threads = [threading.Thread(target=one, args=(stream,), name=f"extract_{stream.name}")
+                   for stream in self.streams]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        for name in names:
-            if name in errors:
-                raise errors[name]
+        for stream in self.streams:
+            if stream.name in errors:
+                raise errors[stream.name]
 
     def _finish(self, run: PipelineRun) -> None:
         with self.connect() as conn:
-            run.status = tasks.finish_run(conn, RunPlan.from_xcom(run.plan), failed_tasks=run.failed)
+            run.status = tasks.finish_run(conn, RunPlan.from_xcom(run.plan), failed_tasks=run.failed,
+                                          streams=self.streams)
         run.results["finish_run"] = run.status
 
     def _step(self, run: PipelineRun, name: str, body: Callable[[], Any]) -> Any:
@@ -174,7 +183,7 @@ class Pipeline:
               data_interval: tuple[datetime | None, datetime | None]) -> dict[str, Any]:
         with self.connect() as conn:
             plan = tasks.plan_run(conn, dag_id=DAG_ID, run_id=run_id, run_type=run_type, params=params,
-                                  data_interval=data_interval, config=self.config)
+                                  data_interval=data_interval, config=self.config, streams=self.streams)
         return plan.to_xcom()
 
     @contextmanager
@@ -198,15 +207,29 @@ class Pipeline:
         with self._hook(run) as hook:
             tasks.check_api_key(hook)
 
-    def _db_task(self, name: str, plan: dict[str, Any]) -> Any:
+    def _load(self, stream: Stream, plan: dict[str, Any]) -> Any:
         with self.connect() as conn:
-            return getattr(tasks, name)(RunPlan.from_xcom(plan), conn=conn)
+            return tasks.load(stream, RunPlan.from_xcom(plan), conn=conn)
+
+    def _aggregate(self, plan: dict[str, Any]) -> Any:
+        with self.connect() as conn:
+            return tasks.aggregate_customer_sales(RunPlan.from_xcom(plan), conn=conn)
+
+    def _check(self, plan: dict[str, Any]) -> Any:
+        with self.connect() as conn:
+            return tasks.validate_by_year(RunPlan.from_xcom(plan), conn=conn, streams=self.streams)
 
     def _reconcile(self, plan: dict[str, Any]) -> Any:
         with self.connect() as conn:
-            return tasks.reconcile_deletions(RunPlan.from_xcom(plan), conn=conn, config=self.config)
+            return tasks.reconcile_deletions(RunPlan.from_xcom(plan), conn=conn, config=self.config,
+                                             streams=self.streams)
 
-    def _api_task(self, run: PipelineRun, name: str, plan: dict[str, Any]) -> Any:
+    def _extract(self, run: PipelineRun, stream: Stream, plan: dict[str, Any]) -> Any:
         with self._hook(run) as hook, self.connect() as conn, self.connect() as reject_conn:
-            return getattr(tasks, name)(RunPlan.from_xcom(plan), hook=hook, conn=conn, reject_conn=reject_conn,
-                                        config=self.config)
+            return tasks.extract(stream, RunPlan.from_xcom(plan), hook=hook, conn=conn, reject_conn=reject_conn,
+                                 config=self.config)
+
+    def _list(self, run: PipelineRun, plan: dict[str, Any]) -> Any:
+        with self._hook(run) as hook, self.connect() as conn, self.connect() as reject_conn:
+            return tasks.list_deletions(RunPlan.from_xcom(plan), hook=hook, conn=conn, reject_conn=reject_conn,
+                                        config=self.config, streams=self.streams)

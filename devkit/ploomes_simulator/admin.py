@@ -81,6 +81,18 @@ class AdminClient:
         """Delete a deal; returns the record it was."""
         return self._call("DELETE", f"deals/{quote(str(deal_id))}")
 
+    def truth_users(self) -> list[dict[str, Any]]:
+        """Every user (``/Users``) as stored."""
+        return self._call("GET", "truth/users")
+
+    def update_user(self, user_id: int | str, **fields: Any) -> dict[str, Any]:
+        """Change fields of a user; LastUpdateDate becomes now unless given."""
+        return self._call("PATCH", f"users/{quote(str(user_id))}", fields)
+
+    def delete_user(self, user_id: int | str) -> dict[str, Any]:
+        """Delete a user; returns the record it was."""
+        return self._call("DELETE", f"users/{quote(str(user_id))}")
+
     def create_contact(self, **fields: Any) -> dict[str, Any]:
         """Create a contact; Tags may be given as tag ids."""
         return self._call("POST", "contacts", fields)

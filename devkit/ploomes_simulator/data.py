@@ -180,6 +180,13 @@ def generate(deals: int, contacts: int, seed: int, end: int | None = None,
     return Dataset(deals=deal_records, contacts=contact_records, end=end)
 
 
+def generate_users(end: int) -> list[dict[str, Any]]:
+    """The account's users (``/Users``): the owners and updaters of the generated deals."""
+    return [{"Id": user_id, "Name": f"Usuário {n}", "Email": f"usuario{n}@example.com.br",
+             "CreateDate": render(DEALS_START - (n + 1) * 86400), "LastUpdateDate": render(end - n * 3600, ".5")}
+            for n, user_id in enumerate(USER_IDS, start=1)]
+
+
 # --- helpers shared by both entities ---------------------------------------------------------
 
 

@@ -76,6 +76,12 @@ CONTACTS = EntitySchema(
     hidden=frozenset({"Tags"}),
 )
 
+USERS = EntitySchema(
+    name="Users",
+    type_name="Ploomes.User",
+    properties={"Id": INT, "Name": STRING, "Email": STRING, "CreateDate": DATETIME, "LastUpdateDate": DATETIME},
+)
+
 ACCOUNT = EntitySchema(name="Account", type_name="Ploomes.Account", properties={"Id": INT, "Name": STRING})
 DEAL_STATUSES = EntitySchema(
     name="Deals@Status", type_name="Ploomes.DealStatus", properties={"Id": INT, "Name": STRING}

@@ -36,6 +36,7 @@ from .schema import (
     DECIMAL,
     INT,
     STRING,
+    USERS,
     EntitySchema,
 )
 from .store import Table, integer_id, to_json
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 ADMIN_PREFIX = "/_admin"
+ENTITIES = ("deals", "contacts", "users")  # what the admin endpoints create, change, delete and show
 
 
 @dataclass
@@ -111,6 +113,7 @@ class SimulatorState:
         self.settings = replace(config)
         self.deals = Table(DEALS)
         self.contacts = Table(CONTACTS)
+        self.users = Table(USERS)
         self._next_deal_number = 1
         self._rng = random.Random(config.seed)
         self._latency_rng = random.Random(f"latency-{config.seed}")
@@ -129,6 +132,7 @@ class SimulatorState:
         with self._lock:
             self.deals = Table(DEALS, dataset.deals)
             self.contacts = Table(CONTACTS, dataset.contacts)
+            self.users = Table(USERS, data.generate_users(self._end))
             self._next_deal_number = 1 + max((d["DealNumber"] for d in dataset.deals), default=1000)
             self._rng = random.Random(f"new-ids-{self.initial.seed}")
         log.info(
@@ -145,6 +149,8 @@ class SimulatorState:
             return self.deals
         if key == "/contacts":
             return self.contacts
+        if key == "/users":
+            return self.users
         return self._static.get(key)
 
     # --- the API ---------------------------------------------------------------------------
@@ -287,11 +293,11 @@ class SimulatorState:
 
     def _route_admin(self, method: str, parts: list[str], params: dict[str, str], payload: Any) -> Response:
         raw = params.get("raw", "") in ("1", "true")
-        if parts[:1] == ["truth"] and len(parts) == 2 and parts[1] in ("deals", "contacts"):
+        if parts[:1] == ["truth"] and len(parts) == 2 and parts[1] in ENTITIES:
             _allow(method, "GET")
             with self._lock:
                 return Response(200, self._entity_table(parts[1]).truth())
-        if parts[:1] in (["deals"], ["contacts"]):
+        if parts[:1] and parts[0] in ENTITIES:
             return self._route_records(method, parts, raw, payload)
         if parts == ["mutate"]:
             _allow(method, "POST")
@@ -332,7 +338,7 @@ class SimulatorState:
         raise AdminRequestError(404, f"No admin endpoint at /_admin/{'/'.join(parts)}.")
 
     def _entity_table(self, name: str) -> Table:
-        return self.deals if name == "deals" else self.contacts
+        return {"deals": self.deals, "contacts": self.contacts, "users": self.users}[name]
 
     def _route_records(self, method: str, parts: list[str], raw: bool, payload: Any) -> Response:
         entity = parts[0]
@@ -396,8 +402,10 @@ class SimulatorState:
                 record = dict(fields)
             elif entity == "deals":
                 record = self._new_deal(fields)
-            else:
+            elif entity == "contacts":
                 record = self._new_contact(fields)
+            else:
+                raise AdminRequestError(400, f"Create {entity} records with ?raw=1 (every field given).")
             try:
                 table.insert(record)
             except KeyError:
@@ -423,8 +431,10 @@ class SimulatorState:
             else:
                 if entity == "deals":
                     _check_fields(DEALS, fields)
-                else:
+                elif entity == "contacts":
                     _check_fields(CONTACTS, fields, extra={"Tags"})
+                else:
+                    _check_fields(USERS, fields)
                 record = {**old, **self._normalized(entity, fields)}
                 if entity == "deals":
                     self._follow_deal_changes(old, record, fields)

@@ -120,8 +120,10 @@ class Webhooks:
     # --- changes -----------------------------------------------------------------------------
 
     def emit(self, table: str, action: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
-        """Queue the deliveries of one change of a record of ``table`` (deals, contacts)."""
-        entity = ENTITY_OF_TABLE[table]
+        """Queue the deliveries of one change of a record of ``table`` (deals, contacts; users have none)."""
+        entity = ENTITY_OF_TABLE.get(table)
+        if entity is None:
+            return
         action_id = ACTION_IDS[action]
         settings = self._settings()
         changed_at = time.time()

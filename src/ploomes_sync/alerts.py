@@ -91,7 +91,7 @@ class FailureEmail(SmtpNotifier):
         if not recipients:
             log.warning(
                 "No failure e-mail sent: no recipients. Set the Airflow Variable ploomes_sync_alert_emails "
-                "(or the environment variable PLOOMES_SYNC_ALERT_EMAILS) to a comma-separated list."
+                "(or the environment variable AIRFLOW_VAR_PLOOMES_SYNC_ALERT_EMAILS) to a comma-separated list."
             )
             return
         self.to = recipients

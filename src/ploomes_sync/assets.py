@@ -1,4 +1,4 @@
-"""The Airflow Assets the sync updates: the warehouse contract's three tables.
+"""The Airflow Assets the sync updates: the warehouse contract's tables.
 
 The tasks that change a table list it as an outlet, so a dashboard's own DAG can run whenever the
 sync has written it::
@@ -18,7 +18,13 @@ from airflow.sdk import Asset
 
 GROUP = "ploomes_sync"
 
-SALES = Asset(name="ploomes_sync.public.sales", uri="warehouse://sales_db/public/sales", group=GROUP)
-CUSTOMERS = Asset(name="ploomes_sync.public.customers", uri="warehouse://sales_db/public/customers", group=GROUP)
-CUSTOMER_SALES = Asset(name="ploomes_sync.public.customer_sales", uri="warehouse://sales_db/public/customer_sales",
-                       group=GROUP)
+
+
+def asset_of(table: str) -> Asset:
+    """The Asset of ``public.<table>`` (every stream's table, and ``customer_sales``)."""
+    return Asset(name=f"ploomes_sync.public.{table}", uri=f"warehouse://sales_db/public/{table}", group=GROUP)
+
+
+SALES = asset_of("sales")
+CUSTOMERS = asset_of("customers")
+CUSTOMER_SALES = asset_of("customer_sales")

@@ -1,9 +1,11 @@
-"""Run-time configuration: Airflow Variables, with environment defaults, read only inside tasks.
+"""Run-time configuration: Airflow Variables, read only inside tasks.
 
-- Variable ``ploomes_sync_config`` (env ``PLOOMES_SYNC_CONFIG``): a JSON object whose keys are the
-  fields of :class:`SyncConfig`; any key may be left out.
-- Variable ``ploomes_sync_alert_emails`` (env ``PLOOMES_SYNC_ALERT_EMAILS``): comma-separated
-  recipients of failure e-mails.
+- Variable ``ploomes_sync_config``: a JSON object whose keys are the fields of :class:`SyncConfig`;
+  any key may be left out.
+- Variable ``ploomes_sync_alert_emails``: comma-separated recipients of failure e-mails.
+
+Either may come from the environment the way Airflow takes any Variable from it
+(``AIRFLOW_VAR_PLOOMES_SYNC_CONFIG``, ``AIRFLOW_VAR_PLOOMES_SYNC_ALERT_EMAILS``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -105,16 +106,6 @@ class SyncConfig:
         return cls(**converted)
 
 
-def _env_json(env: str) -> Any:
-    raw = os.environ.get(env)
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"Environment variable {env} is not valid JSON: {err}") from err
-
-
 def load_config() -> SyncConfig:
     """The configuration in force (call inside a task, never at parse time)."""
     from airflow.sdk import Variable
@@ -123,8 +114,6 @@ def load_config() -> SyncConfig:
         values = Variable.get(CONFIG_VARIABLE, default=None, deserialize_json=True)
     except json.JSONDecodeError as err:
         raise ConfigError(f"Variable {CONFIG_VARIABLE} is not valid JSON: {err}") from err
-    if values is None:
-        values = _env_json("PLOOMES_SYNC_CONFIG")
     if values is None:
         return SyncConfig()
     if not isinstance(values, dict):
@@ -136,5 +125,5 @@ def alert_recipients() -> list[str]:
     """Who gets failure e-mails; empty when nobody was configured."""
     from airflow.sdk import Variable
 
-    raw = Variable.get(ALERT_EMAILS_VARIABLE, default=None) or os.environ.get("PLOOMES_SYNC_ALERT_EMAILS") or ""
+    raw = Variable.get(ALERT_EMAILS_VARIABLE, default=None) or ""
     return [address.strip() for address in raw.replace(";", ",").split(",") if address.strip()]

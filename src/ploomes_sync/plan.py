@@ -1,16 +1,17 @@
-"""What one run reads: its mode, its windows and its listing, decided once when the run starts.
+"""What one run reads: its mode, and for each stream its window and its listing, decided once when the run starts.
 
 A run is one of three modes:
 
-- ``incremental``: records whose ``LastUpdateDate`` is at or after the stream's watermark less the
-  lookback. No upper bound: a run loads every change visible when it reads (a newer version
-  loaded by one run is never overwritten by an older one of another);
-- ``full``: every deal and every contact (no watermark yet, or ``full_refresh``); its extracts
+- ``incremental``: each stream's records whose ``LastUpdateDate`` is at or after its watermark less
+  the lookback (a stream without a watermark yet reads every record). No upper bound: a run loads
+  every change visible when it reads (a newer version loaded by one run is never overwritten by an
+  older one of another);
+- ``full``: every record of every stream (no watermark yet, or ``full_refresh``); the extracts
   double as the listings;
-- ``range``: every deal created in ``[created_from, created_to)`` in São Paulo time, brought to its
-  current state (a manual run with ``from_date``/``to_date``, or an Airflow backfill run, whose
-  range is its data interval); its deals extract is the listing of that range. Contacts are
-  synced incrementally alongside.
+- ``range``: the records created in ``[created_from, created_to)`` in São Paulo time of the streams
+  read by creation date (``Stream.created_range``: deals), brought to their current state (a manual
+  run with ``from_date``/``to_date``, or an Airflow backfill run, whose range is its data interval);
+  their extract is the listing of that range. The other streams are synced incrementally alongside.
 
 Clocks: the windows compare Ploomes' dates with Ploomes-derived bounds (watermarks are the Ploomes
 time a read began); whether a listing is due compares the warehouse's clock with itself. The
@@ -19,7 +20,7 @@ worker's clock decides nothing.
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
@@ -28,14 +29,37 @@ from zoneinfo import ZoneInfo
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from ploomes_sync.settings import BUSINESS_TIMEZONE
+from ploomes_sync.streams import Stream
 
 SAO_PAULO = ZoneInfo(BUSINESS_TIMEZONE)
 Mode = Literal["incremental", "full", "range"]
-Listing = Literal["none", "count", "full", "extract"]
+ListingMethod = Literal["none", "count", "full", "extract"]
 
 
 class PlanError(AirflowFailException, ValueError):
     """The run's parameters do not describe a run that can be made (fails with no retry)."""
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """What one run reads of one stream, and how it finds the records gone from Ploomes."""
+
+    since: datetime | None = None  # LastUpdateDate at or after this; None: every record (or the range)
+    listing: ListingMethod = "none"
+    created_range: bool = False  # the records created in the run's range (a range run's own streams)
+
+    @property
+    def moves_watermark(self) -> bool:
+        """Whether the stream's watermark moves after its load (not for a date range)."""
+        return not self.created_range
+
+
+def _instant(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _text(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 @dataclass(frozen=True)
@@ -46,38 +70,45 @@ class RunPlan:
     run_type: str
     mode: Mode
     planned_at: datetime  # the warehouse's clock when the run was planned
-    deals_from: datetime | None = None
-    contacts_from: datetime | None = None
+    streams: dict[str, StreamPlan]  # by stream name, every stream of the registry when it was planned
     created_from: datetime | None = None
     created_to: datetime | None = None
-    full_contacts: bool = False
-    deals_listing: Listing = "none"  # how this run finds deals gone from Ploomes
-    contacts_listing: Listing = "none"
     confirm_mass_deletion: bool = False
 
-    @property
-    def moves_deals_watermark(self) -> bool:
-        """Whether the deals watermark moves after this run's load (not for date ranges)."""
-        return self.mode != "range"
+    def stream(self, name: str) -> StreamPlan:
+        """The plan of stream ``name`` (a stream added since the run was planned is not read by it)."""
+        return self.streams.get(name, StreamPlan())
 
-    def listing(self, stream: str) -> Listing:
-        """How this run finds the records of ``stream`` gone from Ploomes."""
-        return self.deals_listing if stream == "deals" else self.contacts_listing
+    def listing(self, name: str) -> ListingMethod:
+        """How this run finds the records of stream ``name`` gone from Ploomes."""
+        return self.stream(name).listing
 
     def to_xcom(self) -> dict[str, Any]:
         """JSON-safe form."""
-        return {key: value.isoformat() if isinstance(value, datetime) else value
-                for key, value in dataclasses.asdict(self).items()}
+        return {"run_id": self.run_id, "run_type": self.run_type, "mode": self.mode,
+                "planned_at": _text(self.planned_at), "created_from": _text(self.created_from),
+                "created_to": _text(self.created_to), "confirm_mass_deletion": self.confirm_mass_deletion,
+                "streams": {name: {"since": _text(plan.since), "listing": plan.listing,
+                                   "created_range": plan.created_range} for name, plan in self.streams.items()}}
 
     @classmethod
     def from_xcom(cls, data: dict[str, Any]) -> RunPlan:
         """Inverse of :meth:`to_xcom`."""
-        values = dict(data)
-        for field in dataclasses.fields(cls):
-            value = values.get(field.name)
-            if isinstance(value, str) and "datetime" in str(field.type):
-                values[field.name] = datetime.fromisoformat(value)
-        return cls(**values)
+        streams = {name: StreamPlan(since=_instant(plan.get("since")), listing=plan.get("listing", "none"),
+                                    created_range=bool(plan.get("created_range")))
+                   for name, plan in (data.get("streams") or {}).items()}
+        return cls(run_id=data["run_id"], run_type=data["run_type"], mode=data["mode"],
+                   planned_at=_instant(data["planned_at"]), streams=streams,
+                   created_from=_instant(data.get("created_from")), created_to=_instant(data.get("created_to")),
+                   confirm_mass_deletion=bool(data.get("confirm_mass_deletion")))
+
+    @property
+    def window_start(self) -> datetime | None:
+        """Where the run's reads begin: the range's start, else the earliest stream window (None: all)."""
+        if self.mode == "range":
+            return self.created_from
+        since = [plan.since for plan in self.streams.values()]
+        return None if not since or None in since else min(s for s in since if s is not None)
 
 
 def _as_date(value: Any, name: str) -> date | None:
@@ -110,6 +141,7 @@ def make_plan(
     planned_at: datetime,
     params: dict[str, Any],
     data_interval: tuple[datetime | None, datetime | None],
+    streams: Iterable[Stream],
     watermarks: dict[str, datetime],
     lookback: timedelta,
     last_listing: dict[str, datetime | None] | None = None,
@@ -117,47 +149,50 @@ def make_plan(
     listing_every_hours: float = 0.0,
     full_listing_every_hours: float = 24.0,
 ) -> RunPlan:
-    """Decide the mode, windows and listings of a run from what Airflow and the warehouse know."""
+    """Decide the mode, and each stream's window and listing, from what Airflow and the warehouse know."""
     full_refresh = bool(params.get("full_refresh"))
     from_day = _as_date(params.get("from_date"), "from_date")
     to_day = _as_date(params.get("to_date"), "to_date")
     last_listing = last_listing or {}
     last_full_listing = last_full_listing or {}
 
-    def since(stream: str) -> datetime | None:
-        mark = None if full_refresh else watermarks.get(stream)
+    def since(name: str) -> datetime | None:
+        mark = None if full_refresh else watermarks.get(name)
         return None if mark is None else mark - lookback
 
-    def listing(stream: str, extract_lists: bool) -> Listing:
+    def listing(name: str, extract_lists: bool) -> ListingMethod:
         if extract_lists:
             return "extract"
-        if not listing_due(last_listing.get(stream), planned_at, listing_every_hours):
+        if not listing_due(last_listing.get(name), planned_at, listing_every_hours):
             return "none"
-        return "full" if listing_due(last_full_listing.get(stream), planned_at, full_listing_every_hours) else "count"
+        return "full" if listing_due(last_full_listing.get(name), planned_at, full_listing_every_hours) else "count"
 
-    contacts_from = since("contacts")
-    common = {"run_id": run_id, "run_type": run_type, "planned_at": planned_at, "full_contacts": full_refresh,
-              "confirm_mass_deletion": bool(params.get("confirm_mass_deletion")),
-              "contacts_listing": listing("contacts", full_refresh or contacts_from is None)}
+    def incremental(name: str) -> StreamPlan:
+        window = since(name)
+        return StreamPlan(since=window, listing=listing(name, window is None))
 
+    created: tuple[datetime, datetime] | None = None
     if from_day or to_day:
         if not (from_day and to_day):
             raise PlanError("Give both from_date and to_date for a date-range run, or neither.")
         if to_day < from_day:
             raise PlanError(f"to_date {to_day} is before from_date {from_day}.")
-        return RunPlan(mode="range", created_from=start_of_day(from_day),
-                       created_to=start_of_day(to_day + timedelta(days=1)), contacts_from=contacts_from,
-                       deals_listing="extract", **common)
-    if run_type == "backfill":
+        created = (start_of_day(from_day), start_of_day(to_day + timedelta(days=1)))
+    elif run_type == "backfill":
         start, end = data_interval
         if start is None or end is None or start >= end:
             raise PlanError(f"A backfill run needs a data interval; got {start} .. {end}.")
-        return RunPlan(mode="range", created_from=start, created_to=end, contacts_from=contacts_from,
-                       deals_listing="extract", **common)
+        created = (start, end)
 
-    deals_from = since("deals")
-    return RunPlan(mode="full" if deals_from is None else "incremental", deals_from=deals_from,
-                   contacts_from=contacts_from, deals_listing=listing("deals", deals_from is None), **common)
+    common = {"run_id": run_id, "run_type": run_type, "planned_at": planned_at,
+              "confirm_mass_deletion": bool(params.get("confirm_mass_deletion"))}
+    if created is not None:
+        plans = {stream.name: StreamPlan(listing="extract", created_range=True) if stream.created_range
+                 else incremental(stream.name) for stream in streams}
+        return RunPlan(mode="range", created_from=created[0], created_to=created[1], streams=plans, **common)
+    plans = {stream.name: incremental(stream.name) for stream in streams}
+    everything = all(plan.since is None for plan in plans.values())
+    return RunPlan(mode="full" if everything else "incremental", streams=plans, **common)
 
 
 def odata_instant(value: datetime) -> str:
@@ -166,17 +201,13 @@ def odata_instant(value: datetime) -> str:
     return local.isoformat(timespec="milliseconds" if local.microsecond else "seconds")
 
 
-def deals_filter(plan: RunPlan) -> str | None:
-    """``$filter`` of the deals extract."""
-    if plan.mode == "range":
+def stream_filter(plan: RunPlan, stream: Stream) -> str | None:
+    """``$filter`` of ``stream``'s extract in this run."""
+    own = plan.stream(stream.name)
+    if own.created_range:
         assert plan.created_from and plan.created_to
         return created_filter(plan.created_from, plan.created_to)
-    return updated_filter(plan.deals_from)
-
-
-def contacts_filter(plan: RunPlan) -> str | None:
-    """``$filter`` of the contacts extract."""
-    return updated_filter(None if plan.full_contacts else plan.contacts_from)
+    return updated_filter(own.since)
 
 
 def updated_filter(since: datetime | None) -> str | None:

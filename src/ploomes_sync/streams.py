@@ -10,11 +10,16 @@ COPY, merge, archive and check statements (``ploomes_sync.warehouse.statements``
 column lists of ``include/sql`` templates from the spec). Adding a deal field is a column here,
 one migration (the column in ``stage_deals``, ``public.sales`` and ``deleted_sales``) and a line
 in the warehouse contract.
+
+:func:`registry` is the one list of the streams: the plan, the DAG's tasks, the listings, the
+reconcile, the check, the health report, the metrics and the webhook applier iterate it, and a
+module that needs one stream (the aggregate reads deals) takes it from there by name. A new
+entity is a spec in :func:`registry`, a migration and simulator data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -105,17 +110,32 @@ class Stream:
     target: str  # public.<target>
     archive: str  # ploomes_sync.<archive>: rows gone from Ploomes, with when and by which run
     listed: tuple[str, ...]  # columns the listing reads and the check compares (key and updated_at first)
-    customer_key: str  # the column that links a row to public.customer_sales
+    customer_key: str | None  # the column that links a row to public.customer_sales (None: no link)
     expand: str | None = None
+    # A date-range run (and an Airflow backfill run) reads the records created in its range and
+    # its extract is the listing of that range; the other streams are read incrementally alongside.
+    created_range: bool = False
+    # The check's table per São Paulo year of this column (None: the check counts classes only),
+    # with the sum of this amount on each side (None: no amount), counted where `amount_if` is true.
+    year_column: str | None = None
+    amount: str | None = None
+    amount_if: str | None = None
+    # Webhooks: Ploomes' EntityId of the entity (None: no webhooks), the names a delivery's Entity
+    # may carry (lower case, no accents; the stream's own name is always one), and whether the
+    # entity is won and lost (Win/Lose actions are registered for it alone).
+    webhook_entity_id: int | None = None
+    webhook_names: tuple[str, ...] = ()
+    won_and_lost: bool = False
 
     def __post_init__(self) -> None:
         names = self.column_names
         if names[0] != "id" or len(set(names)) != len(names):
             raise ValueError(f"stream {self.name}: the first column must be id and names unique: {names}")
         missing = set(self.listed) - set(names)
+        missing |= {c for c in (self.year_column, self.amount, self.amount_if) if c} - set(self.listed)
         if missing or self.listed[:2] != ("id", "updated_at"):
-            raise ValueError(f"stream {self.name}: listed columns must start with id, updated_at and be "
-                             f"columns of the stream: {self.listed}")
+            raise ValueError(f"stream {self.name}: listed columns must start with id, updated_at, be columns "
+                             f"of the stream and hold the check's year and amount columns: {self.listed}")
         object.__setattr__(self, "_readers", tuple(column.read for column in self.columns))
 
     @property
@@ -180,6 +200,13 @@ def deals() -> Stream:
         archive="deleted_sales",
         listed=("id", "updated_at", "created_at", "customer_id", "status", "won", "deal_value"),
         customer_key="customer_id",
+        created_range=True,
+        webhook_entity_id=2,
+        webhook_names=("deal", "negocio", "negocios"),
+        won_and_lost=True,
+        year_column="created_at",
+        amount="deal_value",
+        amount_if="won",
     )
 
 
@@ -203,17 +230,50 @@ def contacts(client_tag_id: int = DEFAULT_CLIENT_TAG_ID) -> Stream:
         listed=("id", "updated_at"),
         customer_key="id",
         expand="Tags",
+        webhook_entity_id=1,
+        webhook_names=("contact", "cliente", "clientes"),
     )
 
 
-DEALS = deals()
-CONTACTS = contacts()
+@dataclass(frozen=True)
+class Registry:
+    """The streams, in the order their changes are applied (a deal's customer lands first)."""
+
+    streams: tuple[Stream, ...]
+
+    def __post_init__(self) -> None:
+        names = [stream.name for stream in self.streams]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stream names must be unique: {names}")
+
+    def __iter__(self) -> Iterator[Stream]:
+        return iter(self.streams)
+
+    def __len__(self) -> int:
+        return len(self.streams)
+
+    def __getitem__(self, name: str) -> Stream:
+        for stream in self.streams:
+            if stream.name == name:
+                return stream
+        raise KeyError(f"Unknown stream {name!r}; the registry holds {', '.join(self.names)}")
+
+    def __contains__(self, name: object) -> bool:
+        return any(stream.name == name for stream in self.streams)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(stream.name for stream in self.streams)
+
+    def with_stream(self, stream: Stream) -> Registry:
+        """A copy with ``stream`` added at the end (a test's toy stream, a new entity tried out)."""
+        return Registry((*self.streams, stream))
 
 
-def by_name(name: str, client_tag_id: int = DEFAULT_CLIENT_TAG_ID) -> Stream:
-    """The stream called ``name`` (``deals``, ``contacts``)."""
-    if name == "deals":
-        return DEALS
-    if name == "contacts":
-        return contacts(client_tag_id)
-    raise ValueError(f"Unknown stream {name!r}; expected 'deals' or 'contacts'")
+def registry(client_tag_id: int = DEFAULT_CLIENT_TAG_ID) -> Registry:
+    """Every stream the sync keeps; ``client_tag_id`` is the tag that makes a contact a client.
+
+    The names, tables and columns do not depend on it, so the DAG file may call this with the
+    default when it is parsed (no Variable is read then).
+    """
+    return Registry((contacts(client_tag_id), deals()))

@@ -46,7 +46,8 @@ class DagHarness:
         use_ploomes(monkeypatch, sim.url, api_key, requests_per_minute=6000, backoff_base=0.05, backoff_max=0.2)
         use_sales_db(monkeypatch, db_url)
         # every run lists every record (the daily full listing, each run): the check sees every deal
-        monkeypatch.setenv("PLOOMES_SYNC_CONFIG", json.dumps({"lookback_minutes": 5, "full_listing_every_hours": 0}))
+        monkeypatch.setenv("AIRFLOW_VAR_PLOOMES_SYNC_CONFIG",
+                           json.dumps({"lookback_minutes": 5, "full_listing_every_hours": 0}))
         self._dag = None
         self._next = datetime(2026, 6, 1, tzinfo=UTC)  # after the DAG's start_date
 

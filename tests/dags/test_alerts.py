@@ -56,7 +56,7 @@ class TestFailureEmail:
 
     def test_no_recipients_configured_sends_nothing(self, harness, mailbox,
                                                     monkeypatch):
-        monkeypatch.delenv("PLOOMES_SYNC_ALERT_EMAILS")
+        monkeypatch.delenv("AIRFLOW_VAR_PLOOMES_SYNC_ALERT_EMAILS")
         harness.sim.admin.configure(api_key="another-wrong-key")
         harness.run()
         assert mailbox.messages == []

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from ploomes_sync.streams import registry
+
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 
 
@@ -42,15 +44,19 @@ class TestDagIntegrity:
             assert task.retries >= 1, task.task_id
             assert task.on_failure_callback, task.task_id
         chain = ["extract_deals", "load_sales", "aggregate_customer_sales", "validate_by_year"]
-        for upstream, downstream in zip(chain, chain[1:], strict=False):
-            assert downstream in dag.get_task(upstream).downstream_task_ids
-        assert "aggregate_customer_sales" in dag.get_task("load_customers").downstream_task_ids
+        for upstream, downstream in zip(chain, chain[1:], strict=False):  # the user's chain, in this order
+            assert downstream in dag.get_task(upstream).get_flat_relative_ids(upstream=False)
+        assert "load_sales" in dag.get_task("extract_deals").downstream_task_ids
+        assert "validate_by_year" in dag.get_task("aggregate_customer_sales").downstream_task_ids
+        for stream in registry():  # every stream of the registry has its extract and load, before the listing
+            assert f"load_{stream.target}" in dag.get_task(f"extract_{stream.name}").downstream_task_ids
+            assert "list_deletions" in dag.get_task(f"load_{stream.target}").downstream_task_ids
         assert "plan_run" in dag.get_task("migrate_schema").downstream_task_ids
 
     def test_every_task_that_calls_ploomes_runs_in_the_api_pool(self, dagbag):
         dag = dagbag.dags["ploomes_sales_sync"]
         in_pool = {task.task_id for task in dag.tasks if task.pool == "ploomes_api"}
-        assert in_pool == {"check_ploomes_key", "extract_deals", "extract_contacts", "list_deletions"}
+        assert in_pool == {"check_ploomes_key", "list_deletions", *(f"extract_{s.name}" for s in registry())}
 
     def test_schedule_gives_six_hour_data_intervals_one_run_at_a_time_without_catchup(self, dagbag):
         import pendulum

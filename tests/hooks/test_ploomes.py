@@ -61,8 +61,12 @@ def truth_ids(sim: RunningSimulator) -> list[int]:
     return [deal["Id"] for deal in sim.admin.truth_deals()]
 
 
+def read_records(hook: PloomesHook, endpoint: str = "Deals", **kwargs: Any) -> list[dict[str, Any]]:
+    return [record for page in hook.iter_pages(endpoint, **kwargs) for record in page.records]
+
+
 def read_ids(hook: PloomesHook, endpoint: str = "Deals", **kwargs: Any) -> list[int]:
-    return [record["Id"] for record in hook.iter_records(endpoint, **kwargs)]
+    return [record["Id"] for record in read_records(hook, endpoint, **kwargs)]
 
 
 class TestPloomesHook:
@@ -263,7 +267,7 @@ class TestPloomesHook:
         select = ["Title", "StatusId"]
         won = [deal["Id"] for deal in sim.admin.truth_deals() if deal["StatusId"] == 2]
 
-        records = list(PloomesHook().iter_records("Deals", filter="StatusId eq 2", select=select))
+        records = read_records(PloomesHook(), "Deals", filter="StatusId eq 2", select=select)
 
         assert [record["Id"] for record in records] == won
         assert all(set(record) == {"Id", "Title", "StatusId"} for record in records)
@@ -276,7 +280,7 @@ class TestPloomesHook:
     def test_expand_returns_nested_records(self, connect: Connect, sim: RunningSimulator) -> None:
         connect()
 
-        contacts = list(PloomesHook().iter_records("Contacts", select=["Name"], expand="Tags"))
+        contacts = read_records(PloomesHook(), "Contacts", select=["Name"], expand="Tags")
 
         assert [contact["Id"] for contact in contacts] == [c["Id"] for c in sim.admin.truth_contacts()]
         assert all(isinstance(contact["Tags"], list) for contact in contacts)

@@ -25,14 +25,14 @@ class TestListingInterval:
         use_ploomes(monkeypatch, sim.url, api_key, requests_per_minute=6000, page_size=50)  # 18 pages of deals
         pipeline = Pipeline(db_url, config=SyncConfig())
         first = pipeline.run()
-        assert first.plan["deals_listing"] == "extract"  # the full run's extract is its listing
+        assert first.plan["streams"]["deals"]["listing"] == "extract"  # the full run's extract is its listing
         gone = sim.admin.truth_deals()[0]["Id"]
         sim.admin.delete_deal(gone)
         sim.admin.clear_requests()
 
         run = pipeline.run(run_type="scheduled")
 
-        assert run.plan["mode"] == "incremental" and run.plan["deals_listing"] == "count"
+        assert run.plan["mode"] == "incremental" and run.plan["streams"]["deals"]["listing"] == "count"
         assert run.results["list_deletions"]["deals"]["method"] == "count"
         assert len(_listing_log(sim)) < 900 / 50 / 2  # far fewer requests than listing every deal takes
         with psycopg.connect(db_url) as conn:
@@ -79,7 +79,7 @@ class TestListingInterval:
 
         run = pipeline.run(run_type="scheduled")
 
-        assert run.plan["deals_listing"] == "count"  # asked for, not answered: listed in full
+        assert run.plan["streams"]["deals"]["listing"] == "count"  # asked for, not answered: listed in full
         assert run.results["list_deletions"]["deals"]["method"] == "full"
         times = sorted(r["t"] for r in _listing_log(sim))
         assert len(times) >= 10

@@ -24,8 +24,8 @@ ALTER TABLE ploomes_sync.deleted_sales ADD COLUMN currency_id bigint;
 
 
 def test_a_field_added_to_a_copy_of_the_spec_is_read_staged_loaded_and_archived(sim, db_url) -> None:
-    with_currency = dataclasses.replace(streams.DEALS,
-                                        columns=(*streams.DEALS.columns, streams.integer("currency_id", "CurrencyId")))
+    deals = streams.registry()["deals"]
+    with_currency = dataclasses.replace(deals, columns=(*deals.columns, streams.integer("currency_id", "CurrencyId")))
     assert "CurrencyId" in with_currency.select
     truth = {deal["Id"]: deal for deal in sim.admin.truth_deals()}
     with psycopg.connect(db_url) as conn, psycopg.connect(db_url) as rejects:

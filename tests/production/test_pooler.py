@@ -141,7 +141,7 @@ def _two_syncs(sim, connect: Callable[[], psycopg.Connection]) -> None:
     sim.admin.mutate(updates=40, deletes=5, creates=6, seed=3)
     sim.admin.update_contact(sim.admin.truth_contacts()[0]["Id"], Name="Renomeada")
     second = pipeline.run(run_id="through-the-pooler-2", run_type="scheduled")
-    assert second.status == "success" and second.plan["deals_listing"] == "count"
+    assert second.status == "success" and second.plan["streams"]["deals"]["listing"] == "count"
     with connect() as conn:
         assert_warehouse_equals_truth(conn, sim.admin.truth_deals(), sim.admin.truth_contacts())
 

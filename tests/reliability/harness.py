@@ -23,6 +23,7 @@ from ploomes_sync.config import SyncConfig
 from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.plan import RunPlan
 from tests.support.connections import ploomes_connection
+from tests.support.streams import DEALS
 from tests.support.truth import assert_warehouse_equals_truth
 
 # Small waits so a storm of failures costs milliseconds; small pages so an extract spans many
@@ -123,7 +124,7 @@ def extract_only(db_url: str, run_id: str) -> RunPlan:
                               params={}, data_interval=(None, None),
                               config=CONFIG)
     with psycopg.connect(db_url) as conn, psycopg.connect(db_url) as reject_conn:
-        tasks.extract_deals(plan, hook=PloomesHook(), conn=conn, reject_conn=reject_conn, config=CONFIG)
+        tasks.extract(DEALS, plan, hook=PloomesHook(), conn=conn, reject_conn=reject_conn, config=CONFIG)
     return plan
 
 
@@ -132,7 +133,7 @@ def read_began(db_url: str, plan: RunPlan, stream: str = "deals") -> Any:
     from ploomes_sync import streams
 
     with psycopg.connect(db_url) as conn:
-        return warehouse.staged(conn, streams.by_name(stream), plan.run_id).read_started_at
+        return warehouse.staged(conn, streams.registry()[stream], plan.run_id).read_started_at
 
 
 def watermark_after_load(db_url: str, plan: RunPlan, before: Snapshot, stream: str = "deals") -> Any:

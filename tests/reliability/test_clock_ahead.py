@@ -24,6 +24,7 @@ from ploomes_sync import records, tasks
 from ploomes_sync.tasks import ValidationMismatch
 from tests.reliability.conftest import SIM_CONTACTS, SIM_DEALS
 from tests.reliability.harness import CONFIG, assert_converged, extract_only, run_fails, run_ok
+from tests.support.streams import DEALS
 
 FULL_LISTING = dataclasses.replace(CONFIG, full_listing_every_hours=0)
 
@@ -83,7 +84,7 @@ def test_an_older_read_carrying_a_date_ahead_never_overwrites_a_later_read(sim, 
     run_ok(pipeline, db_url, sim.admin, "fast")  # ... a later run loads the newer version first
 
     with psycopg.connect(db_url) as conn:
-        tasks.load_sales(slow, conn=conn)  # the slow run's load comes last
+        tasks.load(DEALS, slow, conn=conn)  # the slow run's load comes last
         title = conn.execute("SELECT title FROM public.sales WHERE id = %s", [deal["Id"]]).fetchone()[0]
 
     assert title == "newer, dated today"

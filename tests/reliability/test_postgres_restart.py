@@ -38,6 +38,7 @@ from tests.reliability.harness import (
     watermark_after_load,
     watermark_row_locked,
 )
+from tests.support.streams import DEALS
 
 LOADER = "reliability-restart-loader"
 
@@ -98,7 +99,7 @@ def test_server_restarted_mid_load_fails_clearly_keeps_watermark_and_converges(
     def load() -> None:
         try:
             with psycopg.connect(db_url, application_name=LOADER) as conn:
-                outcome["result"] = tasks.load_sales(plan, conn=conn)
+                outcome["result"] = tasks.load(DEALS, plan, conn=conn)
         except BaseException as exc:  # noqa: BLE001 - handed to the test thread, which asserts on it
             outcome["error"] = exc
 
@@ -119,12 +120,12 @@ def test_server_restarted_mid_load_fails_clearly_keeps_watermark_and_converges(
     # Airflow retries the task with the same plan.
     with psycopg.connect(db_url) as conn:
         if mode == "fast":  # unlogged staging survives a clean shutdown: the retry loads it
-            counts = tasks.load_sales(plan, conn=conn)
+            counts = tasks.load(DEALS, plan, conn=conn)
             assert (counts["inserted"], counts["updated"]) == (len(changed["created"]), len(changed["updated"]))
             assert snapshot(db_url).watermarks["deals"] == watermark_after_load(db_url, plan, before)
         else:  # crash recovery empties unlogged tables: the retry must not "load" nothing
             with pytest.raises(StageMissing, match="run the extract task of this run again"):
-                tasks.load_sales(plan, conn=conn)
+                tasks.load(DEALS, plan, conn=conn)
             assert_unchanged(db_url, before)
 
     run_ok(pipeline, db_url, sim.admin, "after-the-restart")

@@ -34,6 +34,7 @@ from tests.reliability.harness import (
     watermark_after_load,
     watermark_row_locked,
 )
+from tests.support.streams import DEALS
 
 WORKER = "reliability-sigkill-worker"
 
@@ -43,10 +44,11 @@ import json, sys
 import psycopg
 from ploomes_sync import tasks
 from ploomes_sync.plan import RunPlan
+from ploomes_sync.streams import registry
 
 db_url, plan, application_name = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 with psycopg.connect(db_url, application_name=application_name) as conn:
-    tasks.load_sales(RunPlan.from_xcom(plan), conn=conn)
+    tasks.load(registry()["deals"], RunPlan.from_xcom(plan), conn=conn)
 """
 
 
@@ -84,7 +86,7 @@ def test_load_killed_mid_transaction_leaves_nothing_and_the_retry_converges(
 
     # Airflow retries the task with the same plan: the staging is intact, the load completes.
     with psycopg.connect(db_url) as conn:
-        counts = tasks.load_sales(plan, conn=conn)
+        counts = tasks.load(DEALS, plan, conn=conn)
     assert counts["inserted"] == len(changed["created"])
     assert counts["updated"] == len(changed["updated"])
     assert snapshot(db_url).watermarks["deals"] == watermark_after_load(db_url, plan, before)

@@ -39,7 +39,7 @@ def use_smtp(monkeypatch: pytest.MonkeyPatch, port: int, recipients: str) -> Non
         "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "airflow@example.test",
                   "retry_limit": 0, "timeout": 5},
     }))
-    monkeypatch.setenv("PLOOMES_SYNC_ALERT_EMAILS", recipients)
+    monkeypatch.setenv("AIRFLOW_VAR_PLOOMES_SYNC_ALERT_EMAILS", recipients)
 
 
 @contextlib.contextmanager

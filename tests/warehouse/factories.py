@@ -9,7 +9,8 @@ from typing import Any
 import psycopg
 
 from ploomes_sync import warehouse
-from ploomes_sync.streams import CONTACTS, DEALS, Stream
+from ploomes_sync.streams import Stream
+from tests.support.streams import CONTACTS, DEALS
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 DEAL_LISTING = DEALS.listing()

@@ -7,7 +7,9 @@ from decimal import Decimal
 
 import psycopg
 
-from ploomes_sync import streams, warehouse
+from ploomes_sync import warehouse
+from tests.support.streams import CONTACTS as CONTACT_STREAM
+from tests.support.streams import DEALS as DEAL_STREAM
 
 from .factories import contact, deal, list_ploomes, listed, load
 
@@ -59,7 +61,7 @@ def last_sync(conn: psycopg.Connection) -> dict[int, datetime]:
 def build(conn: psycopg.Connection, reader: psycopg.Connection | None = None) -> None:
     """Load the contacts and deals; the merges already keep customer_sales (cleared here, when asked, so
     that the aggregation alone is what a test sees)."""
-    load(conn, "r1", CONTACTS, stream=streams.CONTACTS)
+    load(conn, "r1", CONTACTS, stream=CONTACT_STREAM)
     load(conn, "r1", DEALS)
     if reader is not None:
         reader.execute("DELETE FROM public.customer_sales")
@@ -87,7 +89,7 @@ class TestAggregate:
     def test_a_customer_whose_last_deal_disappears_loses_its_row(self, conn):
         build(conn)
         listing = list_ploomes(conn, "check", [listed(n) for n in range(1, 10) if n != 6])
-        assert warehouse.reconcile(conn, streams.DEALS, listing, lambda *counts: None).archived == 1
+        assert warehouse.reconcile(conn, DEAL_STREAM, listing, lambda *counts: None).archived == 1
         assert [row[0] for row in customer_sales(conn)] == [10, 30]  # already, in the reconcile's transaction
         result = warehouse.aggregate_customer_sales(conn)
         assert [row[0] for row in customer_sales(conn)] == [10, 30]
@@ -107,7 +109,7 @@ class TestAggregate:
         build(conn)
         warehouse.aggregate_customer_sales(conn)
         renamed = contact(10, name="Alfa Renomeada", cnpj="11111111000111", updated_at=d(2025, 1, 1))
-        assert load(conn, "r2", [renamed], stream=streams.CONTACTS).customers == 1  # in the merge's transaction
+        assert load(conn, "r2", [renamed], stream=CONTACT_STREAM).customers == 1  # in the merge's transaction
         assert customer_sales(conn)[0][1] == "Alfa Renomeada"
         assert warehouse.aggregate_customer_sales(conn).updated == 0
 

@@ -117,7 +117,7 @@ class TestConnectionSettings:
 
     def test_no_statement_is_ever_prepared_on_the_server(self, connect):
         """A transaction pooler would run a prepared statement's next use in another session."""
-        from ploomes_sync.streams import DEALS
+        from tests.support.streams import DEALS
 
         conn = connect()  # psycopg's default: prepare after the fifth run of a statement
         assert conn.prepare_threshold == 5

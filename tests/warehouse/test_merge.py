@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from ploomes_sync import warehouse
-from ploomes_sync.streams import CONTACTS, DEALS
+from tests.support.streams import CONTACTS, DEALS
 
 from .conftest import wait_until, waiting_on_lock
 from .factories import T0, at, contact, deal, list_ploomes, listed, load, now, stage
@@ -223,7 +223,7 @@ class TestConcurrency:
     def test_a_merge_waits_for_another_run_holding_the_sales_lock(self, conn, connect, reader, pool):
         stage(conn, DEALS, "r1", [deal(1)])
         other_run = connect()
-        other_run.execute("SELECT pg_advisory_xact_lock(1886220143, 1)")  # what merge/reconcile take
+        other_run.execute("SELECT pg_advisory_xact_lock(1886220143, hashtext('sales'))")  # what merge/reconcile take
         merger = connect()
         merging = pool.submit(merge, merger, "r1")
         wait_until(lambda: waiting_on_lock(reader, merger.info.backend_pid))

@@ -122,7 +122,7 @@ class TestFreshDatabase:
 
     def test_every_table_of_a_stream_has_the_columns_of_its_spec(self, fresh):
         warehouse.migrate(fresh)
-        for stream in (streams.DEALS, streams.CONTACTS):
+        for stream in (streams.registry()["deals"], streams.registry()["contacts"]):
             stage = list(columns(fresh, stream.stage, "ploomes_sync"))
             assert stage == ["run_id", *stream.column_names], stream.name  # COPY order
             assert list(columns(fresh, stream.listing_stage, "ploomes_sync")) == ["run_id", *stream.listed]
@@ -305,8 +305,8 @@ class TestOlderShapes:
         fresh.execute("DELETE FROM public.sales WHERE id = 3")  # it stays out of the merge below
         newer = deal(1, customer_id=42, title="from Ploomes", status="won",
                      updated_at=datetime(2025, 1, 1, tzinfo=UTC))
-        stage(fresh, streams.DEALS, "r1", [newer, deal(2, status="lost"), deal(5)])
-        result = warehouse.merge(fresh, streams.DEALS, "r1", move_watermark=False)
+        stage(fresh, streams.registry()["deals"], "r1", [newer, deal(2, status="lost"), deal(5)])
+        result = warehouse.merge(fresh, streams.registry()["deals"], "r1", move_watermark=False)
         assert (result.inserted, result.updated, result.unchanged) == (1, 2, 0)  # 2 had no updated_at
         rows = dict(fresh.execute("SELECT id, title FROM public.sales").fetchall())
         assert rows == {1: "from Ploomes", 2: "Deal 2", 4: "no status", 5: "Deal 5"}

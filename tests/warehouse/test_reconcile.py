@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from ploomes_sync import warehouse
-from ploomes_sync.streams import CONTACTS, DEALS
+from tests.support.streams import CONTACTS, DEALS
 
 from .factories import at, contact, contact_listed, deal, list_ploomes, listed, load, now
 

@@ -10,8 +10,8 @@ import pytest
 
 from ploomes_sync import streams, warehouse
 from ploomes_sync.records import Reject
-from ploomes_sync.streams import CONTACTS, DEALS
 from ploomes_sync.warehouse.statements import statement
+from tests.support.streams import CONTACTS, DEALS
 
 from .factories import DEAL_LISTING, contact, deal, listed, stage
 
@@ -107,8 +107,8 @@ class TestStageRows:
         assert staged(conn, "stage_deals") == []
 
     def test_an_unknown_stream_is_refused(self, conn):
-        with pytest.raises(ValueError, match="Unknown stream 'sales'"):
-            streams.by_name("sales")
+        with pytest.raises(KeyError, match="Unknown stream 'sales'"):
+            streams.registry()["sales"]
 
     def test_an_autocommit_connection_works_the_same(self, reader):
         assert warehouse.stage_rows(reader, DEALS, "r1", [deal(1)]) == 1

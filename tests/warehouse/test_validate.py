@@ -6,10 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
+import psycopg
 import pytest
 
 from ploomes_sync import warehouse
-from ploomes_sync.streams import CONTACTS, DEALS
+from tests.support.streams import CONTACTS, DEALS, STREAMS
 
 from .factories import as_listing, contact, contact_listed, deal, list_ploomes, listed, load, now
 
@@ -25,7 +26,7 @@ def sp(year: int, month: int, day: int, hour: int = 12, minute: int = 0) -> date
 
 def check(conn, deals: list[tuple], listing: list[tuple], **kwargs) -> warehouse.Check:
     load(conn, "r1", deals)
-    return warehouse.check_deals(conn, DEALS, list_ploomes(conn, "run", listing, read_started_at=READ, **kwargs))
+    return warehouse.check(conn, DEALS, list_ploomes(conn, "run", listing, read_started_at=READ, **kwargs))
 
 
 def years(result: warehouse.Check) -> dict:
@@ -100,14 +101,14 @@ class TestCheckDeals:
         load(conn, "r3", [deal(3, updated_at=BEFORE)])
         # another run lists after deal 3 was deleted in Ploomes, and archives it
         warehouse.reconcile(conn, DEALS, list_ploomes(conn, "other", [listed(1), listed(2)]), lambda *c: None)
-        result = warehouse.check_deals(conn, DEALS, listing)
+        result = warehouse.check(conn, DEALS, listing)
         assert result.ok and result.left_out["written_since"] == 1 and result.left_out["archived_since"] == 1
 
     def test_records_this_run_set_aside_are_left_out(self, conn):
         load(conn, "r1", [deal(1, updated_at=BEFORE), deal(2, status="won", updated_at=BEFORE)])
         listing = list_ploomes(conn, "run", [listed(1, updated_at=BEFORE)], read_started_at=READ)
         warehouse.stage_rejects(conn, "run", "deals_listing", [("2", "StatusId: got 9", "{}")])
-        result = warehouse.check_deals(conn, DEALS, listing)
+        result = warehouse.check(conn, DEALS, listing)
         assert result.ok and result.left_out["rejected"] == 1 and result.compared == 1
 
     def test_years_present_on_either_side_appear(self, conn):
@@ -134,7 +135,7 @@ class TestCheckDeals:
     def test_a_run_without_a_listing_raises(self, conn):
         listing = warehouse.Listing("r1", "deals", "listing", "full", now(conn), READ)
         with pytest.raises(warehouse.StageMissing):
-            warehouse.check_deals(conn, DEALS, listing)
+            warehouse.check(conn, DEALS, listing)
 
 
 class TestCheckRows:
@@ -142,7 +143,7 @@ class TestCheckRows:
         load(conn, "c1", [contact(1, updated_at=BEFORE), contact(2, updated_at=BEFORE)], stream=CONTACTS)
         listing = list_ploomes(conn, "run", [contact_listed(1, BEFORE), contact_listed(2, BEFORE - timedelta(1)),
                                              contact_listed(3, AFTER)], stream=CONTACTS, read_started_at=READ)
-        result = warehouse.check_rows(conn, CONTACTS, listing)
+        result = warehouse.check(conn, CONTACTS, listing)
         assert (result.compared, result.differing, result.left_out["changed_since"]) == (2, 1, 1)
         assert result.examples == [2] and not result.ok
 
@@ -175,14 +176,17 @@ class TestReport:
         assert list(frame["year"]) == [2023, 2024] and frame["deals_diff"].sum() == -1
 
 
-def test_the_deals_check_compares_exactly_the_columns_the_deals_listing_reads():
-    """validate/deals_by_year.sql names its columns (it is not a template): it must agree with the spec."""
+@pytest.mark.parametrize("stream", list(STREAMS), ids=lambda s: s.name)
+def test_the_check_of_every_stream_compares_exactly_the_columns_its_listing_reads(stream, db_url):
+    """validate/records.sql is a template: its columns come from the spec, nothing is restated."""
     import re
 
-    from ploomes_sync.warehouse.sqlfiles import load
+    from ploomes_sync.warehouse.statements import statement
 
-    text = load("validate/deals_by_year.sql")
-    listing = re.search(r"SELECT DISTINCT ON \(id\) ([\w, ]+)\n", text).group(1)
-    compared = re.search(r"\(l\.(updated_at[^)]*)\)\s+IS NOT DISTINCT FROM", text).group(1)
-    assert [c.strip() for c in listing.split(",")] == list(DEALS.listed)
-    assert ["id", *(c.strip().removeprefix("l.") for c in compared.split(","))] == list(DEALS.listed)
+    with psycopg.connect(db_url) as conn:
+        text = statement("validate/records.sql", stream, listing="listing").as_string(conn)
+    listing = re.search(r"SELECT DISTINCT ON \(id\) ([^\n]+)\n", text).group(1)
+    compared = re.search(r"\(([^()]*)\) IS NOT DISTINCT FROM \(([^()]*)\)", text)
+    assert [c.strip().strip('"') for c in listing.split(",")] == list(stream.listed)
+    assert [c.strip().removeprefix('"l".').strip('"') for c in compared.group(1).split(",")] == list(stream.listed)
+    assert [c.strip().removeprefix('"w".').strip('"') for c in compared.group(2).split(",")] == list(stream.listed)

@@ -15,7 +15,7 @@ WITH staged AS (
     ORDER BY id, updated_at DESC NULLS LAST
 ),
 before AS (
-    SELECT t.id, t.{customer_key} AS customer
+    SELECT t.id, {t_customer} AS customer
     FROM {target} AS t
     JOIN staged AS st ON st.id = t.id
 ),
@@ -31,7 +31,7 @@ written AS (
            OR ((t.updated_at IS NULL OR t.updated_at <= EXCLUDED.updated_at)
                AND (%(read_ended_at)s::timestamptz IS NULL OR EXCLUDED.updated_at <= %(read_ended_at)s::timestamptz)))
       AND ({target_columns}) IS DISTINCT FROM ({excluded_columns})
-    RETURNING t.id, (xmax = 0) AS inserted, t.{customer_key} AS customer
+    RETURNING t.id, (xmax = 0) AS inserted, {t_customer} AS customer
 )
 SELECT (SELECT count(*) FROM staged),
        (SELECT count(*) FROM written WHERE inserted),

@@ -15,5 +15,5 @@ archived AS (
     RETURNING id
 )
 SELECT (SELECT count(*) FROM archived),
-       (SELECT array_agg(DISTINCT g.{customer_key} ORDER BY g.{customer_key})
-        FROM gone AS g WHERE g.{customer_key} IS NOT NULL);
+       (SELECT array_agg(DISTINCT {g_customer} ORDER BY {g_customer})
+        FROM gone AS g WHERE {g_customer} IS NOT NULL);

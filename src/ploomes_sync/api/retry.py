@@ -58,6 +58,17 @@ def is_transient(exc: BaseException) -> bool:
 retry_if_transient = tenacity.retry_if_exception(is_transient)
 
 
+def http_date(value: str | None) -> datetime | None:
+    """An HTTP-date header (``Date``, ``Retry-After``) as an aware datetime; None when absent or unreadable."""
+    if not value or not value.strip():
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date); None if unusable."""
     if value is None or not value.strip():
@@ -66,12 +77,9 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     try:
         seconds = float(text)
     except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
+        when = http_date(text)
+        if when is None:
             return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
         seconds = (when - (now or datetime.now(UTC))).total_seconds()
     if seconds != seconds or seconds == float("inf"):  # NaN or infinite
         return None

@@ -20,13 +20,12 @@ and :mod:`ploomes_sync.api.reader`.
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NoReturn
 from urllib.parse import unquote_plus
 
@@ -161,14 +160,7 @@ def readable_url(url: str | None) -> str:
 
 
 def _answer_date(response: Response) -> datetime | None:
-    value = response.headers.get("Date")
-    if not value:
-        return None
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return retry.http_date(response.headers.get("Date"))
 
 
 class PloomesHook(BaseHook):
@@ -468,11 +460,6 @@ class PloomesHook(BaseHook):
             return json.loads(response.content)
         except ValueError as exc:
             raise PloomesInvalidResponseError(response.status_code, readable_url(prepared.url), "not JSON") from exc
-
-    def iter_records(self, endpoint: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        """The records of :meth:`iter_pages`, one by one."""
-        for page in self.iter_pages(endpoint, **kwargs):
-            yield from page.records
 
     def count(self, endpoint: str, filter: str | None = None) -> int | None:
         """``@odata.count`` of ``endpoint`` matching ``filter``; None when the API does not answer it."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
+from ploomes_sync import streams
 from ploomes_sync.monitoring.report import STREAM_COUNTS, HealthReport, stream_counts
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -48,12 +49,12 @@ def render(report: HealthReport) -> bytes:
             run["duration_seconds"])
         rows = gauge("last_run_rows", "Records of the latest sync run, by stream and what happened to them",
                      ("stream", "kind"))
-        for stream in ("deals", "contacts"):
+        for stream in streams.registry().names:
             counts = stream_counts(run, stream)
             for kind in STREAM_COUNTS:
                 rows.labels(stream, kind).set(counts[kind])
         rejects = gauge("last_run_rejects", "Records the latest sync run set aside, by stream", ("stream",))
-        for stream in ("deals", "contacts"):
+        for stream in streams.registry().names:
             rejects.labels(stream).set(stream_counts(run, stream)["rejected"])
         gauge("last_run_api_requests", "API requests the latest sync run made").set(run["api_requests"])
         gauge("last_run_throttled", "Requests of the latest sync run answered 429").set(run["throttled"])

@@ -4,8 +4,8 @@ The DAGs' tasks resolve connections and call these; tests and the benchmark call
 is tested and measured is what runs. Nothing here reads Airflow's context.
 
     run        migrate_schema, plan_run, check_api_key, finish_run, use_account_budget
-    extract    extract_deals, extract_contacts (and read_into_stage, which the listing uses)
-    load       load_sales, load_customers, aggregate_customer_sales
+    extract    extract: one stream of the registry (and read_into_stage, which the listing uses)
+    load       load: one stream; aggregate_customer_sales
     listing    list_deletions: which records Ploomes still has (full, or by $count)
     reconcile  reconcile_deletions: rows gone from Ploomes archived, under the mass-deletion guard
     check      validate_by_year: the warehouse against what the run listed
@@ -13,9 +13,9 @@ is tested and measured is what runs. Nothing here reads Airflow's context.
 
 from ploomes_sync.tasks.check import validate_by_year
 from ploomes_sync.tasks.errors import MassDeletionRefused, TooManyRejects, ValidationMismatch
-from ploomes_sync.tasks.extract import extract_contacts, extract_deals
+from ploomes_sync.tasks.extract import extract
 from ploomes_sync.tasks.listing import list_deletions, needs_listing
-from ploomes_sync.tasks.load import aggregate_customer_sales, load_customers, load_sales
+from ploomes_sync.tasks.load import aggregate_customer_sales, load
 from ploomes_sync.tasks.reconcile import has_listing, reconcile_deletions
 from ploomes_sync.tasks.run import check_api_key, finish_run, migrate_schema, plan_run, use_account_budget
 
@@ -25,13 +25,11 @@ __all__ = [
     "ValidationMismatch",
     "aggregate_customer_sales",
     "check_api_key",
-    "extract_contacts",
-    "extract_deals",
+    "extract",
     "finish_run",
     "has_listing",
     "list_deletions",
-    "load_customers",
-    "load_sales",
+    "load",
     "migrate_schema",
     "needs_listing",
     "plan_run",

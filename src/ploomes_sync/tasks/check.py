@@ -7,22 +7,23 @@ from typing import Any
 
 import psycopg
 
-from ploomes_sync import streams, warehouse
+from ploomes_sync import warehouse
 from ploomes_sync.plan import RunPlan
+from ploomes_sync.streams import Registry, registry
 from ploomes_sync.tasks.errors import ValidationMismatch
 
 log = logging.getLogger(__name__)
 
 
-def _scope(plan: RunPlan, listing: warehouse.Listing) -> str:
+def _scope(listing: warehouse.Listing) -> str:
     if listing.method == "count":
         return "the Id ranges whose counts differed (the others hold as many records on both sides)"
-    if plan.mode == "range":
-        return f"deals created from {plan.created_from:%Y-%m-%d %H:%M} to {plan.created_to:%Y-%m-%d %H:%M}"
+    if listing.created_from and listing.created_to:
+        return f"records created from {listing.created_from:%Y-%m-%d %H:%M} to {listing.created_to:%Y-%m-%d %H:%M}"
     return "every record"
 
 
-def validate_by_year(plan: RunPlan, *, conn: psycopg.Connection) -> dict[str, Any]:
+def validate_by_year(plan: RunPlan, *, conn: psycopg.Connection, streams: Registry | None = None) -> dict[str, Any]:
     """Compare, record by record, each stream this run listed with its public table.
 
     Deals are counted per São Paulo year with the won revenue on each side. What the check leaves
@@ -33,15 +34,15 @@ def validate_by_year(plan: RunPlan, *, conn: psycopg.Connection) -> dict[str, An
     reports = []
     year_table = None
     ok = True
-    for stream in (streams.DEALS, streams.CONTACTS):
+    for stream in streams or registry():
         listing = warehouse.get_listing(conn, plan.run_id, stream.name)
         if listing is None:
             continue
-        check = (warehouse.check_deals if stream is streams.DEALS else warehouse.check_rows)(conn, stream, listing)
-        checks[stream.name] = {**check.summary(), "scope": _scope(plan, listing), "method": listing.method}
+        check = warehouse.check(conn, stream, listing)
+        checks[stream.name] = {**check.summary(), "scope": _scope(listing), "method": listing.method}
         if check.years:
             year_table = check.to_json()
-        reports.append(f"{stream.name} ({_scope(plan, listing)}):\n{check.format()}")
+        reports.append(f"{stream.name} ({_scope(listing)}):\n{check.format()}")
         ok = ok and check.ok
     if not checks:
         log.info("No listing this run (listing_every_hours): nothing to compare; the next listing checks.")

@@ -9,10 +9,10 @@ from typing import Any
 
 import psycopg
 
-from ploomes_sync import streams, warehouse
+from ploomes_sync import warehouse
 from ploomes_sync.config import SyncConfig
 from ploomes_sync.hooks.ploomes import PloomesHook
-from ploomes_sync.plan import RunPlan, contacts_filter, deals_filter
+from ploomes_sync.plan import RunPlan, stream_filter
 from ploomes_sync.streams import Stream
 from ploomes_sync.tasks.errors import TooManyRejects
 
@@ -108,28 +108,28 @@ def check_rejects(stream_name: str, counts: dict[str, Any], run_id: str, config:
         )
 
 
-def extract(
-    stream: Stream, plan: RunPlan, *, hook: PloomesHook, conn: psycopg.Connection,
-    reject_conn: psycopg.Connection, config: SyncConfig, filter_: str | None, since: datetime | None,
-) -> dict[str, Any]:
-    """Stage the stream's records of the run's window; register the staging; check the rejects.
+def extract(stream: Stream, plan: RunPlan, *, hook: PloomesHook, conn: psycopg.Connection,
+            reject_conn: psycopg.Connection, config: SyncConfig) -> dict[str, Any]:
+    """Stage ``stream``'s records of the run's window; register the staging; check the rejects.
 
     When the extract is the stream's listing (full and date-range runs), it is recorded as such.
     """
+    own = plan.stream(stream.name)
     warehouse.clear_stage(conn, stream, plan.run_id)
     started_wh = warehouse.warehouse_now(conn)
-    listing = plan.listing(stream.name) == "extract"
-    counts = read_into_stage(stream, plan.run_id, hook=hook, conn=conn, reject_conn=reject_conn, filter_=filter_,
-                             fallback_started_at=since)
+    listing = own.listing == "extract"
+    counts = read_into_stage(stream, plan.run_id, hook=hook, conn=conn, reject_conn=reject_conn,
+                             filter_=stream_filter(plan, stream), fallback_started_at=own.since)
     warehouse.register_stage(conn, stream.name, plan.run_id, counts["staged"],
                              read_started_at=counts["read_started_at"], read_started_wh=started_wh,
                              read_ended_at=counts["read_ended_at"])
     warehouse.add_api_usage(conn, plan.run_id, counts["api_requests"], counts["throttled"])
     warehouse.record_stream(conn, plan.run_id, stream.name, fetched=counts["fetched"], rejected=counts["rejected"])
     if listing:
+        created = (plan.created_from, plan.created_to) if own.created_range else (None, None)
         warehouse.record_listing_ranges(conn, warehouse.Listing(
             run_id=plan.run_id, stream=stream.name, source="extract", method="extract", started_wh=started_wh,
-            read_started_at=counts["read_started_at"], created_from=plan.created_from, created_to=plan.created_to,
+            read_started_at=counts["read_started_at"], created_from=created[0], created_to=created[1],
             requests=counts["api_requests"], listed=counts["staged"], rejected=counts["rejected"],
             rejected_without_id=counts["rejected_without_id"], read_ended_at=counts["read_ended_at"],
         ), [warehouse.IdRange(None, None, listed=True)])
@@ -139,18 +139,3 @@ def extract(
              "; it is this run's listing" if listing else "")
     check_rejects(stream.name, counts, plan.run_id, config)
     return {key: value for key, value in counts.items() if key not in ("read_started_at", "read_ended_at")}
-
-
-def extract_deals(plan: RunPlan, *, hook: PloomesHook, conn: psycopg.Connection, reject_conn: psycopg.Connection,
-                  config: SyncConfig) -> dict[str, Any]:
-    """Stage the deals of the run's window."""
-    return extract(streams.DEALS, plan, hook=hook, conn=conn, reject_conn=reject_conn, config=config,
-                   filter_=deals_filter(plan), since=plan.deals_from)
-
-
-def extract_contacts(plan: RunPlan, *, hook: PloomesHook, conn: psycopg.Connection,
-                     reject_conn: psycopg.Connection, config: SyncConfig) -> dict[str, Any]:
-    """Stage the contacts of the run's window."""
-    since = None if plan.full_contacts else plan.contacts_from
-    return extract(streams.contacts(config.client_tag_id), plan, hook=hook, conn=conn, reject_conn=reject_conn,
-                   config=config, filter_=contacts_filter(plan), since=since)

@@ -28,17 +28,19 @@ from typing import Any
 
 import psycopg
 
-from ploomes_sync import streams, warehouse
+from ploomes_sync import warehouse
 from ploomes_sync.api.paging import id_range_filter
 from ploomes_sync.api.ratelimit import Paced
 from ploomes_sync.config import SyncConfig
 from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.plan import RunPlan
-from ploomes_sync.streams import Stream
+from ploomes_sync.streams import Registry, Stream, registry
 from ploomes_sync.tasks.extract import check_rejects, read_ended_at, read_into_stage
 from ploomes_sync.warehouse import IdRange
 
 log = logging.getLogger(__name__)
+
+LISTED_BY_THE_TASK = ("full", "count")  # the other methods: "extract" (the extract lists), "none"
 
 
 @dataclass
@@ -95,7 +97,7 @@ def list_stream(stream: Stream, plan: RunPlan, method: str, *, hook: PloomesHook
     counted_requests = 0
     highest = warehouse.max_id(conn, stream)
     if method == "count" and highest is not None:
-        search = CountSearch(stream, hook, conn, leaf_rows=hook.options.page_size if hook.options else 300)
+        search = CountSearch(stream, hook, conn, leaf_rows=(hook.options or hook._options()).page_size)
         total = search.ploomes_count(None, highest)
         if total is None:
             log.info("%s: Ploomes does not answer $count: listing every record instead", stream.name)
@@ -140,16 +142,15 @@ def list_stream(stream: Stream, plan: RunPlan, method: str, *, hook: PloomesHook
 
 
 def list_deletions(plan: RunPlan, *, hook: PloomesHook, conn: psycopg.Connection, reject_conn: psycopg.Connection,
-                   config: SyncConfig) -> dict[str, Any]:
-    """List every stream whose listing this run makes itself (not its extract); what each did.
-
-    The hook's requests are paced to ``listing_budget_share`` of its budget.
+                   config: SyncConfig, streams: Registry | None = None) -> dict[str, Any]:
+    """List every stream of the registry whose listing this run makes itself (not its extract); what
+    each did. The hook's requests are paced to ``listing_budget_share`` of its budget.
     """
     hook.set_limiter(Paced(hook.limiter, config.listing_budget_share))
     done = {}
-    for stream in (streams.DEALS, streams.contacts(config.client_tag_id)):
+    for stream in streams or registry(config.client_tag_id):
         method = plan.listing(stream.name)
-        if method in ("full", "count"):
+        if method in LISTED_BY_THE_TASK:
             done[stream.name] = list_stream(stream, plan, method, hook=hook, conn=conn, reject_conn=reject_conn,
                                             config=config)
     return done
@@ -157,4 +158,4 @@ def list_deletions(plan: RunPlan, *, hook: PloomesHook, conn: psycopg.Connection
 
 def needs_listing(plan: RunPlan) -> bool:
     """Whether this run lists a stream itself (else the task has nothing to do)."""
-    return any(plan.listing(name) in ("full", "count") for name in ("deals", "contacts"))
+    return any(own.listing in LISTED_BY_THE_TASK for own in plan.streams.values())

@@ -7,30 +7,21 @@ from typing import Any
 
 import psycopg
 
-from ploomes_sync import streams, warehouse
+from ploomes_sync import warehouse
 from ploomes_sync.plan import RunPlan
 from ploomes_sync.streams import Stream
 
 log = logging.getLogger(__name__)
 
 
-def load(stream: Stream, plan: RunPlan, *, conn: psycopg.Connection, move_watermark: bool = True) -> dict[str, int]:
-    """Merge the run's staged rows of ``stream``; its watermark and ``customer_sales`` move with them."""
-    result = warehouse.merge(conn, stream, plan.run_id, move_watermark=move_watermark)
+def load(stream: Stream, plan: RunPlan, *, conn: psycopg.Connection) -> dict[str, int]:
+    """Merge the run's staged rows of ``stream``; its watermark (not for a date range) and the
+    ``customer_sales`` rows it touches move with them."""
+    result = warehouse.merge(conn, stream, plan.run_id, move_watermark=plan.stream(stream.name).moves_watermark)
     counts = {"inserted": result.inserted, "updated": result.updated, "unchanged": result.unchanged}
     warehouse.record_stream(conn, plan.run_id, stream.name, **counts)
     log.info("%s: %s; %s customer_sales rows recomputed", stream.target, counts, result.customers)
     return counts
-
-
-def load_sales(plan: RunPlan, *, conn: psycopg.Connection) -> dict[str, int]:
-    """Merge staged deals into ``public.sales`` (date-range runs leave the deals watermark alone)."""
-    return load(streams.DEALS, plan, conn=conn, move_watermark=plan.moves_deals_watermark)
-
-
-def load_customers(plan: RunPlan, *, conn: psycopg.Connection) -> dict[str, int]:
-    """Merge staged contacts into ``public.customers``."""
-    return load(streams.CONTACTS, plan, conn=conn)
 
 
 def aggregate_customer_sales(plan: RunPlan, *, conn: psycopg.Connection) -> dict[str, Any]:

@@ -7,10 +7,10 @@ from typing import Any
 
 import psycopg
 
-from ploomes_sync import streams, warehouse
+from ploomes_sync import warehouse
 from ploomes_sync.config import SyncConfig
 from ploomes_sync.plan import RunPlan
-from ploomes_sync.streams import Stream
+from ploomes_sync.streams import Registry, Stream, registry
 from ploomes_sync.tasks.errors import MassDeletionRefused
 from ploomes_sync.warehouse.reconcile import Guard
 
@@ -34,14 +34,15 @@ def deletion_guard(stream: Stream, config: SyncConfig, *, confirmed: bool = Fals
     return guard
 
 
-def reconcile_deletions(plan: RunPlan, *, conn: psycopg.Connection, config: SyncConfig) -> dict[str, Any]:
+def reconcile_deletions(plan: RunPlan, *, conn: psycopg.Connection, config: SyncConfig,
+                        streams: Registry | None = None) -> dict[str, Any]:
     """Archive and remove, stream by stream, the rows this run's listings show gone from Ploomes.
 
     A mass deletion fails the task with :class:`MassDeletionRefused` (nothing is removed) unless
     the run was triggered with ``confirm_mass_deletion``.
     """
     done: dict[str, Any] = {}
-    for stream in (streams.DEALS, streams.CONTACTS):
+    for stream in streams or registry(config.client_tag_id):
         listing = warehouse.get_listing(conn, plan.run_id, stream.name)
         if listing is None:
             continue
@@ -59,4 +60,4 @@ def reconcile_deletions(plan: RunPlan, *, conn: psycopg.Connection, config: Sync
 
 def has_listing(plan: RunPlan) -> bool:
     """Whether this run lists any stream (by its extract or by the listing task)."""
-    return any(plan.listing(name) != "none" for name in ("deals", "contacts"))
+    return any(own.listing != "none" for own in plan.streams.values())

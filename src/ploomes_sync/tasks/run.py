@@ -9,16 +9,14 @@ from typing import Any
 
 import psycopg
 
-from ploomes_sync import streams, warehouse
+from ploomes_sync import warehouse
 from ploomes_sync.config import SyncConfig
 from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.plan import RunPlan, make_plan
+from ploomes_sync.streams import Registry, registry
 from ploomes_sync.warehouse.budget import WarehouseBudget
 
 log = logging.getLogger(__name__)
-
-STREAM_NAMES = ("deals", "contacts")
-
 
 def migrate_schema(conn: psycopg.Connection) -> list[str]:
     """Apply pending migrations; return the ones applied."""
@@ -37,7 +35,7 @@ def use_account_budget(hook: PloomesHook, connect: Callable[[], psycopg.Connecti
 def check_api_key(hook: PloomesHook) -> None:
     """One cheap request that fails with :class:`PloomesAuthError` (no retry) when the key is refused.
 
-    The DAG runs it once, before both extracts, so a bad key fails one task and sends one e-mail.
+    The DAG runs it once, before the extracts, so a bad key fails one task and sends one e-mail.
     """
     hook.preflight()
 
@@ -51,8 +49,11 @@ def plan_run(
     params: Mapping[str, Any],
     data_interval: tuple[datetime | None, datetime | None],
     config: SyncConfig,
+    streams: Registry | None = None,
 ) -> RunPlan:
-    """Decide the run's windows and listings and open its row in the run history."""
+    """Decide each stream's window and listing (``streams``: the registry) and open the run's row
+    in the run history."""
+    streams = streams or registry(config.client_tag_id)
     watermarks = warehouse.get_watermarks(conn)
     plan = make_plan(
         run_id=run_id,
@@ -60,28 +61,27 @@ def plan_run(
         planned_at=warehouse.warehouse_now(conn),
         params=dict(params),
         data_interval=data_interval,
+        streams=streams,
         watermarks=watermarks,
         lookback=config.lookback,
         last_listing={name: warehouse.last_listing(conn, name, ("full", "count", "extract"))
-                      for name in STREAM_NAMES},
-        last_full_listing={name: warehouse.last_listing(conn, name, ("full", "extract")) for name in STREAM_NAMES},
+                      for name in streams.names},
+        last_full_listing={name: warehouse.last_listing(conn, name, ("full", "extract")) for name in streams.names},
         listing_every_hours=config.listing_every_hours,
         full_listing_every_hours=config.full_listing_every_hours,
     )
     warehouse.start_run(
         conn, run_id, dag_id=dag_id, run_type=run_type, mode=plan.mode,
-        window_start=plan.created_from if plan.mode == "range" else plan.deals_from,
-        window_end=plan.created_to if plan.mode == "range" else None,
-        watermarks_before=watermarks,
+        window_start=plan.window_start, window_end=plan.created_to, watermarks_before=watermarks,
     )
-    warehouse.purge_stale_stage(conn, (streams.DEALS, streams.contacts(config.client_tag_id)),
-                                older_than=config.stale_stage_days)
-    log.info("Run %s: mode %s; deals listing %s, contacts listing %s; plan %s", run_id, plan.mode,
-             plan.deals_listing, plan.contacts_listing, plan.to_xcom())
+    warehouse.purge_stale_stage(conn, tuple(streams), older_than=config.stale_stage_days)
+    log.info("Run %s: mode %s; listings %s; plan %s", run_id, plan.mode,
+             ", ".join(f"{name} {own.listing}" for name, own in plan.streams.items()), plan.to_xcom())
     return plan
 
 
-def finish_run(conn: psycopg.Connection, plan: RunPlan, *, failed_tasks: list[str]) -> str:
+def finish_run(conn: psycopg.Connection, plan: RunPlan, *, failed_tasks: list[str],
+               streams: Registry | None = None) -> str:
     """Record the run's outcome, whatever happened (the DAG's teardown); drop its staging if it succeeded.
 
     ``failed_tasks``: the run's tasks that did not succeed (failed, upstream failed). A failed run
@@ -98,5 +98,5 @@ def finish_run(conn: psycopg.Connection, plan: RunPlan, *, failed_tasks: list[st
     warehouse.finish_run(conn, plan.run_id, status=status, error=error,
                          watermarks_after=warehouse.get_watermarks(conn))
     if not failed_tasks:
-        warehouse.drop_stage(conn, plan.run_id, (streams.DEALS, streams.CONTACTS))
+        warehouse.drop_stage(conn, plan.run_id, tuple(streams or registry()))
     return status

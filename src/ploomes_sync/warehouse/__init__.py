@@ -55,7 +55,7 @@ from ploomes_sync.warehouse.staging import (
     staged,
     staged_ids,
 )
-from ploomes_sync.warehouse.validate import Check, check_deals, check_rows
+from ploomes_sync.warehouse.validate import Check, check
 
 __all__ = [
     "AggregateResult",
@@ -73,8 +73,7 @@ __all__ = [
     "WarehouseError",
     "add_api_usage",
     "aggregate_customer_sales",
-    "check_deals",
-    "check_rows",
+    "check",
     "clear_listing",
     "clear_stage",
     "drop_stage",

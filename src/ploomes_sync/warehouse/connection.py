@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Literal, LiteralString
+from typing import Any, LiteralString
 
 import psycopg
 from psycopg import pq, sql
@@ -24,7 +24,7 @@ from psycopg.rows import dict_row, tuple_row
 from ploomes_sync.warehouse.errors import ConnectionNotIdle, WarehouseError
 from ploomes_sync.warehouse.sqlfiles import load
 
-Lock = Literal["migrations", "sales", "customers", "customer_sales"]
+Lock = str  # a public table's name (every stream's target, "customer_sales") or "migrations"
 Query = LiteralString | sql.Composable  # fixed text, or a template filled with identifiers
 Params = Mapping[str, Any] | None
 
@@ -44,7 +44,7 @@ def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
 
 def advisory_lock(conn: psycopg.Connection, name: Lock) -> None:
     """Take the transaction-scoped advisory lock that serializes writers of ``name``."""
-    conn.execute(load(f"locks/{name}.sql"), prepare=False)
+    conn.execute(load("locks/lock.sql"), {"name": name}, prepare=False)
 
 
 def fetchone(conn: psycopg.Connection, query: Query, params: Params = None) -> tuple[Any, ...] | None:

@@ -9,7 +9,9 @@ Fields: ``{stage}``, ``{listing}``, ``{target}``, ``{archive}`` (schema-qualifie
 ``{columns}`` (every column), ``{listed}`` (the listing's columns), ``{listed_l}``/``{listed_w}``
 (the same qualified with ``l.``/``w.``), ``{assignments}`` (``col = EXCLUDED.col``, every column but
 the key), ``{target_columns}``/``{excluded_columns}`` (``t.col``/``EXCLUDED.col``),
-``{gone_columns}`` (``g.col``), ``{customer_key}``.
+``{gone_columns}`` (``g.col``), ``{t_customer}``/``{g_customer}`` (the column that links a row to
+``customer_sales``, or NULL); for the check, ``{year}`` (the São Paulo year of the year column on
+either side, or NULL) and ``{amount_l}``/``{amount_w}`` (the amount counted on each side, or NULL).
 """
 
 from __future__ import annotations
@@ -26,6 +28,26 @@ from ploomes_sync.warehouse.sqlfiles import load
 def _names(columns: tuple[str, ...], qualifier: str | None = None) -> sql.Composed:
     parts = [sql.Identifier(qualifier, name) if qualifier else sql.Identifier(name) for name in columns]
     return sql.SQL(", ").join(parts)
+
+
+def _customer(stream: Stream, qualifier: str) -> sql.Composable:
+    return sql.Identifier(qualifier, stream.customer_key) if stream.customer_key else sql.SQL("NULL::bigint")
+
+
+def _year(stream: Stream) -> sql.Composable:
+    if stream.year_column is None:
+        return sql.SQL("NULL::integer")
+    return sql.SQL("extract(year FROM coalesce({}, {}) AT TIME ZONE %(tz)s)::integer").format(
+        sql.Identifier("l", stream.year_column), sql.Identifier("w", stream.year_column))
+
+
+def _amount(stream: Stream, qualifier: str) -> sql.Composable:
+    if stream.amount is None:
+        return sql.SQL("NULL::numeric")
+    value = sql.Identifier(qualifier, stream.amount)
+    if stream.amount_if is None:
+        return value
+    return sql.SQL("CASE WHEN {} THEN {} END").format(sql.Identifier(qualifier, stream.amount_if), value)
 
 
 def fields(stream: Stream) -> dict[str, sql.Composable]:
@@ -47,7 +69,11 @@ def fields(stream: Stream) -> dict[str, sql.Composable]:
         "target_columns": _names(columns, "t"),
         "excluded_columns": _names(columns, "excluded"),
         "gone_columns": _names(columns, "g"),
-        "customer_key": sql.Identifier(stream.customer_key),
+        "t_customer": _customer(stream, "t"),
+        "g_customer": _customer(stream, "g"),
+        "year": _year(stream),
+        "amount_l": _amount(stream, "l"),
+        "amount_w": _amount(stream, "w"),
     }
 
 

@@ -1,10 +1,11 @@
 """The check: a run's listing (what Ploomes holds) against ``public``, record by record.
 
-Every record the listing covers falls in one class (``include/sql/validate/deals_by_year.sql``
-says which and why): ``equal`` and ``differs`` are compared; the rest are left out, each counted.
-The check passes only when nothing differs. For deals the classes are counted per São Paulo year
-of ``created_at``, with the won revenue on each side: the per-year table of the run history, the
-log and the failure e-mail (a pandas DataFrame).
+Every record the listing covers falls in one class (``include/sql/validate/records.sql``, filled
+from the stream's spec, says which and why): ``equal`` and ``differs`` are compared; the rest are
+left out, each counted. The check passes only when nothing differs. For a stream with a year
+column (deals: ``created_at``) the classes are counted per São Paulo year, with its amount (the
+won revenue) on each side: the per-year table of the run history, the log and the failure e-mail
+(a pandas DataFrame).
 """
 
 from __future__ import annotations
@@ -116,49 +117,40 @@ def _require_listing(conn: psycopg.Connection, stream: Stream, listing: Listing)
     require_staged(conn, stream if listing.source == "extract" else stream.listing(), listing.run_id)
 
 
-def check_deals(conn: psycopg.Connection, stream: Stream, listing: Listing) -> Check:
-    """Deals: the classes per São Paulo year, with the won revenue on each side."""
+def check(conn: psycopg.Connection, stream: Stream, listing: Listing) -> Check:
+    """The classes of the stream's records, and per São Paulo year of its year column (deals:
+    ``created_at``, with the won revenue on each side) when its spec has one."""
     with transaction(conn):
         _require_listing(conn, stream, listing)
-        rows = fetchall(conn, statement("validate/deals_by_year.sql", stream, listing=listing.staging),
-                        _params(listing))
+        rows = fetchall(conn, statement("validate/records.sql", stream, listing=listing.staging), _params(listing))
+    compared, differing, left_out, examples = _counts([(cls, int(count), ex) for _, cls, count, *_, ex in rows],
+                                                      listing)
+    check = Check(stream.name, compared, differing, left_out, examples,
+                  _year_table(rows) if stream.year_column else [])
+    if not check.ok:
+        log.warning("Run %s: %s %s differ between Ploomes and public.%s (e.g. %s)", listing.run_id, differing,
+                    stream.name, stream.target, examples)
+    return check
+
+
+def _year_table(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     years: dict[Any, dict[str, Any]] = {}
-    for year, cls, deals, p_deals, w_deals, p_revenue, w_revenue, _ in rows:
+    for year, cls, records, p_records, w_records, p_amount, w_amount, _ in rows:
         if cls not in COMPARED:
             continue
         entry = years.setdefault(year, {"year": year, "ploomes_deals": 0, "warehouse_deals": 0,
                                         "ploomes_won_revenue": Decimal("0.00"),
                                         "warehouse_won_revenue": Decimal("0.00"), "differing": 0})
-        entry["ploomes_deals"] += int(p_deals)
-        entry["warehouse_deals"] += int(w_deals)
-        entry["ploomes_won_revenue"] += p_revenue
-        entry["warehouse_won_revenue"] += w_revenue
+        entry["ploomes_deals"] += int(p_records)
+        entry["warehouse_deals"] += int(w_records)
+        entry["ploomes_won_revenue"] += p_amount
+        entry["warehouse_won_revenue"] += w_amount
         if cls == "differs":
-            entry["differing"] += int(deals)
+            entry["differing"] += int(records)
     table = []
     for entry in sorted(years.values(), key=lambda e: (e["year"] is None, e["year"] or 0)):
         entry["deals_diff"] = entry["warehouse_deals"] - entry["ploomes_deals"]
         entry["revenue_diff"] = entry["warehouse_won_revenue"] - entry["ploomes_won_revenue"]
         entry["ok"] = entry["differing"] == 0 and entry["deals_diff"] == 0 and entry["revenue_diff"] == 0
         table.append({column: entry[column] for column in YEAR_COLUMNS})
-    compared, differing, left_out, examples = _counts([(cls, int(deals), ex) for _, cls, deals, *_, ex in rows],
-                                                      listing)
-    check = Check(stream.name, compared, differing, left_out, examples, table)
-    if not check.ok:
-        log.warning("Run %s: %s deals differ between Ploomes and public.sales (e.g. %s)", listing.run_id,
-                    differing, examples)
-    return check
-
-
-def check_rows(conn: psycopg.Connection, stream: Stream, listing: Listing) -> Check:
-    """Any stream: the classes of its records, counted (contacts: Id and LastUpdateDate)."""
-    with transaction(conn):
-        _require_listing(conn, stream, listing)
-        rows = fetchall(conn, statement("validate/rows.sql", stream, listing=listing.staging), _params(listing))
-    compared, differing, left_out, examples = _counts([(cls, int(count), ex) for cls, count, _, _, ex in rows],
-                                                      listing)
-    check = Check(stream.name, compared, differing, left_out, examples)
-    if not check.ok:
-        log.warning("Run %s: %s %s differ between Ploomes and public.%s (e.g. %s)", listing.run_id, differing,
-                    stream.name, stream.target, examples)
-    return check
+    return table

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import HTTPException, Request, status
+from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBearer
 
@@ -38,6 +38,3 @@ def login_url(request: Request) -> str:
 
     return get_auth_manager().get_url_login(next_url=str(request.url))
 
-
-def is_unauthenticated(exc: Exception) -> bool:
-    return isinstance(exc, HTTPException) and exc.status_code == status.HTTP_401_UNAUTHORIZED

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 
 from ploomes_sync.monitoring.report import CHART_DAYS, HealthReport, stream_counts
 from ploomes_sync.settings import BUSINESS_TIMEZONE, DAG_ID
+from ploomes_sync.streams import registry
 
 TZ = ZoneInfo(BUSINESS_TIMEZONE)
 RUNS_LISTED = 20
@@ -73,7 +74,7 @@ def runs_table(report: HealthReport) -> str:
             "run id": run["run_id"], "type": run["run_type"], "status": run["status"], "mode": run["mode"],
             "started": local_time(run["started_at"]), "duration": duration(run["duration_seconds"]),
         }
-        for stream in ("deals", "contacts"):
+        for stream in registry().names:
             counts = stream_counts(run, stream)
             row[f"{stream} fetched/inserted/updated/deleted/rejected"] = "/".join(
                 str(counts[key]) for key in ("fetched", "inserted", "updated", "deleted", "rejected"))

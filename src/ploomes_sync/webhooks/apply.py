@@ -26,10 +26,10 @@ from typing import Any
 
 import psycopg
 
-from ploomes_sync import streams, warehouse
+from ploomes_sync import warehouse
 from ploomes_sync.config import SyncConfig
 from ploomes_sync.hooks.ploomes import PloomesHook
-from ploomes_sync.streams import Stream
+from ploomes_sync.streams import Stream, registry
 from ploomes_sync.tasks.errors import MassDeletionRefused
 from ploomes_sync.tasks.extract import read_into_stage
 from ploomes_sync.tasks.reconcile import deletion_guard
@@ -39,7 +39,6 @@ from ploomes_sync.warehouse.inbox import Event
 log = logging.getLogger(__name__)
 
 IDS_PER_REQUEST = 40  # keeps the URL of a read by Id well under 2,000 characters
-STREAM_ORDER = ("contacts", "deals")  # customers first: a deal's customer is there when it lands
 # Outcomes recorded per event.
 CURRENT, REJECTED, DELETED, ABSENT, HELD = ("current", "rejected", "deleted", "not in Ploomes",
                                              "deletion refused")
@@ -136,10 +135,10 @@ def apply_batch(events: Sequence[Event], batch_id: str, *, hook: PloomesHook, co
     outcomes: dict[tuple[str, int], str] = {}
     counts: dict[str, Counter] = {}
     refusals = []
-    for name in STREAM_ORDER:
+    for stream in registry(config.client_tag_id):  # in its order: a deal's customer lands first
+        name = stream.name
         if name not in touched:
             continue
-        stream = streams.by_name(name, config.client_tag_id)
         try:
             by_id, counts[name], refusal = _apply_stream(stream, sorted(touched[name]), batch_id, hook=hook,
                                                          conn=conn, reject_conn=reject_conn, config=config)

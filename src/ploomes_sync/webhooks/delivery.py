@@ -16,13 +16,14 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-#: Ploomes' EntityId of each stream (1 contact, 2 deal).
-ENTITY_IDS = {"contacts": 1, "deals": 2}
+from ploomes_sync.streams import registry
+
+#: Ploomes' EntityId of each stream that has webhooks (1 contact, 2 deal).
+ENTITY_IDS = {s.name: s.webhook_entity_id for s in registry() if s.webhook_entity_id is not None}
 _STREAM_OF_ID = {entity_id: stream for stream, entity_id in ENTITY_IDS.items()}
-_STREAM_OF_NAME = {
-    "contact": "contacts", "contacts": "contacts", "cliente": "contacts", "clientes": "contacts",
-    "deal": "deals", "deals": "deals", "negocio": "deals", "negocios": "deals",
-}
+_STREAM_OF_NAME = {alias: s.name for s in registry() if s.webhook_entity_id is not None
+                   for alias in (s.name, *s.webhook_names)}
+_SYNCED = " and ".join(f"{name} (EntityId {entity_id})" for name, entity_id in ENTITY_IDS.items())
 # Entities Ploomes can deliver that this version does not sync (known, so the refusal says so).
 _NOT_SYNCED = {"order": "orders (EntityId 4)", "orders": "orders (EntityId 4)", "venda": "orders (EntityId 4)",
                "vendas": "orders (EntityId 4)", "4": "orders (EntityId 4)",
@@ -51,7 +52,7 @@ def _whole_number(text: str) -> int | None:
 class Delivery:
     """One delivery: which stream and record it concerns, and the action Ploomes named."""
 
-    stream: str  # "deals" or "contacts"
+    stream: str  # the name of a stream of the registry
     record_id: int
     action: str | None
     payload: dict[str, Any]
@@ -87,11 +88,9 @@ def _stream(payload: dict[str, Any]) -> str:
         value = payload.get(key)
         known = _NOT_SYNCED.get(_plain(str(value))) if isinstance(value, str | int) else None
         if known:
-            raise NotADelivery(f"{known} deliveries are not synced: only deals (EntityId {ENTITY_IDS['deals']}) "
-                               f"and contacts (EntityId {ENTITY_IDS['contacts']}) are; remove that webhook")
+            raise NotADelivery(f"{known} deliveries are not synced: only {_SYNCED} are; remove that webhook")
     shown = {key: payload.get(key) for key in ("Entity", "EntityId") if key in payload}
-    raise NotADelivery(f"unknown or missing entity {json.dumps(shown, default=str)[:200]}: only deals "
-                       f"(EntityId {ENTITY_IDS['deals']}) and contacts (EntityId {ENTITY_IDS['contacts']}) "
+    raise NotADelivery(f"unknown or missing entity {json.dumps(shown, default=str)[:200]}: only {_SYNCED} "
                        "are synced")
 
 

@@ -21,13 +21,15 @@ from typing import Any
 from ploomes_sync.api.errors import PloomesError
 from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.settings import URL_PREFIX, WEBHOOK_CONN_ID
+from ploomes_sync.streams import registry
 from ploomes_sync.webhooks.delivery import ENTITY_IDS
 
 log = logging.getLogger(__name__)
 
 RECEIVER_PATH = f"{URL_PREFIX}/webhooks"
 MIN_KEY_LENGTH = 16
-DEAL_ONLY_ACTIONS = {"win", "won", "lose", "lost", "ganho", "ganhar", "perda", "perder", "perdido"}
+# Actions only an entity that is won and lost has (Stream.won_and_lost): not registered for the others.
+WON_AND_LOST_ACTIONS = {"win", "won", "lose", "lost", "ganho", "ganhar", "perda", "perder", "perdido"}
 ENTITY_NAMES = {entity_id: name for name, entity_id in ENTITY_IDS.items()}
 
 
@@ -91,17 +93,18 @@ def _actions(hook: PloomesHook) -> list[dict[str, Any]]:
 
 
 def wanted(actions: Iterable[dict[str, Any]]) -> dict[tuple[int, int], str]:
-    """(EntityId, ActionId) -> a label, for every action of deals and contacts."""
+    """(EntityId, ActionId) -> a label, for every action of every stream that has webhooks."""
     result = {}
+    with_webhooks = [stream for stream in registry() if stream.webhook_entity_id is not None]
     for action in actions:
         name = str(action.get("Name") or action["Id"])
         entity = action.get("EntityId")
-        for stream, entity_id in ENTITY_IDS.items():
-            if entity is not None and entity != entity_id:
+        for stream in with_webhooks:
+            if entity is not None and entity != stream.webhook_entity_id:
                 continue
-            if stream == "contacts" and entity is None and _plain(name) in DEAL_ONLY_ACTIONS:
+            if not stream.won_and_lost and entity is None and _plain(name) in WON_AND_LOST_ACTIONS:
                 continue
-            result[(entity_id, action["Id"])] = f"{stream}/{name}"
+            result[(stream.webhook_entity_id, action["Id"])] = f"{stream.name}/{name}"
     return result
 
 
