@@ -8,10 +8,10 @@ from ploomes_sync.settings import SALES_DB_CONN_ID
 
 
 def connect_warehouse(conn_id: str = SALES_DB_CONN_ID) -> Any:
-    """A new psycopg connection to the warehouse of connection ``conn_id`` (the postgres provider's)."""
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
+    """A new psycopg connection to the warehouse of connection ``conn_id`` (see ``warehouse.connection``)."""
+    from ploomes_sync.warehouse.connection import connect
 
-    return PostgresHook(postgres_conn_id=conn_id).get_conn()
+    return connect(conn_id)
 
 
 def budgeted_hook() -> Any:

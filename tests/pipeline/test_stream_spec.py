@@ -14,7 +14,7 @@ import psycopg
 
 from ploomes_sync import streams, warehouse
 from ploomes_sync.hooks.ploomes import PloomesHook
-from ploomes_sync.tasks.extract import read_into_stage
+from ploomes_sync.reads import read_into_stage
 
 MIGRATION = """
 ALTER TABLE ploomes_sync.stage_deals ADD COLUMN currency_id bigint;

@@ -2,8 +2,8 @@
 
 PgBouncer (Debian's package) runs with ``pool_mode = transaction`` and client TLS required (a
 throwaway certificate) in front of the test's PostgreSQL. The warehouse connections are made the
-way the DAG makes them, by ``PostgresHook`` from connection ``sales_db`` with the extras the README
-gives: ``{"sslmode": "require", "prepare_threshold": null}``. Two syncs end equal to the truth, also
+way the DAG makes them (``ploomes_sync.warehouse.connection``) from connection ``sales_db`` with the
+extras the README gives: ``{"sslmode": "require", "prepare_threshold": null}``. Two syncs end equal to the truth, also
 as the least-privilege login the README has Supabase users create. Without ``prepare_threshold``
 the sync still works: it never lets psycopg prepare a statement (see
 ``ploomes_sync.warehouse.connection``), which a transaction pooler would break.
@@ -117,13 +117,13 @@ def sim(api_key: str, monkeypatch: pytest.MonkeyPatch):
 
 def use_pooled_sales_db(monkeypatch: pytest.MonkeyPatch, pooler: PgBouncer, dbname: str, login: str,
                         extras: dict) -> Callable[[], psycopg.Connection]:
-    """Point connection ``sales_db`` at the pooler; return how the DAG opens it (PostgresHook)."""
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
+    """Point connection ``sales_db`` at the pooler; return how the DAG opens it."""
+    from ploomes_sync.connections import connect_warehouse
 
     monkeypatch.setenv("AIRFLOW_CONN_SALES_DB", json.dumps({
         "conn_type": "postgres", "host": "127.0.0.1", "port": pooler.port, "schema": dbname, "login": login,
         "password": APP_PASSWORD, "extra": extras}))
-    return lambda: PostgresHook(postgres_conn_id="sales_db").get_conn()
+    return connect_warehouse
 
 
 @pytest.fixture

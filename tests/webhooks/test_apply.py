@@ -11,8 +11,8 @@ import math
 import requests
 
 from ploomes_sync.config import SyncConfig
+from ploomes_sync.errors import MassDeletionRefused
 from ploomes_sync.records import parse_instant
-from ploomes_sync.tasks.errors import MassDeletionRefused
 from tests.webhooks.conftest import WebhookStack
 
 

@@ -11,8 +11,8 @@ is tested and measured is what runs. Nothing here reads Airflow's context.
     check      validate_by_year: the warehouse against what the run listed
 """
 
+from ploomes_sync.errors import MassDeletionRefused, TooManyRejects, ValidationMismatch
 from ploomes_sync.tasks.check import validate_by_year
-from ploomes_sync.tasks.errors import MassDeletionRefused, TooManyRejects, ValidationMismatch
 from ploomes_sync.tasks.extract import extract
 from ploomes_sync.tasks.listing import list_deletions, needs_listing
 from ploomes_sync.tasks.load import aggregate_customer_sales, load

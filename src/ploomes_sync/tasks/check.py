@@ -8,9 +8,9 @@ from typing import Any
 import psycopg
 
 from ploomes_sync import warehouse
+from ploomes_sync.errors import ValidationMismatch
 from ploomes_sync.plan import RunPlan
 from ploomes_sync.streams import Registry, registry
-from ploomes_sync.tasks.errors import ValidationMismatch
 
 log = logging.getLogger(__name__)
 

@@ -32,10 +32,11 @@ from ploomes_sync import warehouse
 from ploomes_sync.api.paging import id_range_filter
 from ploomes_sync.api.ratelimit import Paced
 from ploomes_sync.config import SyncConfig
+from ploomes_sync.guards import check_rejects
 from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.plan import RunPlan
+from ploomes_sync.reads import read_ended_at, read_into_stage
 from ploomes_sync.streams import Registry, Stream, registry
-from ploomes_sync.tasks.extract import check_rejects, read_ended_at, read_into_stage
 from ploomes_sync.warehouse import IdRange
 
 log = logging.getLogger(__name__)

@@ -9,29 +9,11 @@ import psycopg
 
 from ploomes_sync import warehouse
 from ploomes_sync.config import SyncConfig
+from ploomes_sync.guards import deletion_guard
 from ploomes_sync.plan import RunPlan
-from ploomes_sync.streams import Registry, Stream, registry
-from ploomes_sync.tasks.errors import MassDeletionRefused
-from ploomes_sync.warehouse.reconcile import Guard
+from ploomes_sync.streams import Registry, registry
 
 log = logging.getLogger(__name__)
-
-
-def deletion_guard(stream: Stream, config: SyncConfig, *, confirmed: bool = False) -> Guard:
-    """The mass-deletion guard of ``stream``: raises :class:`MassDeletionRefused` above the limits
-    unless ``confirmed`` (the run's ``confirm_mass_deletion``)."""
-    def guard(scope: int, judged: int, gone: int) -> None:
-        if not gone or not config.too_many_deletions(gone, scope):
-            return
-        if confirmed:
-            log.warning("Removing %s of %s rows of public.%s: above the guard, confirmed by the run's "
-                        "confirm_mass_deletion param.", gone, scope, stream.target)
-            return
-        limits = (f"more than {config.max_deletion_rows} rows, or more than {config.max_deletion_share:.0%} "
-                  f"once more than {config.deletion_guard_min_rows} would go")
-        raise MassDeletionRefused(stream.name, stream.target, gone, scope, judged, limits)
-
-    return guard
 
 
 def reconcile_deletions(plan: RunPlan, *, conn: psycopg.Connection, config: SyncConfig,

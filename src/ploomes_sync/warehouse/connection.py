@@ -1,4 +1,12 @@
-"""Transactions, advisory locks and row fetching shared by the warehouse modules.
+"""Opening warehouse connections, and the transactions, advisory locks and row fetching every
+warehouse module runs on them.
+
+Every caller opens them one way, with :func:`connect_kwargs` from an Airflow connection
+(``sales_db``): the DAGs' tasks (:func:`connect`), the API server's pool (``warehouse.pool``) and the
+triggerer's watch of the inbox. The arguments are the postgres provider's: host, port, login,
+password, the schema as the database, and every extra but those the provider itself does not
+pass to the driver (``PostgresHook.ignored_extra_options``), so an extra such as ``sslmode`` or
+``prepare_threshold`` (Supabase and its pooler) reaches every connection alike.
 
 Every public function of the package takes an open psycopg 3 connection, in autocommit mode or
 not, that is idle (no transaction in progress); it runs its work in transaction(s) of its own and
@@ -21,12 +29,37 @@ import psycopg
 from psycopg import pq, sql
 from psycopg.rows import dict_row, tuple_row
 
+from ploomes_sync.settings import SALES_DB_CONN_ID
 from ploomes_sync.warehouse.errors import ConnectionNotIdle, WarehouseError
 from ploomes_sync.warehouse.sqlfiles import load
 
 Lock = str  # a public table's name (every stream's target, "customer_sales") or "migrations"
 Query = LiteralString | sql.Composable  # fixed text, or a template filled with identifiers
 Params = Mapping[str, Any] | None
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+def connect_kwargs(connection: str | Any = SALES_DB_CONN_ID) -> dict[str, Any]:
+    """psycopg's ``connect`` arguments for an Airflow postgres connection (its id, or the connection)."""
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    if isinstance(connection, str):
+        from airflow.sdk import BaseHook
+
+        connection = BaseHook.get_connection(connection)
+    fields = {"host": connection.host, "port": connection.port, "user": connection.login,
+              "password": connection.password, "dbname": connection.schema}
+    kwargs: dict[str, Any] = {name: value for name, value in fields.items() if value is not None}
+    for name, value in connection.extra_dejson.items():  # a null stays: {"prepare_threshold": null}
+        if name not in PostgresHook.ignored_extra_options:
+            kwargs[name] = value
+    kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    return kwargs
+
+
+def connect(conn_id: str = SALES_DB_CONN_ID, **overrides: Any) -> psycopg.Connection:
+    """A new connection to the warehouse of Airflow connection ``conn_id`` (``overrides`` win)."""
+    return psycopg.connect(**{**connect_kwargs(conn_id), **overrides})
 
 
 @contextmanager

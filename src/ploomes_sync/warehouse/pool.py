@@ -2,7 +2,7 @@
 
 The webhook receiver must answer Ploomes fast, so it does not open a connection per delivery: a
 pool of a few connections (psycopg_pool) is made on first use with the arguments every caller
-uses (``warehouse.connect``), read again every minute (a changed connection replaces the pool).
+uses (``warehouse.connection``), read again every minute (a changed connection replaces the pool).
 Connections are in autocommit mode and never prepare statements (so a transaction-mode pooler
 such as Supabase's works).
 """
@@ -18,7 +18,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from ploomes_sync.settings import SALES_DB_CONN_ID
-from ploomes_sync.warehouse.connect import CONNECT_TIMEOUT_SECONDS, connect_kwargs
+from ploomes_sync.warehouse.connection import CONNECT_TIMEOUT_SECONDS, connect_kwargs
 
 REREAD_SECONDS = 60.0
 MAX_CONNECTIONS = 4

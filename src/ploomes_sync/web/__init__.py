@@ -4,5 +4,4 @@
     auth     every route but the webhook receiver requires an Airflow login allowed to read the DAG
     pages    the health page (HTML), its JSON and Prometheus twins, the chart library's script
     render   the health page's HTML: pandas tables, plotly charts, one Jinja template
-    warehouse_pool  the API server's few warehouse connections
 """

@@ -16,9 +16,9 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse, Response
 
 from ploomes_sync.settings import URL_PREFIX
+from ploomes_sync.warehouse.pool import WarehousePool
 from ploomes_sync.web.auth import login_url
 from ploomes_sync.web.pages import health_router
-from ploomes_sync.web.warehouse_pool import WarehousePool
 from ploomes_sync.webhooks.receiver import WebhookKey, receiver_router
 
 __all__ = ["URL_PREFIX", "create_app"]

@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from ploomes_sync.monitoring import metrics
 from ploomes_sync.monitoring.report import HealthReport, read_report
+from ploomes_sync.warehouse.pool import WarehousePool
 from ploomes_sync.web.auth import require_reader
-from ploomes_sync.web.warehouse_pool import WarehousePool
 
 log = logging.getLogger(__name__)
 

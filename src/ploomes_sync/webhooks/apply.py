@@ -28,11 +28,11 @@ import psycopg
 
 from ploomes_sync import warehouse
 from ploomes_sync.config import SyncConfig
+from ploomes_sync.errors import MassDeletionRefused
+from ploomes_sync.guards import deletion_guard
 from ploomes_sync.hooks.ploomes import PloomesHook
+from ploomes_sync.reads import read_into_stage
 from ploomes_sync.streams import Stream, registry
-from ploomes_sync.tasks.errors import MassDeletionRefused
-from ploomes_sync.tasks.extract import read_into_stage
-from ploomes_sync.tasks.reconcile import deletion_guard
 from ploomes_sync.warehouse import inbox
 from ploomes_sync.warehouse.inbox import Event
 

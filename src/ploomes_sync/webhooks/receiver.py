@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 
 from ploomes_sync.settings import WEBHOOK_CONN_ID
 from ploomes_sync.warehouse import inbox
-from ploomes_sync.web.warehouse_pool import WarehousePool
+from ploomes_sync.warehouse.pool import WarehousePool
 from ploomes_sync.webhooks.delivery import NotADelivery, parse
 
 log = logging.getLogger(__name__)

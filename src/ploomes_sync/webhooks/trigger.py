@@ -43,7 +43,7 @@ class InboxWatch:
         import psycopg
 
         from ploomes_sync.warehouse import inbox
-        from ploomes_sync.web.warehouse_pool import connect_kwargs
+        from ploomes_sync.warehouse.connection import connect_kwargs
 
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(**connect_kwargs(self.connection), autocommit=True, prepare_threshold=None)
