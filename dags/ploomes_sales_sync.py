@@ -167,7 +167,7 @@ def ploomes_sales_sync():
     def check_ploomes_key() -> None:
         from ploomes_sync import tasks
 
-        tasks.check_api_key(budgeted_hook())
+        tasks.check_ploomes_key(budgeted_hook())
 
     @task(pool=API_POOL, execution_timeout=TASK_TIMEOUTS["list_deletions"])
     def list_deletions(plan: dict) -> dict:

@@ -205,7 +205,7 @@ class Pipeline:
 
     def _check_key(self, run: PipelineRun) -> None:
         with self._hook(run) as hook:
-            tasks.check_api_key(hook)
+            tasks.check_ploomes_key(hook)
 
     def _load(self, stream: Stream, plan: dict[str, Any]) -> Any:
         with self.connect() as conn:

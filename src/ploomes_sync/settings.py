@@ -19,7 +19,7 @@ DEFAULT_MAX_THROTTLE_WAIT_SECONDS = 600.0  # total time a request may spend wait
 API_POOL = "ploomes_api"  # Airflow pool: how many tasks call the API at once (the budget is in the warehouse)
 API_POOL_SLOTS = 3  # the two extracts side by side, and the webhook applier
 USER_KEY_HEADER = "User-Key"  # the header that carries the API key
-PREFLIGHT_ENDPOINT = "Account"  # GET /Account?$top=1&$select=Id checks a key cheaply
+KEY_CHECK_ENDPOINT = "Account"  # GET /Account?$top=1&$select=Id checks a key cheaply
 KEY_RENEWAL_PLACE = "Administração › Integrações › Usuários de integração"  # where keys are renewed
 MAX_SERVER_MESSAGE_CHARS = 300  # how much of an error body goes into an exception message
 

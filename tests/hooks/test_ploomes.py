@@ -157,12 +157,12 @@ class TestPloomesHook:
         with pytest.raises(TypeError, match="pagesize"):
             PloomesHook(pagesize=10)
 
-    # --- preflight and count ----------------------------------------------------------------
+    # --- the key check and count ----------------------------------------------------------------
 
-    def test_preflight_sends_one_cheap_account_request(self, connect: Connect, sim: RunningSimulator) -> None:
+    def test_the_key_check_sends_one_cheap_account_request(self, connect: Connect, sim: RunningSimulator) -> None:
         connect()
 
-        PloomesHook().preflight()
+        PloomesHook().check_key()
 
         [request] = api_log(sim)
         assert request["path"] == "/Account"
@@ -383,7 +383,7 @@ class TestPloomesHook:
         hook = PloomesHook()
 
         with pytest.raises(PloomesAuthError) as raised:
-            hook.preflight()
+            hook.check_key()
 
         error = raised.value
         assert isinstance(error, AirflowFailException)
@@ -422,7 +422,7 @@ class TestPloomesHook:
         connect(password=password)
 
         with pytest.raises(PloomesAuthError, match="configured key is EMPTY") as raised:
-            PloomesHook().preflight()
+            PloomesHook().check_key()
 
         assert raised.value.key_empty is True
         assert [(entry["path"], entry["status"]) for entry in api_log(sim)] == [("/Account", 403)]
@@ -436,7 +436,7 @@ class TestPloomesHook:
         sim.admin.set_faults(schedule=[{"kind": "429", "count": 1, "path": "/Account"}])
         hook = PloomesHook()
 
-        hook.preflight()
+        hook.check_key()
 
         throttled, answered = api_log(sim)
         assert (throttled["status"], answered["status"]) == (429, 200)
@@ -452,7 +452,7 @@ class TestPloomesHook:
         sim.admin.set_faults(schedule=[{"kind": "429", "count": 3, "path": "/Account"}])
         hook = PloomesHook()
 
-        hook.preflight()
+        hook.check_key()
 
         log = api_log(sim)
         assert [entry["status"] for entry in log] == [429, 429, 429, 200]
@@ -468,7 +468,7 @@ class TestPloomesHook:
         sim.admin.set_faults(schedule=[{"kind": "429", "count": 5}])
 
         with pytest.raises(PloomesRequestError) as raised:
-            PloomesHook().preflight()
+            PloomesHook().check_key()
 
         message = str(raised.value)
         assert "429" in message and "max_throttle_wait" in message and "after 1 attempt " in message
@@ -514,7 +514,7 @@ class TestPloomesHook:
         sim.admin.set_faults(schedule=[{"kind": kind, "count": 10}])
 
         with pytest.raises(PloomesRequestError) as raised:
-            PloomesHook().preflight()
+            PloomesHook().check_key()
 
         error = raised.value
         assert error.attempts == 3 and len(api_log(sim)) == 3
@@ -528,7 +528,7 @@ class TestPloomesHook:
         sim.admin.set_faults(schedule=[{"kind": "slow", "count": 2}])
 
         with pytest.raises(PloomesRequestError, match=r"gave up after 2 attempts.*timeout of 0.2 s"):
-            PloomesHook().preflight()
+            PloomesHook().check_key()
 
     def test_a_200_without_a_value_list_is_an_invalid_answer(
         self, connect: Connect, sim: RunningSimulator
@@ -570,7 +570,7 @@ class TestPloomesHook:
         sim.admin.clear_faults()
         sim.admin.configure(api_key="a-key-that-was-revoked")
         with pytest.raises(PloomesAuthError) as refused:
-            hook.preflight()
+            hook.check_key()
 
         assert bad.value.server_message is not None and "NoSuchField" in bad.value.server_message
         assert "NoSuchField" in str(bad.value)
@@ -595,11 +595,11 @@ class TestPloomesHook:
         hook = PloomesHook()
         errors: list[PloomesError] = []
 
-        hook.preflight()
+        hook.check_key()
         list(hook.iter_pages("Deals", select=["Id"]))
         for call in (
             lambda: list(hook.iter_pages("Deals", filter="Bogus eq 1")),
-            lambda: (sim.admin.configure(api_key="rotated-key-1234567890"), hook.preflight()),
+            lambda: (sim.admin.configure(api_key="rotated-key-1234567890"), hook.check_key()),
         ):
             with pytest.raises(PloomesError) as raised:
                 call()
@@ -654,7 +654,7 @@ class TestPloomesHook:
         sim.admin.set_faults(schedule=[{"kind": "503", "count": 1, "after": 2}])
         hook = PloomesHook()
 
-        hook.preflight()
+        hook.check_key()
         pages = list(hook.iter_pages("Deals"))
 
         assert isinstance(pages[0], Page)

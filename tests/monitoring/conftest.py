@@ -50,7 +50,7 @@ def history(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         record_run(conn, "webhook__1", run_type="webhook", mode="events", hours_ago=0.5, requests=2,
                    deals={"fetched": 3, "inserted": 0, "updated": 3, "deleted": 0, "rejected": 0})
         record_run(conn, "scheduled__latest", hours_ago=0.01, requests=36, throttled=1)
-        warehouse.record_check(conn, "scheduled__latest", checks={}, year_table=[
+        warehouse.record_validation(conn, "scheduled__latest", checks={}, year_table=[
             {"year": 2024, "ploomes_deals": 10, "warehouse_deals": 10, "ploomes_won_revenue": 100.0,
              "warehouse_won_revenue": 100.0, "differing": 0, "deals_diff": 0, "revenue_diff": 0, "ok": True}])
         warehouse.stage_rejects(conn, "scheduled__latest", "deals", [("123", "Amount: not a number <b>x</b>", "{}")])

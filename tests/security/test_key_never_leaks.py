@@ -182,12 +182,12 @@ class TestTheKeyNeverLeaks:
         # Exceptions, raised the way the tasks raise them.
         exceptions = {}
         with pytest.raises(PloomesAuthError) as denied:
-            PloomesHook().preflight()
+            PloomesHook().check_key()
         exceptions["PloomesAuthError"] = denied.value
         admin.configure(api_key=api_key)
         admin.set_faults(schedule=[{"kind": "503", "count": 50}])
         with pytest.raises(PloomesRequestError) as exhausted:
-            PloomesHook(max_attempts=2).preflight()
+            PloomesHook(max_attempts=2).check_key()
         exceptions["PloomesRequestError"] = exhausted.value
         admin.clear_faults()
 
@@ -272,7 +272,7 @@ class TestTheKeyNeverLeaks:
             use_ploomes(monkeypatch, f"http://127.0.0.1:{server.server_address[1]}", api_key, max_attempts=2,
                         backoff_base=0.01, backoff_max=0.02, trust_env=False)
             with pytest.raises(PloomesAuthError) as denied:
-                PloomesHook().preflight()
+                PloomesHook().check_key()
             with pytest.raises(PloomesRequestError) as exhausted:
                 list(PloomesHook().iter_pages("Deals"))
         finally:

@@ -31,12 +31,12 @@ class TestRunHistory:
         warehouse.record_stream(conn, "run-1", "deals", deleted=2, rejected=0)
         warehouse.add_api_usage(conn, "run-1", 10, 1)
         warehouse.add_api_usage(conn, "run-1", 5, 2)
-        table = warehouse.Check("deals", compared=1, years=[{
+        table = warehouse.Validation("deals", compared=1, years=[{
             "year": 2024, "ploomes_deals": 1, "warehouse_deals": 1, "deals_diff": 0,
             "ploomes_won_revenue": Decimal("1.50"), "warehouse_won_revenue": Decimal("1.50"),
             "revenue_diff": Decimal("0.00"), "differing": 0, "ok": True,
         }])
-        warehouse.record_check(conn, "run-1", year_table=table.to_json(), checks={"deals": table.summary()})
+        warehouse.record_validation(conn, "run-1", year_table=table.to_json(), checks={"deals": table.summary()})
         warehouse.record_listing(conn, "run-1", "deals", {"method": "count", "requests": 12})
         warehouse.finish_run(conn, "run-1", status="success", watermarks_after={"deals": at(60), "contacts": at(60)})
         run = warehouse.get_run(conn, "run-1")
@@ -72,7 +72,7 @@ class TestRunHistory:
 
     def test_finishing_keeps_what_is_not_given_and_success_clears_an_old_error(self, conn):
         start(conn)
-        warehouse.record_check(conn, "run-1", year_table=[{"year": 2024, "ok": False}], checks={})
+        warehouse.record_validation(conn, "run-1", year_table=[{"year": 2024, "ok": False}], checks={})
         warehouse.finish_run(conn, "run-1", status="failed", error="validate_by_year: mismatch")
         warehouse.finish_run(conn, "run-1", status="failed", error="validate_by_year: ValidationMismatch")
         run = warehouse.get_run(conn, "run-1")

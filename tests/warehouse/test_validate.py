@@ -24,12 +24,12 @@ def sp(year: int, month: int, day: int, hour: int = 12, minute: int = 0) -> date
     return datetime(year, month, day, hour, minute, tzinfo=SAO_PAULO)
 
 
-def check(conn, deals: list[tuple], listing: list[tuple], **kwargs) -> warehouse.Check:
+def check(conn, deals: list[tuple], listing: list[tuple], **kwargs) -> warehouse.Validation:
     load(conn, "r1", deals)
-    return warehouse.check(conn, DEALS, list_ploomes(conn, "run", listing, read_started_at=READ, **kwargs))
+    return warehouse.validate(conn, DEALS, list_ploomes(conn, "run", listing, read_started_at=READ, **kwargs))
 
 
-def years(result: warehouse.Check) -> dict:
+def years(result: warehouse.Validation) -> dict:
     return {row["year"]: row for row in result.years}
 
 
@@ -101,14 +101,14 @@ class TestCheckDeals:
         load(conn, "r3", [deal(3, updated_at=BEFORE)])
         # another run lists after deal 3 was deleted in Ploomes, and archives it
         warehouse.reconcile(conn, DEALS, list_ploomes(conn, "other", [listed(1), listed(2)]), lambda *c: None)
-        result = warehouse.check(conn, DEALS, listing)
+        result = warehouse.validate(conn, DEALS, listing)
         assert result.ok and result.left_out["written_since"] == 1 and result.left_out["archived_since"] == 1
 
     def test_records_this_run_set_aside_are_left_out(self, conn):
         load(conn, "r1", [deal(1, updated_at=BEFORE), deal(2, status="won", updated_at=BEFORE)])
         listing = list_ploomes(conn, "run", [listed(1, updated_at=BEFORE)], read_started_at=READ)
         warehouse.stage_rejects(conn, "run", "deals_listing", [("2", "StatusId: got 9", "{}")])
-        result = warehouse.check(conn, DEALS, listing)
+        result = warehouse.validate(conn, DEALS, listing)
         assert result.ok and result.left_out["rejected"] == 1 and result.compared == 1
 
     def test_years_present_on_either_side_appear(self, conn):
@@ -135,7 +135,7 @@ class TestCheckDeals:
     def test_a_run_without_a_listing_raises(self, conn):
         listing = warehouse.Listing("r1", "deals", "listing", "full", now(conn), READ)
         with pytest.raises(warehouse.StageMissing):
-            warehouse.check(conn, DEALS, listing)
+            warehouse.validate(conn, DEALS, listing)
 
 
 class TestCheckRows:
@@ -143,13 +143,14 @@ class TestCheckRows:
         load(conn, "c1", [contact(1, updated_at=BEFORE), contact(2, updated_at=BEFORE)], stream=CONTACTS)
         listing = list_ploomes(conn, "run", [contact_listed(1, BEFORE), contact_listed(2, BEFORE - timedelta(1)),
                                              contact_listed(3, AFTER)], stream=CONTACTS, read_started_at=READ)
-        result = warehouse.check(conn, CONTACTS, listing)
+        result = warehouse.validate(conn, CONTACTS, listing)
         assert (result.compared, result.differing, result.left_out["changed_since"]) == (2, 1, 1)
         assert result.examples == [2] and not result.ok
 
 
 class TestReport:
-    RESULT = warehouse.Check("deals", compared=15, differing=1, left_out={"changed_since": 3}, examples=[7], years=[
+    RESULT = warehouse.Validation("deals", compared=15, differing=1, left_out={"changed_since": 3}, examples=[7],
+                                  years=[
         {"year": 2023, "ploomes_deals": 10, "warehouse_deals": 10, "deals_diff": 0,
          "ploomes_won_revenue": Decimal("1000.00"), "warehouse_won_revenue": Decimal("1000.00"),
          "revenue_diff": Decimal("0.00"), "differing": 0, "ok": True},

@@ -5,7 +5,7 @@ when empty), password = the User-Key, extras = options (see :class:`PloomesOptio
 given to the constructor win over the extras.
 
     hook = PloomesHook()
-    hook.preflight()                           # GET /Account?$top=1&$select=Id: is the key good?
+    hook.check_key()                           # GET /Account?$top=1&$select=Id: is the key good?
     for page in hook.iter_pages("Deals", filter="StatusId eq 2", select=["Id", "Amount"]):
         load(page.records)                     # pages stream; memory stays flat
     hook.count("Deals")                        # @odata.count, or None when the API won't say
@@ -269,9 +269,9 @@ class PloomesHook(BaseHook):
                 self._session = None
 
     def test_connection(self) -> tuple[bool, str]:
-        """The UI's "Test" button: the preflight request."""
+        """The UI's "Test" button: the key check."""
         try:
-            self.preflight()
+            self.check_key()
         except (PloomesError, ValueError) as exc:  # ValueError: an invalid extra
             return False, str(exc)
         return True, f"Ploomes accepted the key ({self.base_url})."
@@ -396,9 +396,9 @@ class PloomesHook(BaseHook):
 
     # --- the public API --------------------------------------------------------------------
 
-    def preflight(self) -> None:
+    def check_key(self) -> None:
         """Check the key cheaply (``GET /Account?$top=1&$select=Id``) before any real work."""
-        self.fetch(settings.PREFLIGHT_ENDPOINT, {"$top": "1", "$select": "Id"})
+        self.fetch(settings.KEY_CHECK_ENDPOINT, {"$top": "1", "$select": "Id"})
         self.log.info("Ploomes accepted the key of connection %s (%s)", self.ploomes_conn_id, self.base_url)
 
     def iter_pages(

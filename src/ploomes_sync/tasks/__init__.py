@@ -3,7 +3,7 @@
 The DAGs' tasks resolve connections and call these; tests and the benchmark call them too, so what
 is tested and measured is what runs. Nothing here reads Airflow's context.
 
-    run        migrate_schema, plan_run, check_api_key, finish_run, use_account_budget
+    run        migrate_schema, plan_run, check_ploomes_key, finish_run, use_account_budget
     extract    extract: one stream of the registry (and read_into_stage, which the listing uses)
     load       load: one stream; aggregate_customer_sales
     listing    list_deletions: which records Ploomes still has (full, or by $count)
@@ -12,19 +12,19 @@ is tested and measured is what runs. Nothing here reads Airflow's context.
 """
 
 from ploomes_sync.errors import MassDeletionRefused, TooManyRejects, ValidationMismatch
-from ploomes_sync.tasks.check import validate_by_year
 from ploomes_sync.tasks.extract import extract
 from ploomes_sync.tasks.listing import list_deletions, needs_listing
 from ploomes_sync.tasks.load import aggregate_customer_sales, load
 from ploomes_sync.tasks.reconcile import has_listing, reconcile_deletions
-from ploomes_sync.tasks.run import check_api_key, finish_run, migrate_schema, plan_run, use_account_budget
+from ploomes_sync.tasks.run import check_ploomes_key, finish_run, migrate_schema, plan_run, use_account_budget
+from ploomes_sync.tasks.validate import validate_by_year
 
 __all__ = [
     "MassDeletionRefused",
     "TooManyRejects",
     "ValidationMismatch",
     "aggregate_customer_sales",
-    "check_api_key",
+    "check_ploomes_key",
     "extract",
     "finish_run",
     "has_listing",

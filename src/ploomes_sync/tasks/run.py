@@ -32,12 +32,12 @@ def use_account_budget(hook: PloomesHook, connect: Callable[[], psycopg.Connecti
     return hook
 
 
-def check_api_key(hook: PloomesHook) -> None:
+def check_ploomes_key(hook: PloomesHook) -> None:
     """One cheap request that fails with :class:`PloomesAuthError` (no retry) when the key is refused.
 
     The DAG runs it once, before the extracts, so a bad key fails one task and sends one e-mail.
     """
-    hook.preflight()
+    hook.check_key()
 
 
 def plan_run(

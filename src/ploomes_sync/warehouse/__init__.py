@@ -20,9 +20,9 @@ from ploomes_sync.warehouse.history import (
     finish_run,
     get_run,
     get_watermarks,
-    record_check,
     record_listing,
     record_stream,
+    record_validation,
     start_run,
     warehouse_now,
 )
@@ -55,11 +55,11 @@ from ploomes_sync.warehouse.staging import (
     staged,
     staged_ids,
 )
-from ploomes_sync.warehouse.validate import Check, check
+from ploomes_sync.warehouse.validate import Validation, validate
 
 __all__ = [
     "AggregateResult",
-    "Check",
+    "Validation",
     "ConnectionNotIdle",
     "IdRange",
     "Listing",
@@ -73,7 +73,7 @@ __all__ = [
     "WarehouseError",
     "add_api_usage",
     "aggregate_customer_sales",
-    "check",
+    "validate",
     "clear_listing",
     "clear_stage",
     "drop_stage",
@@ -89,7 +89,7 @@ __all__ = [
     "migrate",
     "purge_stale_stage",
     "reconcile",
-    "record_check",
+    "record_validation",
     "record_listing",
     "record_listing_ranges",
     "record_stream",

@@ -81,11 +81,11 @@ def finish_run(
     log.info("Run %s finished: %s", run_id, status)
 
 
-def record_check(conn: psycopg.Connection, run_id: str, *, year_table: list[dict[str, Any]] | None,
+def record_validation(conn: psycopg.Connection, run_id: str, *, year_table: list[dict[str, Any]] | None,
                  checks: Mapping[str, Any]) -> None:
     """Record what the check found: the per-year table (deals) and each stream's counts."""
     with transaction(conn):
-        execute(conn, load("history/record_check.sql"), {
+        execute(conn, load("history/record_validation.sql"), {
             "run_id": run_id, "year_table": None if year_table is None else Jsonb(year_table),
             "checks": Jsonb(dict(checks))})
 

@@ -26,7 +26,7 @@ class Listing:
     run_id: str
     stream: str
     source: str  # "extract" (the stream's staging) or "listing" (its listing staging)
-    method: str  # "full", "count" or "extract"
+    method: str  # "full", "count", "extract" (the extract read them all), "ids" (the webhook applier)
     started_wh: datetime  # the warehouse's clock when it began
     read_started_at: datetime | None  # Ploomes' clock when it began
     created_from: datetime | None = None

@@ -41,7 +41,7 @@ YEAR_COLUMNS = ("year", "ploomes_deals", "warehouse_deals", "deals_diff", "ploom
 
 
 @dataclass(frozen=True)
-class Check:
+class Validation:
     """What the check of one stream found: compared records, those that differ, those left out."""
 
     stream: str
@@ -117,7 +117,7 @@ def _require_listing(conn: psycopg.Connection, stream: Stream, listing: Listing)
     require_staged(conn, stream if listing.source == "extract" else stream.listing(), listing.run_id)
 
 
-def check(conn: psycopg.Connection, stream: Stream, listing: Listing) -> Check:
+def validate(conn: psycopg.Connection, stream: Stream, listing: Listing) -> Validation:
     """The classes of the stream's records, and per São Paulo year of its year column (deals:
     ``created_at``, with the won revenue on each side) when its spec has one."""
     with transaction(conn):
@@ -125,12 +125,12 @@ def check(conn: psycopg.Connection, stream: Stream, listing: Listing) -> Check:
         rows = fetchall(conn, statement("validate/records.sql", stream, listing=listing.staging), _params(listing))
     compared, differing, left_out, examples = _counts([(cls, int(count), ex) for _, cls, count, *_, ex in rows],
                                                       listing)
-    check = Check(stream.name, compared, differing, left_out, examples,
-                  _year_table(rows) if stream.year_column else [])
-    if not check.ok:
+    result = Validation(stream.name, compared, differing, left_out, examples,
+                        _year_table(rows) if stream.year_column else [])
+    if not result.ok:
         log.warning("Run %s: %s %s differ between Ploomes and public.%s (e.g. %s)", listing.run_id, differing,
                     stream.name, stream.target, examples)
-    return check
+    return result
 
 
 def _year_table(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:

@@ -1,0 +1,28 @@
+"""The warehouse contract (``docs/warehouse.md``) as the tests read it: every ``public`` table's
+columns with their types, in one place. A new column of a stream is a line here (and its
+migration and spec), and every test that compares tables picks it up."""
+
+from __future__ import annotations
+
+# (data_type, numeric_precision, numeric_scale) of information_schema.columns
+BIGINT, TEXT, BOOL, INT = ("bigint", 64, 0), ("text", None, None), ("boolean", None, None), ("integer", 32, 0)
+TSTZ, MONEY = ("timestamp with time zone", None, None), ("numeric", 15, 2)
+
+PUBLIC = {
+    "sales": {"id": BIGINT, "customer_id": BIGINT, "title": TEXT, "deal_value": MONEY, "status": TEXT,
+              "won": BOOL, "pipeline_id": BIGINT, "stage_id": BIGINT, "owner_id": BIGINT, "created_at": TSTZ,
+              "updated_at": TSTZ, "closed_at": TSTZ, "synced_at": TSTZ},
+    "customers": {"id": BIGINT, "name": TEXT, "legal_name": TEXT, "cnpj": TEXT, "zip_code": TEXT,
+                  "is_client": BOOL, "created_at": TSTZ, "updated_at": TSTZ, "synced_at": TSTZ},
+    "customer_sales": {"customer_id": BIGINT, "customer_name": TEXT, "customer_cnpj": TEXT,
+                       "total_deals": INT, "won_deals": INT, "total_sales": INT, "total_revenue": MONEY,
+                       "average_deal_value": MONEY, "first_purchase_date": TSTZ, "last_purchase_date": TSTZ,
+                       "last_sync_at": TSTZ},
+}
+KEYS = {"sales": "id", "customers": "id", "customer_sales": "customer_id"}
+WRITTEN_AT = ("synced_at", "last_sync_at")  # when the sync wrote a row: not a value from Ploomes
+
+
+def compared(table: str) -> tuple[str, ...]:
+    """The columns of ``table`` whose values come from Ploomes (what a test compares with the truth)."""
+    return tuple(column for column in PUBLIC[table] if column not in WRITTEN_AT)
