@@ -1,6 +1,9 @@
 """The warehouse the contract demands, computed from the simulator's truth independently of the sync.
 
 Dates are parsed by PostgreSQL itself, not by the sync's parser; money is rounded with Decimal.
+The columns are the contract's (``tests.support.contract``); a deal or contact column this module
+has no rule of its own for is read from the field its spec names, by the contract's type (so a new
+plain field needs no line here).
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ from typing import Any
 
 import psycopg
 
+from ploomes_sync.streams import Stream
+from tests.support.contract import MONEY, PUBLIC, TSTZ, compared
+from tests.support.streams import CONTACTS, DEALS
+
 STATUS = {1: "open", 2: "won", 3: "lost"}
 CLIENT_TAG = 40006184
-SALES_COLUMNS = ("id", "customer_id", "title", "deal_value", "status", "won", "pipeline_id", "stage_id",
-                 "owner_id", "created_at", "updated_at", "closed_at")
-CUSTOMER_COLUMNS = ("id", "name", "legal_name", "cnpj", "zip_code", "is_client", "created_at", "updated_at")
-CUSTOMER_SALES_COLUMNS = ("customer_id", "customer_name", "customer_cnpj", "total_deals", "won_deals",
-                          "total_sales", "total_revenue", "average_deal_value", "first_purchase_date",
-                          "last_purchase_date")
+SALES_COLUMNS = compared("sales")
+CUSTOMER_COLUMNS = compared("customers")
+CUSTOMER_SALES_COLUMNS = compared("customer_sales")
 
 
 def _instants(conn: psycopg.Connection, values: list[str | None]) -> list[Any]:
@@ -35,6 +39,22 @@ def _money(value: Any) -> Decimal | None:
     return Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+def _by_type(conn: psycopg.Connection, stream: Stream, records: list[dict], known: set[str]) -> list[dict]:
+    """Per record, the columns of ``stream``'s table with no rule of their own: its field, by type."""
+    table = PUBLIC[stream.target]
+    rest = [column for column in stream.columns if column.name not in known and column.name in table]
+    out: list[dict] = [{} for _ in records]
+    for column in rest:
+        values = [record.get(column.fields[0]) for record in records]
+        if table[column.name] == TSTZ:
+            values = _instants(conn, values)
+        elif table[column.name] == MONEY:
+            values = [_money(value) for value in values]
+        for row, value in zip(out, values, strict=True):
+            row[column.name] = value
+    return out
+
+
 def expected_sales(conn: psycopg.Connection, deals: list[dict]) -> dict[int, dict]:
     created = _instants(conn, [d["CreateDate"] for d in deals])
     updated = _instants(conn, [d["LastUpdateDate"] for d in deals])
@@ -48,6 +68,8 @@ def expected_sales(conn: psycopg.Connection, deals: list[dict]) -> dict[int, dic
             "stage_id": deal.get("StageId"), "owner_id": deal.get("OwnerId"),
             "created_at": c, "updated_at": u, "closed_at": f,
         }
+    for deal, rest in zip(deals, _by_type(conn, DEALS, deals, set(next(iter(out.values()), {}))), strict=True):
+        out[deal["Id"]].update(rest)
     return out
 
 
@@ -72,6 +94,9 @@ def expected_customers(conn: psycopg.Connection, contacts: list[dict], client_ta
             "is_client": any(t.get("TagId") == client_tag for t in tags),
             "created_at": c, "updated_at": u,
         }
+    for contact, rest in zip(contacts, _by_type(conn, CONTACTS, contacts, set(next(iter(out.values()), {}))),
+                             strict=True):
+        out[contact["Id"]].update(rest)
     return out
 
 

@@ -28,14 +28,14 @@ def deal(id: int, **fields: Any) -> tuple:
               "updated_at": T0, "closed_at": None}
     values.update(fields)
     values.setdefault("won", values["status"] == "won")
-    return tuple(values[column] for column in DEALS.column_names)
+    return tuple(values.get(column) for column in DEALS.column_names)  # a column without a default: null
 
 
 def contact(id: int, **fields: Any) -> tuple:
     values = {"id": id, "name": f"Contact {id}", "legal_name": f"Contact {id} Ltda", "cnpj": "12345678000190",
               "zip_code": "01310100", "is_client": False, "created_at": T0, "updated_at": T0}
     values.update(fields)
-    return tuple(values[column] for column in CONTACTS.column_names)
+    return tuple(values.get(column) for column in CONTACTS.column_names)  # a column without a default: null
 
 
 def listed(id: int, **fields: Any) -> tuple:

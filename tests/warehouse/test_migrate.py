@@ -13,29 +13,13 @@ import pytest
 
 from ploomes_sync import streams, warehouse
 from ploomes_sync.warehouse.migrate import discover
+from tests.support.contract import BIGINT, KEYS, PUBLIC, TEXT
 
 from .factories import deal, stage
 
-ALL = ["0001_sync_schema", "0002_conform_helpers", "0003_public_sales", "0004_public_customers",
-       "0005_public_customer_sales", "0006_streams_listings_budget",
-       "0007_webhook_inbox_and_alerts", "0008_read_ended_at"]
-
-# (data_type, numeric_precision, numeric_scale) per column, from information_schema.
-BIGINT, TEXT, BOOL, TSTZ, INT = ("bigint", 64, 0), ("text", None, None), ("boolean", None, None), \
-    ("timestamp with time zone", None, None), ("integer", 32, 0)
-MONEY = ("numeric", 15, 2)
-CONTRACT = {
-    "sales": {"id": BIGINT, "customer_id": BIGINT, "title": TEXT, "deal_value": MONEY, "status": TEXT,
-              "won": BOOL, "pipeline_id": BIGINT, "stage_id": BIGINT, "owner_id": BIGINT, "created_at": TSTZ,
-              "updated_at": TSTZ, "closed_at": TSTZ, "synced_at": TSTZ},
-    "customers": {"id": BIGINT, "name": TEXT, "legal_name": TEXT, "cnpj": TEXT, "zip_code": TEXT,
-                  "is_client": BOOL, "created_at": TSTZ, "updated_at": TSTZ, "synced_at": TSTZ},
-    "customer_sales": {"customer_id": BIGINT, "customer_name": TEXT, "customer_cnpj": TEXT,
-                       "total_deals": INT, "won_deals": INT, "total_sales": INT, "total_revenue": MONEY,
-                       "average_deal_value": MONEY, "first_purchase_date": TSTZ, "last_purchase_date": TSTZ,
-                       "last_sync_at": TSTZ},
-}
-KEYS = {"sales": "id", "customers": "id", "customer_sales": "customer_id"}
+# The migration files as they lie in the folder (read here, not through discover(), which is tested)
+ALL = sorted(path.stem for path in (Path(__file__).parents[2] / "include" / "sql" / "migrations").glob("*.sql"))
+CONTRACT = PUBLIC
 
 
 def columns(conn: psycopg.Connection, table: str, schema: str = "public") -> dict[str, tuple]:
@@ -142,6 +126,11 @@ class TestFreshDatabase:
             "has_function_privilege(%s, 'ploomes_sync.conform_table(text, jsonb)', 'EXECUTE')",
             [dashboard_role, dashboard_role]).fetchone()
         assert (usage, execute) == (False, False)
+
+    def test_the_ledger_holds_exactly_the_migration_files(self, fresh):
+        warehouse.migrate(fresh)
+        ledger = fresh.execute("SELECT version, name FROM ploomes_sync.schema_migrations ORDER BY version").fetchall()
+        assert [f"{version:04d}_{name}" for version, name in ledger] == ALL
 
     def test_migrating_again_is_a_no_op(self, fresh):
         warehouse.migrate(fresh)
