@@ -1,10 +1,11 @@
 """A real Airflow 3 "standalone" on loopback, for the demo and the end-to-end tests, and a REST client.
 
-:class:`AirflowStandalone` is a context manager that runs, in a given ``AIRFLOW_HOME`` with a given
-environment, what ``airflow standalone`` runs: the metadata database migration (SQLite), then the
-API server, the scheduler (LocalExecutor), the dag-processor and the triggerer, with the simple auth
-manager and its generated ``admin`` password. It starts the four components itself instead of
-calling ``airflow standalone`` because the latter cannot be kept on loopback: it starts the
+:class:`AirflowStandalone` is a context manager that runs, in a given ``AIRFLOW_HOME`` with a
+given environment, what ``airflow standalone`` runs: the metadata database migration (SQLite
+unless the environment sets ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``; the demo and the tests use
+PostgreSQL), then the API server, the scheduler (LocalExecutor), the dag-processor and the
+triggerer, with the simple auth manager and its generated ``admin`` password. It starts the four
+components itself instead of calling ``airflow standalone`` because the latter cannot be kept on loopback: it starts the
 scheduler and the triggerer with their log servers, which always bind every interface on the fixed
 ports 8793 and 8794 (no setting changes the address). Here they run with ``--skip-serve-logs``
 (every log is a local file anyway) and the API server binds ``127.0.0.1`` on the port given.
@@ -231,7 +232,7 @@ class _LogPump:
 
 
 class AirflowStandalone:
-    """Airflow's four components on loopback in ``home`` (SQLite metadata, LocalExecutor).
+    """Airflow's four components on loopback in ``home`` (LocalExecutor; SQLite metadata by default).
 
     ``env`` is added to the environment :func:`standalone_env` builds (connections, variables, any
     ``AIRFLOW__`` setting). ``port`` defaults to 8080 when free, else any free port. The log of every

@@ -1,9 +1,10 @@
 """``make demo``: the whole sync on this machine, in one command, on loopback only.
 
 Starts the Ploomes simulator, a warehouse, an SMTP server that catches the alert e-mails and Airflow
-(standalone: SQLite, LocalExecutor), unpauses the DAG, triggers one run through the REST API, waits
-for it while printing its tasks' states, then prints the per-year table of that run next to the
-simulator's own truth (MATCH or MISMATCH) and the UI's address and login. Airflow then keeps running
+(LocalExecutor, its metadata in PostgreSQL as in production), unpauses the DAG, triggers one run
+through the REST API, waits for it while printing its tasks' states, then prints the per-year
+table of that run next to the simulator's own truth (MATCH or MISMATCH) and the UI's address and
+login. Airflow then keeps running
 until Ctrl-C; ``--once`` stops everything after the run instead (exit 1 on failure or mismatch).
 """
 
@@ -38,7 +39,7 @@ from ploomes_devkit.airflow_standalone import (
     AirflowStandalone,
     free_port,
 )
-from ploomes_devkit.postgres import LOCAL_SERVER_URL, admin_server, create_database, drop_database
+from ploomes_devkit.postgres import LOCAL_SERVER_URL, admin_server, create_database, drop_database, sqlalchemy_url
 from ploomes_devkit.simulator_process import SimulatorError, SimulatorProcess
 from ploomes_sync.settings import API_POOL, API_POOL_SLOTS, DAG_ID, WEBHOOK_DAG_ID, WEBHOOK_SETUP_DAG_ID
 
@@ -144,24 +145,33 @@ def describe_url(url: str) -> str:
 
 
 @contextlib.contextmanager
-def warehouse(console: Console) -> Iterator[str]:
-    """``SALES_DB_URL`` when set; else a fresh database (on 127.0.0.1:5432 or a throwaway server)."""
+def fresh_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A new database on the server of ``admin_url``, dropped on exit."""
+    url = create_database(admin_url, prefix=prefix)
+    try:
+        yield url
+    finally:
+        with contextlib.suppress(psycopg.Error):
+            drop_database(admin_url, url)
+
+
+def server_described(admin_url: str) -> str:
+    return ("the PostgreSQL already running at 127.0.0.1:5432" if admin_url == LOCAL_SERVER_URL
+            else f"a throwaway PostgreSQL started for the demo ({describe_url(admin_url)})")
+
+
+@contextlib.contextmanager
+def warehouse(console: Console, admin_url: str) -> Iterator[str]:
+    """``SALES_DB_URL`` when set; else a fresh database on the demo's server (``admin_url``)."""
     given = os.environ.get("SALES_DB_URL")
     if given:
         console.step(f"warehouse   SALES_DB_URL ({describe_url(given)})")
         yield given
         return
-    with admin_server() as admin_url:
-        url = create_database(admin_url, prefix="ploomes_demo")
-        where = ("the PostgreSQL already running at 127.0.0.1:5432" if admin_url == LOCAL_SERVER_URL
-                 else f"a throwaway PostgreSQL started for the demo ({describe_url(admin_url)})")
-        console.step(f"warehouse   fresh database {urlsplit(url).path.lstrip('/')} on {where}; "
-                     "dropped on exit")
-        try:
-            yield url
-        finally:
-            with contextlib.suppress(psycopg.Error):
-                drop_database(admin_url, url)
+    with fresh_database(admin_url, "ploomes_demo") as url:
+        console.step(f"warehouse   fresh database {urlsplit(url).path.lstrip('/')} on "
+                     f"{server_described(admin_url)}; dropped on exit")
+        yield url
 
 
 def postgres_connection(url: str) -> dict[str, Any]:
@@ -411,7 +421,11 @@ def _demo(stack: contextlib.ExitStack, options: DemoOptions, console: Console) -
 
     sim = stack.enter_context(SimulatorProcess(deals=options.deals, log_path=workdir / "simulator.log"))
     console.step(f"simulator   {sim.url}  ({options.deals:,} deals; 120 requests/min, like the real API)")
-    db_url = stack.enter_context(warehouse(console))
+    admin_url = stack.enter_context(admin_server())
+    db_url = stack.enter_context(warehouse(console, admin_url))
+    # Airflow's own metadata in PostgreSQL, as in production: on SQLite the API server and the
+    # scheduler lock each other out, and the backfill dialog meets "database is locked"
+    metadata_url = stack.enter_context(fresh_database(admin_url, "ploomes_demo_airflow"))
     inbox = stack.enter_context(smtp_inbox(console))
     console.step(f"SMTP        127.0.0.1:{inbox.port}  (alert e-mails to {ALERT_RECIPIENTS} land here)")
 
@@ -425,6 +439,7 @@ def _demo(stack: contextlib.ExitStack, options: DemoOptions, console: Console) -
             "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "ploomes-sync@demo.local",
                       "retry_limit": 0, "timeout": 10}}),
         "AIRFLOW_VAR_PLOOMES_SYNC_ALERT_EMAILS": ALERT_RECIPIENTS,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlalchemy_url(metadata_url),
     }
     port = options.port or free_port(DEFAULT_PREFERRED_PORT)
     env["AIRFLOW_CONN_PLOOMES_WEBHOOK"] = json.dumps({  # the simulator delivers to this Airflow
@@ -434,7 +449,8 @@ def _demo(stack: contextlib.ExitStack, options: DemoOptions, console: Console) -
     fallback = options.port is None and airflow.port != DEFAULT_PREFERRED_PORT
     busy = f"; port {DEFAULT_PREFERRED_PORT} is taken" if fallback else ""
     console.step(f"Airflow     starting on {airflow.url} "
-                 f"(AIRFLOW_HOME {shown(home)}; SQLite, LocalExecutor{busy})")
+                 f"(AIRFLOW_HOME {shown(home)}; metadata in database {urlsplit(metadata_url).path.lstrip('/')}, "
+                 f"LocalExecutor{busy})")
     stack.enter_context(airflow)
     console.step("Airflow     API server, scheduler, dag-processor and triggerer are healthy")
 

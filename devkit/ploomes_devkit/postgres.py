@@ -20,7 +20,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 
@@ -111,6 +111,14 @@ def admin_server(url: str | None = None) -> Iterator[str]:
     else:
         with throwaway_server() as started:
             yield started
+
+
+def sqlalchemy_url(db_url: str) -> str:
+    """The SQLAlchemy URL (psycopg2 driver) of a libpq URL, for Airflow's metadata database."""
+    parts = psycopg.conninfo.conninfo_to_dict(db_url)
+    login = quote(parts.get("user", "postgres"), safe="") + (
+        f":{quote(parts['password'], safe='')}" if parts.get("password") else "")
+    return f"postgresql+psycopg2://{login}@{parts['host']}:{parts.get('port', 5432)}/{parts['dbname']}"
 
 
 def with_database(url: str, dbname: str) -> str:

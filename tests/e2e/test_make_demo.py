@@ -70,6 +70,9 @@ def test_make_demo_once_runs_the_sync_and_prints_match(db_url: str, tmp_path: Pa
     assert "s later (run ploomes_webhook_apply)" in output, output[-6000:]
     assert "/plugin/ploomes-sync-health" in output
     assert (workdir / "airflow.log").stat().st_size > 0
+    # Airflow's metadata in PostgreSQL, as in production (SQLite locks the API server out of backfills)
+    assert "metadata in database ploomes_demo_airflow_" in output
+    assert not list((workdir / "airflow").glob("*.db")), "the demo's Airflow made a SQLite database"
 
     assert not processes_with_home(workdir / "airflow"), "the demo left Airflow processes behind"
     with psycopg.connect(db_url) as conn:

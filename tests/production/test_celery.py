@@ -20,10 +20,9 @@ import pytest
 
 from ploomes_devkit.airflow_standalone import AirflowStandalone, ExtraProcess, free_port
 from ploomes_devkit.demo import postgres_connection
-from ploomes_devkit.postgres import create_database, drop_database
+from ploomes_devkit.postgres import create_database, drop_database, sqlalchemy_url
 from ploomes_devkit.simulator_process import SimulatorProcess
 from ploomes_sync.settings import API_POOL
-from tests.support.airflow_stack import sqlalchemy_url
 from tests.support.truth import assert_warehouse_equals_truth
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import psycopg
 
 from ploomes_devkit.airflow_standalone import AirflowClient, AirflowStandalone, free_port
 from ploomes_devkit.demo import postgres_connection
-from ploomes_devkit.postgres import create_database, drop_database
+from ploomes_devkit.postgres import create_database, drop_database, sqlalchemy_url
 from ploomes_devkit.simulator_process import SimulatorProcess
 from tests.support.smtp import Mailbox, smtp_server
 
@@ -105,14 +104,6 @@ class E2EStack:
 
 
 WEBHOOK_KEY = "test-key-e2e-webhook-5a9c3e7b1d"
-
-
-def sqlalchemy_url(db_url: str) -> str:
-    """The SQLAlchemy URL (psycopg2 driver) of a libpq URL, for Airflow's metadata database."""
-    parts = psycopg.conninfo.conninfo_to_dict(db_url)
-    login = quote(parts.get("user", "postgres"), safe="") + (
-        f":{quote(parts['password'], safe='')}" if parts.get("password") else "")
-    return f"postgresql+psycopg2://{login}@{parts['host']}:{parts.get('port', 5432)}/{parts['dbname']}"
 
 
 @contextlib.contextmanager
