@@ -23,6 +23,7 @@ from ploomes_sync.api.errors import (
     PloomesBadRequestError,
     PloomesError,
     PloomesRequestError,
+    PloomesServerError,
 )
 from ploomes_sync.hooks.ploomes import Page, PloomesHook, RequestStats
 from tests.support.pacing import most_in_any_window
@@ -553,6 +554,16 @@ class TestPloomesHook:
         assert "NoSuchField" in str(raised.value) and "answered 400" in str(raised.value)
         assert not isinstance(raised.value, AirflowFailException)
         assert len(api_log(sim)) == 1
+
+    def test_a_failed_write_names_its_own_method_not_get(self, connect: Connect, sim: RunningSimulator) -> None:
+        connect()
+        sim.admin.set_faults(schedule=[{"kind": "503", "count": 1, "after": 0, "path": "/Webhooks"}])
+        with pytest.raises(PloomesServerError) as failed:
+            PloomesHook().write("POST", "Webhooks", {"EntityId": 2, "ActionId": 2, "CallbackUrl": "https://x"})
+        assert str(failed.value).startswith(f"POST {sim.url}/Webhooks answered 503")
+        with pytest.raises(PloomesBadRequestError) as refused:
+            PloomesHook().write("DELETE", "Webhooks(999999)")
+        assert f"DELETE {sim.url}/Webhooks(999999) answered 404" in str(refused.value)
 
     @pytest.mark.parametrize("shape", ["odata", "aspnet", "value"])
     def test_every_error_shape_seen_in_the_wild_reaches_the_message(

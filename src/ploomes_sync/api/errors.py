@@ -117,9 +117,11 @@ class PloomesRequestError(PloomesError):
     """A request still failed when its retries ran out (5xx, timeout, dropped connection, bad JSON, 429s)."""
 
     def __init__(
-        self, url: str, attempts: int, cause: str, *, status: int | None = None, throttled: int = 0
+        self, url: str, attempts: int, cause: str, *, status: int | None = None, throttled: int = 0,
+        method: str = "GET",
     ) -> None:
         self.url = url
+        self.method = method
         self.attempts = attempts
         self.cause = cause
         self.status = status
@@ -127,7 +129,7 @@ class PloomesRequestError(PloomesError):
         tries = f"{attempts} attempt" + ("s" if attempts != 1 else "")
         throttled_note = f" ({throttled} answered 429)" if throttled else ""
         super().__init__(
-            f"Ploomes request failed: GET {url} gave up after {tries}{throttled_note}. Last failure: {cause}."
+            f"Ploomes request failed: {method} {url} gave up after {tries}{throttled_note}. Last failure: {cause}."
         )
 
 
@@ -162,11 +164,11 @@ class PloomesTransientError(PloomesError):
 class PloomesServerError(PloomesTransientError):
     """The API answered with a 5xx status."""
 
-    def __init__(self, status: int, url: str, server_message: str | None = None) -> None:
+    def __init__(self, status: int, url: str, server_message: str | None = None, method: str = "GET") -> None:
         self.status = status
         self.url = url
         self.server_message = server_message
-        super().__init__(f"GET {url} answered {status}.{_said(server_message)}")
+        super().__init__(f"{method} {url} answered {status}.{_said(server_message)}")
 
 
 class PloomesThrottledError(PloomesTransientError):
@@ -174,18 +176,18 @@ class PloomesThrottledError(PloomesTransientError):
 
     status = 429
 
-    def __init__(self, url: str, retry_after: float | None = None) -> None:
+    def __init__(self, url: str, retry_after: float | None = None, method: str = "GET") -> None:
         self.url = url
         self.retry_after = retry_after
         asked = f"Retry-After {retry_after:g} s" if retry_after is not None else "no Retry-After"
-        super().__init__(f"GET {url} answered 429 Too Many Requests ({asked}).")
+        super().__init__(f"{method} {url} answered 429 Too Many Requests ({asked}).")
 
 
 class PloomesInvalidResponseError(PloomesTransientError):
     """A 2xx answer whose body is not a JSON object with a ``value`` list."""
 
-    def __init__(self, status: int, url: str, reason: str) -> None:
+    def __init__(self, status: int, url: str, reason: str, method: str = "GET") -> None:
         self.status = status
         self.url = url
         self.reason = reason
-        super().__init__(f"GET {url} answered {status} with an invalid body: {reason}.")
+        super().__init__(f"{method} {url} answered {status} with an invalid body: {reason}.")

@@ -321,9 +321,10 @@ class PloomesHook(BaseHook):
                                    conn_id=self.ploomes_conn_id, method=method)
         if status == 429:
             self.stats.throttled += 1
-            raise PloomesThrottledError(url, retry.parse_retry_after(response.headers.get("Retry-After")))
+            raise PloomesThrottledError(url, retry.parse_retry_after(response.headers.get("Retry-After")),
+                                        method=method)
         if status >= 500:
-            raise PloomesServerError(status, url, message)
+            raise PloomesServerError(status, url, message, method=method)
         self.log.error("Ploomes answered %s to %s %s: %s", status, method, url, message or "(no message)")
         raise PloomesBadRequestError(status, url, message, method=method)
 
@@ -459,7 +460,8 @@ class PloomesHook(BaseHook):
         try:
             return json.loads(response.content)
         except ValueError as exc:
-            raise PloomesInvalidResponseError(response.status_code, readable_url(prepared.url), "not JSON") from exc
+            raise PloomesInvalidResponseError(response.status_code, readable_url(prepared.url), "not JSON",
+                                              method=prepared.method or method) from exc
 
     def count(self, endpoint: str, filter: str | None = None) -> int | None:
         """``@odata.count`` of ``endpoint`` matching ``filter``; None when the API does not answer it."""
