@@ -24,8 +24,8 @@ import functools
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 from urllib.parse import unquote_plus
 
@@ -129,7 +129,8 @@ OPTION_NAMES = tuple(spec.name for spec in fields(PloomesOptions))
 
 @dataclass
 class RequestStats:
-    """Counters of one hook, for logs and run history (waits in seconds)."""
+    """Counters of one hook, for logs and run history (waits in seconds). The reader's threads
+    change them side by side: every change goes through :meth:`add` or :meth:`answered`, under a lock."""
 
     requests: int = 0  # sent, retries included
     pages: int = 0  # non-empty pages handed to the caller
@@ -144,10 +145,29 @@ class RequestStats:
     # the latest Date header of its answers: no record it read was changed after it (whole seconds)
     last_answer_date: datetime | None = None
     last_latency_seconds: float | None = None  # how long the latest answer took
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **amounts: float) -> None:
+        """Add to counters (``requests=1``, ``backoff_wait_seconds=2.5``, ...)."""
+        with self._lock:
+            for name, amount in amounts.items():
+                setattr(self, name, getattr(self, name) + amount)
+
+    def answered(self, date: datetime | None, elapsed: timedelta) -> None:
+        """An answer came back after ``elapsed``, with ``date`` in its Date header (None: no header)."""
+        with self._lock:
+            self.last_latency_seconds = elapsed.total_seconds()
+            if date is None:
+                return
+            if self.first_answer_date is None:
+                self.first_answer_date = date - elapsed
+            if self.last_answer_date is None or date > self.last_answer_date:
+                self.last_answer_date = date
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
-        data = asdict(self)
+        with self._lock:
+            data = {spec.name: getattr(self, spec.name) for spec in fields(self) if not spec.name.startswith("_")}
         for name in ("first_answer_date", "last_answer_date"):
             value = data[name]
             data[name] = value.isoformat() if value else None
@@ -290,10 +310,10 @@ class PloomesHook(BaseHook):
     def send(self, prepared: PreparedRequest, cancel: threading.Event | None = None) -> Response:
         """Wait for the limiter, then send once (no retry here)."""
         session, options = self.session, self._options()
-        self.stats.limiter_wait_seconds += self.limiter.acquire(cancel)
+        self.stats.add(limiter_wait_seconds=self.limiter.acquire(cancel))
         if cancel is not None and cancel.is_set():
             raise ReadCancelled("read cancelled")
-        self.stats.requests += 1
+        self.stats.add(requests=1)
         self.log.debug("%s %s", prepared.method, readable_url(prepared.url))
         environment = session.merge_environment_settings(
             prepared.url, proxies={}, stream=False, verify=session.verify, cert=None
@@ -303,15 +323,10 @@ class PloomesHook(BaseHook):
     def check_response(self, response: Response) -> None:
         """Raise the error that fits a non-2xx status (see ``ploomes_sync.api.errors``)."""
         status = response.status_code
-        self.stats.last_latency_seconds = response.elapsed.total_seconds()
         if 200 <= status < 300:
-            answered = _answer_date(response)
-            if answered is not None:
-                if self.stats.first_answer_date is None:
-                    self.stats.first_answer_date = answered - response.elapsed
-                if self.stats.last_answer_date is None or answered > self.stats.last_answer_date:
-                    self.stats.last_answer_date = answered
+            self.stats.answered(_answer_date(response), response.elapsed)
             return
+        self.stats.answered(None, response.elapsed)
         url = readable_url(response.request.url if response.request else response.url)
         method = (response.request.method if response.request else None) or "GET"
         message = self._server_message(response)
@@ -320,7 +335,7 @@ class PloomesHook(BaseHook):
             raise PloomesAuthError(status, url, key_empty=self.key_empty, server_message=message,
                                    conn_id=self.ploomes_conn_id, method=method)
         if status == 429:
-            self.stats.throttled += 1
+            self.stats.add(throttled=1)
             raise PloomesThrottledError(url, retry.parse_retry_after(response.headers.get("Retry-After")),
                                         method=method)
         if status >= 500:
@@ -371,8 +386,7 @@ class PloomesHook(BaseHook):
     def _on_retry(self, url: str, retry_state: tenacity.RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         wait = retry_state.upcoming_sleep
-        self.stats.retries += 1
-        self.stats.backoff_wait_seconds += wait
+        self.stats.add(retries=1, backoff_wait_seconds=wait)
         if isinstance(exc, PloomesThrottledError):
             self.limiter.penalize(wait)  # every request of this budget waits it out, not this one alone
             self.log.warning("Throttled by Ploomes (429, %s): waiting %.2f s before attempt %s of GET %s",
@@ -437,8 +451,7 @@ class PloomesHook(BaseHook):
         for page in reader:
             total += len(page.records)
             pages += 1
-            self.stats.pages += 1
-            self.stats.records += len(page.records)
+            self.stats.add(pages=1, records=len(page.records))
             if page.number % 10 == 1 or reader.count is not None and total >= reader.count:
                 self.log.info("%s: page %s, %s records so far%s; %s requests, %s throttled (429)", name,
                               page.number, total, f" of {reader.count}" if reader.count is not None else "",
