@@ -2,7 +2,8 @@
 
 The form is declared here (``conn-fields``, ``ui-field-behaviour``), the way Airflow 3.2+ reads
 it, so the UI needs no import of the hook and no web-form libraries. Every option of
-:class:`ploomes_sync.hooks.ploomes.PloomesOptions` has a field.
+:class:`ploomes_sync.hooks.ploomes.PloomesOptions` has a field, and its JSON schema is the one the
+hook checks the connection's extras (and its arguments) against.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from typing import Any
 from ploomes_sync import settings
 
 
-def _number(label: str, description: str, default: float, *, integer: bool = False, minimum: float = 0,
-            maximum: float | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": ["integer" if integer else "number", "null"], "minimum": minimum,
-                              "default": default}
-    if maximum is not None:
-        schema["maximum"] = maximum
+def _number(label: str, description: str, default: float, *, integer: bool = False, minimum: float | None = 0,
+            exclusive_minimum: float | None = None, maximum: float | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": ["integer" if integer else "number", "null"], "default": default}
+    for key, value in (("minimum", minimum), ("exclusiveMinimum", exclusive_minimum), ("maximum", maximum)):
+        if value is not None:
+            schema[key] = value
     return {"label": label, "description": description, "schema": schema}
 
 
@@ -25,7 +26,7 @@ CONN_FIELDS: dict[str, Any] = {
     "requests_per_minute": _number(
         "Requests per minute", "The account-wide API budget the sync may spend (every key and app of the "
         "account shares 120); lower it to leave room for other integrations.",
-        settings.DEFAULT_REQUESTS_PER_MINUTE, integer=True, minimum=1),
+        settings.DEFAULT_REQUESTS_PER_MINUTE, minimum=None, exclusive_minimum=0),
     "page_size": _number(
         "Page size", f"Records asked per request; the API never returns more than {settings.MAX_PAGE_SIZE}.",
         settings.DEFAULT_PAGE_SIZE, integer=True, minimum=1, maximum=settings.MAX_PAGE_SIZE),
@@ -34,7 +35,7 @@ CONN_FIELDS: dict[str, Any] = {
         "cut into Id ranges read side by side), so the API's latency does not set the pace.",
         settings.DEFAULT_MAX_IN_FLIGHT, integer=True, minimum=1, maximum=32),
     "timeout": _number("Timeout (s)", "Seconds to wait for one answer before retrying.",
-                       settings.DEFAULT_TIMEOUT_SECONDS, minimum=1),
+                       settings.DEFAULT_TIMEOUT_SECONDS, minimum=None, exclusive_minimum=0),
     "max_attempts": _number("Attempts", "Attempts of one request failing with a 5xx, a timeout, a dropped "
                             "connection or an invalid body.", settings.DEFAULT_MAX_ATTEMPTS, integer=True, minimum=1),
     "backoff_base": _number("Backoff base (s)", "First wait between attempts; it doubles each time.",
@@ -43,8 +44,8 @@ CONN_FIELDS: dict[str, Any] = {
     "max_throttle_wait": _number(
         "429 budget (s)", "Seconds one request may spend waiting out 429 answers before it fails.",
         settings.DEFAULT_MAX_THROTTLE_WAIT_SECONDS),
-    "verify": {"label": "Verify TLS", "description": "Check the API's certificate (leave on).",
-               "schema": {"type": ["boolean", "null"], "default": True}},
+    "verify": {"label": "Verify TLS", "description": "Check the API's certificate (leave on), or the path "
+               "of a CA bundle to check it with.", "schema": {"type": ["boolean", "string", "null"], "default": True}},
     "trust_env": {"label": "Use proxy settings", "description": "Honour HTTPS_PROXY and similar variables.",
                   "schema": {"type": ["boolean", "null"], "default": True}},
 }

@@ -154,6 +154,21 @@ class TestPloomesHook:
 
         assert {f"extra__ploomes__{name}" for name in OPTION_NAMES} <= set(widgets), "every option has a field"
 
+    @pytest.mark.parametrize(("option", "value", "says"), [
+        ("max_in_flight", 33, "at most 32"), ("max_in_flight", 0, "at least 1"), ("timeout", 0, "more than 0"),
+        ("requests_per_minute", -1, "more than 0"), ("max_attempts", 1.5, "whole number"),
+        ("backoff_base", -0.1, "at least 0"), ("trust_env", "maybe", "true or false"),
+        ("verify", 5, "a CA bundle's path"),
+    ])
+    def test_options_are_checked_against_the_connection_forms_schema(self, connect: Connect, option, value,
+                                                                     says) -> None:
+        from ploomes_sync.provider import CONN_FIELDS
+
+        connect()
+        assert option in CONN_FIELDS  # the one schema: the form's
+        with pytest.raises(ValueError, match=f"argument '{option}' must .*{says}"):
+            PloomesHook(**{option: value}).get_conn()
+
     def test_an_unknown_option_is_refused_by_name(self) -> None:
         with pytest.raises(TypeError, match="pagesize"):
             PloomesHook(pagesize=10)

@@ -49,6 +49,7 @@ from ploomes_sync.api.errors import (
 from ploomes_sync.api.paging import select_with_key
 from ploomes_sync.api.ratelimit import Limiter, shared_limiter
 from ploomes_sync.api.reader import Page, PageReader, ReadCancelled, odata_count
+from ploomes_sync.provider import CONN_FIELDS
 
 __all__ = ["Page", "PloomesHook", "PloomesOptions", "RequestStats"]
 
@@ -80,31 +81,36 @@ class PloomesOptions:
                 raw, origin = extra.get(spec.name), f"extra {spec.name!r} of connection {conn_id!r}"
             if raw is None or raw == "":
                 continue
+            if spec.name == "page_size" and _number(raw, int, origin) > settings.MAX_PAGE_SIZE:
+                raw = settings.MAX_PAGE_SIZE  # the API never serves more: asking for more is harmless
             values[spec.name] = _checked(spec.name, raw, origin)
-        if values.get("page_size", 0) > settings.MAX_PAGE_SIZE:
-            values["page_size"] = settings.MAX_PAGE_SIZE  # the API never serves more
         return cls(**values)
 
 
-_INTEGERS = frozenset({"page_size", "max_attempts", "max_in_flight"})
-_POSITIVE = frozenset({"requests_per_minute", "page_size", "timeout", "max_attempts", "max_in_flight"})
-_BOOLEANS = frozenset({"trust_env"})
+def _truth(raw: Any) -> bool | None:
+    if isinstance(raw, bool):
+        return raw
+    return {"true": True, "false": False}.get(raw.lower()) if isinstance(raw, str) else None
 
 
 def _checked(name: str, raw: Any, origin: str) -> Any:
-    if name == "verify":
-        if isinstance(raw, bool) or (isinstance(raw, str) and raw):
-            return {"true": True, "false": False}.get(str(raw).lower(), raw) if isinstance(raw, str) else raw
-        raise ValueError(f"{origin} must be true, false or a CA bundle's path, got {raw!r}")
-    if name in _BOOLEANS:
-        if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str) and raw.lower() in ("true", "false"):
-            return raw.lower() == "true"
-        raise ValueError(f"{origin} must be true or false, got {raw!r}")
-    value = _number(raw, int if name in _INTEGERS else float, origin)
-    if value < 0 or (name in _POSITIVE and value == 0):
-        raise ValueError(f"{origin} must be {'positive' if name in _POSITIVE else '>= 0'}, got {raw!r}")
+    """``raw`` as the option's JSON schema in ``ploomes_sync.provider`` (the connection form's) allows it."""
+    schema = CONN_FIELDS[name]["schema"]
+    types = set(schema["type"]) - {"null"}
+    if "boolean" in types and _truth(raw) is not None:
+        return _truth(raw)
+    if "string" in types and isinstance(raw, str) and raw.strip():
+        return raw
+    if "boolean" in types:
+        allowed = "true, false or a CA bundle's path" if "string" in types else "true or false"
+        raise ValueError(f"{origin} must be {allowed}, got {raw!r}")
+    value = _number(raw, int if "integer" in types else float, origin)
+    if "minimum" in schema and value < schema["minimum"]:
+        raise ValueError(f"{origin} must be at least {schema['minimum']}, got {raw!r}")
+    if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+        raise ValueError(f"{origin} must be more than {schema['exclusiveMinimum']}, got {raw!r}")
+    if "maximum" in schema and value > schema["maximum"]:
+        raise ValueError(f"{origin} must be at most {schema['maximum']}, got {raw!r}")
     return value
 
 
