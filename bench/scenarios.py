@@ -39,8 +39,8 @@ class HookTracker:
     def before(self, task: str) -> None:
         self._current.task = task
 
-    def __call__(self) -> PloomesHook:
-        hook = PloomesHook()
+    def __call__(self, **arguments: Any) -> PloomesHook:
+        hook = PloomesHook(**arguments)
         self.hooks.append((getattr(self._current, "task", None) or "unknown", hook))
         return hook
 
@@ -220,7 +220,8 @@ def webhooks(spec: Spec) -> dict[str, Any]:
     key = f"bench-webhook-{random.Random(spec['seed']).getrandbits(64):016x}"
 
     admin.configure(rate_limit=0, latency_seconds=0.0)  # the initial load, as fast as it goes
-    initial = Pipeline(db_url, hook_factory=lambda: PloomesHook(requests_per_minute=1_000_000)).run()
+    fast = lambda **arguments: PloomesHook(requests_per_minute=1_000_000, **arguments)  # noqa: E731
+    initial = Pipeline(db_url, hook_factory=fast).run()
     if initial.status != "success":
         raise RuntimeError(f"the initial sync failed: {initial.failed}")
     admin.configure(rate_limit=spec["requests_per_minute"], latency_seconds=spec["latency"],
@@ -231,7 +232,7 @@ def webhooks(spec: Spec) -> dict[str, Any]:
 
     def apply_once(run_id: str) -> None:
         with connect() as conn, connect() as reject_conn:
-            apply_pending(hook=tasks.use_account_budget(PloomesHook(), connect), conn=conn, reject_conn=reject_conn,
+            apply_pending(hook=PloomesHook(limiter=tasks.account_budget(connect)), conn=conn, reject_conn=reject_conn,
                           config=SyncConfig(), run_id=run_id, dag_id="ploomes_webhook_apply")
 
     rng = random.Random(spec["seed"])

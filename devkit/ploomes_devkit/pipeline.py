@@ -61,18 +61,19 @@ class PipelineRun:
 class Pipeline:
     """The DAG's task sequence against one warehouse and one Ploomes endpoint.
 
-    ``hook_factory`` builds a fresh :class:`PloomesHook` per API task, as a worker would;
+    ``hook_factory`` builds a fresh :class:`PloomesHook` per API task, as a worker would (given
+    ``limiter=``, the account's budget in the warehouse, unless ``shared_budget`` is false);
     ``before`` is called with a task's name just before it runs (tests inject faults there).
     ``parallel_extracts`` runs the two extracts side by side, as the DAG does. ``connect`` opens
-    the warehouse connections (default: ``psycopg.connect(db_url)``), e.g. as the DAG does, through
-    ``PostgresHook`` and connection ``sales_db``.
+    the warehouse connections (default: ``psycopg.connect(db_url)``), e.g. as the DAG does, from
+    connection ``sales_db``.
     """
 
     def __init__(
         self,
         db_url: str,
         *,
-        hook_factory: Callable[[], PloomesHook] = PloomesHook,
+        hook_factory: Callable[..., PloomesHook] = PloomesHook,
         config: SyncConfig | None = None,
         before: Callable[[str], None] | None = None,
         parallel_extracts: bool = True,
@@ -189,19 +190,15 @@ class Pipeline:
     @contextmanager
     def _hook(self, run: PipelineRun) -> Iterator[PloomesHook]:
         """A fresh hook for one API task; its requests count towards the run's, even when it fails."""
-        hook = self.hook_factory()
-        if self.shared_budget:
-            tasks.use_account_budget(hook, self._connect)
+        hook = self.hook_factory(limiter=tasks.account_budget(self._connect)) if self.shared_budget \
+            else self.hook_factory()
         try:
             yield hook
         finally:
             with self._lock:
                 run.api_requests += hook.stats.requests
                 run.api_throttled += hook.stats.throttled
-            limiter = getattr(hook, "_limiter", None)
-            close = getattr(getattr(limiter, "limiter", limiter), "close", None)
-            if close is not None:
-                close()
+            hook.close()
 
     def _check_key(self, run: PipelineRun) -> None:
         with self._hook(run) as hook:

@@ -19,4 +19,4 @@ def budgeted_hook() -> Any:
     from ploomes_sync import tasks
     from ploomes_sync.hooks.ploomes import PloomesHook
 
-    return tasks.use_account_budget(PloomesHook(), connect_warehouse)
+    return PloomesHook(limiter=tasks.account_budget(connect_warehouse))

@@ -31,8 +31,8 @@ def _injected(sim: RunningSimulator) -> Counter[str]:
 def _recording_pipeline(db_url: str) -> tuple[Pipeline, list[PloomesHook]]:
     hooks: list[PloomesHook] = []
 
-    def factory() -> PloomesHook:
-        hooks.append(PloomesHook())
+    def factory(**arguments: Any) -> PloomesHook:
+        hooks.append(PloomesHook(**arguments))
         return hooks[-1]
 
     return Pipeline(db_url, hook_factory=factory, config=CONFIG), hooks

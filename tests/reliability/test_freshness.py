@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -27,8 +28,8 @@ from tests.reliability.harness import CONFIG, assert_converged, connection_json,
 class MeddlingHook(PloomesHook):
     """Changes Ploomes (updates, deletions, creations) once the deals extract has read a few pages."""
 
-    def __init__(self, sim: RunningSimulator, after_pages: int) -> None:
-        super().__init__()
+    def __init__(self, sim: RunningSimulator, after_pages: int, **arguments: Any) -> None:
+        super().__init__(**arguments)
         self.sim, self.after_pages, self.seen, self.changed = sim, after_pages, 0, None
 
     def send(self, prepared: PreparedRequest, cancel=None) -> Response:
@@ -54,8 +55,8 @@ def test_back_to_back_runs_with_changes_during_the_first_read_end_equal_to_ploom
     run_ok(Pipeline(db_url, config=CONFIG), db_url, sim.admin, "baseline")
     hooks: list[MeddlingHook] = []
 
-    def meddling() -> PloomesHook:
-        hooks.append(MeddlingHook(sim, after_pages=3))
+    def meddling(**arguments: Any) -> PloomesHook:
+        hooks.append(MeddlingHook(sim, after_pages=3, **arguments))
         return hooks[-1]
 
     sim.admin.mutate(updates=10, seed=1)  # so the first run has pages to read

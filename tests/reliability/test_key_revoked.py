@@ -8,6 +8,8 @@ as transient, the simulator would see more than one rejected request and the tes
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 from requests import PreparedRequest, Response
@@ -24,8 +26,8 @@ REVOKED = "revoked-key-0000000000000000000000"
 class RevokingHook(PloomesHook):
     """A hook whose ``page``-th request to ``endpoint`` finds the key revoked (by the simulator's admin)."""
 
-    def __init__(self, sim: RunningSimulator, endpoint: str, page: int) -> None:
-        super().__init__()
+    def __init__(self, sim: RunningSimulator, endpoint: str, page: int, **arguments: Any) -> None:
+        super().__init__(**arguments)
         self.sim, self.endpoint, self.page, self.seen = sim, endpoint, page, 0
 
     def send(self, prepared: PreparedRequest, cancel=None) -> Response:
@@ -56,7 +58,8 @@ def test_key_revoked_mid_extract_fails_fast_writes_nothing_and_converges_once_re
     before = snapshot(db_url)
     sim.admin.clear_requests()
 
-    revoking = Pipeline(db_url, config=CONFIG, hook_factory=lambda: RevokingHook(sim, endpoint, page=3))
+    revoking = Pipeline(db_url, config=CONFIG,
+                        hook_factory=lambda **arguments: RevokingHook(sim, endpoint, page=3, **arguments))
     failure = run_fails(revoking, "revoked", PloomesAuthError)
     failure.failed = run_status(db_url, "revoked")["error"] or ""
 

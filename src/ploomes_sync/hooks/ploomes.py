@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -47,13 +47,14 @@ from ploomes_sync.api.errors import (
     server_message,
 )
 from ploomes_sync.api.paging import select_with_key
-from ploomes_sync.api.ratelimit import Limiter, shared_limiter
+from ploomes_sync.api.ratelimit import Limiter, Paced, shared_limiter
 from ploomes_sync.api.reader import Page, PageReader, ReadCancelled, odata_count
 from ploomes_sync.provider import CONN_FIELDS
 
 __all__ = ["Page", "PloomesHook", "PloomesOptions", "RequestStats"]
 
 REDACTED = "***"
+LimiterFactory = Callable[[str, float], Limiter]  # (the account's base URL, requests a minute) -> its limiter
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,7 @@ class PloomesHook(BaseHook):
     conn_type = "ploomes"
     hook_name = "Ploomes"
 
-    def __init__(self, ploomes_conn_id: str = default_conn_name, *, limiter: Limiter | None = None,
+    def __init__(self, ploomes_conn_id: str = default_conn_name, *, limiter: LimiterFactory | None = None,
                  **options: Any) -> None:
         super().__init__()
         unknown = set(options) - set(OPTION_NAMES)
@@ -218,7 +219,8 @@ class PloomesHook(BaseHook):
             raise TypeError(f"Unknown PloomesHook options {sorted(unknown)}; known: {list(OPTION_NAMES)}")
         self.ploomes_conn_id = ploomes_conn_id
         self._overrides = options
-        self._limiter = limiter
+        self._make_limiter = limiter or shared_limiter
+        self._limiter: Limiter | None = None
         self.stats = RequestStats()
         self.options: PloomesOptions | None = None
         self.base_url = ""
@@ -259,8 +261,8 @@ class PloomesHook(BaseHook):
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.options.max_in_flight + 2)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        if self._limiter is None:
-            self._limiter = shared_limiter(self.base_url, self.options.requests_per_minute)
+        if self._limiter is None:  # requests_per_minute: connection -> options -> this one limiter
+            self._limiter = self._make_limiter(self.base_url, self.options.requests_per_minute)
         return session
 
     @property
@@ -278,9 +280,18 @@ class PloomesHook(BaseHook):
         assert self._limiter is not None
         return self._limiter
 
-    def set_limiter(self, limiter: Limiter) -> None:
-        """Wait for ``limiter`` from now on (e.g. the account-wide budget kept in the warehouse)."""
-        self._limiter = limiter
+    def paced(self, share: float) -> PloomesHook:
+        """A hook on the same connection whose requests spend at most ``share`` of this one's budget
+        (this hook is left as it is; both count into the same :attr:`stats`)."""
+        budget = self.limiter  # reads the connection
+        sibling = object.__new__(type(self))  # the same connection, session, counters and (a subclass's) state
+        sibling.__dict__.update(self.__dict__, _limiter=Paced(budget, share))
+        return sibling
+
+    @property
+    def page_size(self) -> int:
+        """Records asked per request (the connection is read on first use)."""
+        return self._options().page_size
 
     def _options(self) -> PloomesOptions:
         self.session  # noqa: B018 (reads the connection)
@@ -288,11 +299,16 @@ class PloomesHook(BaseHook):
         return self.options
 
     def close(self) -> None:
-        """Close the session's connections; the next request opens a new session."""
+        """Close the session's connections and the limiter's (a budget kept in the warehouse holds
+        one); the next request opens them anew."""
         with self._lock:
             if self._session is not None:
                 self._session.close()
                 self._session = None
+            close_limiter = getattr(self._limiter, "close", None)
+            self._limiter = None
+        if close_limiter is not None:
+            close_limiter()
 
     def test_connection(self) -> tuple[bool, str]:
         """The UI's "Test" button: the key check."""

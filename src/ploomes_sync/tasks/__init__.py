@@ -3,7 +3,7 @@
 The DAGs' tasks resolve connections and call these; tests and the benchmark call them too, so what
 is tested and measured is what runs. Nothing here reads Airflow's context.
 
-    run        migrate_schema, plan_run, check_ploomes_key, finish_run, use_account_budget
+    run        migrate_schema, plan_run, check_ploomes_key, finish_run, account_budget
     extract    extract: one stream of the registry (and read_into_stage, which the listing uses)
     load       load: one stream; aggregate_customer_sales
     listing    list_deletions: which records Ploomes still has (full, or by $count)
@@ -16,7 +16,7 @@ from ploomes_sync.tasks.extract import extract
 from ploomes_sync.tasks.listing import list_deletions, needs_listing
 from ploomes_sync.tasks.load import aggregate_customer_sales, load
 from ploomes_sync.tasks.reconcile import has_listing, reconcile_deletions
-from ploomes_sync.tasks.run import check_ploomes_key, finish_run, migrate_schema, plan_run, use_account_budget
+from ploomes_sync.tasks.run import account_budget, check_ploomes_key, finish_run, migrate_schema, plan_run
 from ploomes_sync.tasks.validate import validate_by_year
 
 __all__ = [
@@ -34,6 +34,6 @@ __all__ = [
     "needs_listing",
     "plan_run",
     "reconcile_deletions",
-    "use_account_budget",
+    "account_budget",
     "validate_by_year",
 ]

@@ -30,7 +30,6 @@ import psycopg
 
 from ploomes_sync import warehouse
 from ploomes_sync.api.paging import id_range_filter
-from ploomes_sync.api.ratelimit import Paced
 from ploomes_sync.config import SyncConfig
 from ploomes_sync.guards import check_rejects
 from ploomes_sync.hooks.ploomes import PloomesHook
@@ -98,7 +97,7 @@ def list_stream(stream: Stream, plan: RunPlan, method: str, *, hook: PloomesHook
     counted_requests = 0
     highest = warehouse.max_id(conn, stream)
     if method == "count" and highest is not None:
-        search = CountSearch(stream, hook, conn, leaf_rows=(hook.options or hook._options()).page_size)
+        search = CountSearch(stream, hook, conn, leaf_rows=hook.page_size)
         total = search.ploomes_count(None, highest)
         if total is None:
             log.info("%s: Ploomes does not answer $count: listing every record instead", stream.name)
@@ -147,12 +146,12 @@ def list_deletions(plan: RunPlan, *, hook: PloomesHook, conn: psycopg.Connection
     """List every stream of the registry whose listing this run makes itself (not its extract); what
     each did. The hook's requests are paced to ``listing_budget_share`` of its budget.
     """
-    hook.set_limiter(Paced(hook.limiter, config.listing_budget_share))
+    paced = hook.paced(config.listing_budget_share)  # the same counters, a share of the same budget
     done = {}
     for stream in streams or registry(config.client_tag_id):
         method = plan.listing(stream.name)
         if method in LISTED_BY_THE_TASK:
-            done[stream.name] = list_stream(stream, plan, method, hook=hook, conn=conn, reject_conn=reject_conn,
+            done[stream.name] = list_stream(stream, plan, method, hook=paced, conn=conn, reject_conn=reject_conn,
                                             config=config)
     return done
 

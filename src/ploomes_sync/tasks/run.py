@@ -11,7 +11,7 @@ import psycopg
 
 from ploomes_sync import warehouse
 from ploomes_sync.config import SyncConfig
-from ploomes_sync.hooks.ploomes import PloomesHook
+from ploomes_sync.hooks.ploomes import LimiterFactory, PloomesHook
 from ploomes_sync.plan import RunPlan, make_plan
 from ploomes_sync.streams import Registry, registry
 from ploomes_sync.warehouse.budget import WarehouseBudget
@@ -25,11 +25,10 @@ def migrate_schema(conn: psycopg.Connection) -> list[str]:
     return applied
 
 
-def use_account_budget(hook: PloomesHook, connect: Callable[[], psycopg.Connection]) -> PloomesHook:
-    """Make ``hook`` wait for the account's budget kept in the warehouse (shared by every process)."""
-    options = hook.options or hook._options()  # reads the connection
-    hook.set_limiter(WarehouseBudget(connect, hook.base_url, options.requests_per_minute))
-    return hook
+def account_budget(connect: Callable[[], psycopg.Connection]) -> LimiterFactory:
+    """The limiter of a hook built with ``PloomesHook(limiter=account_budget(connect))``: the account's
+    budget kept in the warehouse, shared by every process (at the connection's requests_per_minute)."""
+    return lambda account, requests_per_minute: WarehouseBudget(connect, account, requests_per_minute)
 
 
 def check_ploomes_key(hook: PloomesHook) -> None:
