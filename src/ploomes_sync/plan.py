@@ -108,7 +108,7 @@ class RunPlan:
         if self.mode == "range":
             return self.created_from
         since = [plan.since for plan in self.streams.values()]
-        return None if not since or None in since else min(s for s in since if s is not None)
+        return None if not since or None in since else min(since)  # type: ignore[type-var]
 
 
 def _as_date(value: Any, name: str) -> date | None:

@@ -249,17 +249,11 @@ class Registry:
     def __iter__(self) -> Iterator[Stream]:
         return iter(self.streams)
 
-    def __len__(self) -> int:
-        return len(self.streams)
-
     def __getitem__(self, name: str) -> Stream:
         for stream in self.streams:
             if stream.name == name:
                 return stream
         raise KeyError(f"Unknown stream {name!r}; the registry holds {', '.join(self.names)}")
-
-    def __contains__(self, name: object) -> bool:
-        return any(stream.name == name for stream in self.streams)
 
     @property
     def names(self) -> tuple[str, ...]:

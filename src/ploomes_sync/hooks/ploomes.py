@@ -98,8 +98,9 @@ def _checked(name: str, raw: Any, origin: str) -> Any:
     """``raw`` as the option's JSON schema in ``ploomes_sync.provider`` (the connection form's) allows it."""
     schema = CONN_FIELDS[name]["schema"]
     types = set(schema["type"]) - {"null"}
-    if "boolean" in types and _truth(raw) is not None:
-        return _truth(raw)
+    truth = _truth(raw) if "boolean" in types else None
+    if truth is not None:
+        return truth
     if "string" in types and isinstance(raw, str) and raw.strip():
         return raw
     if "boolean" in types:

@@ -73,8 +73,9 @@ def _stream(payload: dict[str, Any]) -> str:
             return _STREAM_OF_ID[value]
         if isinstance(value, str):
             text = value.strip()
-            if _whole_number(text) in _STREAM_OF_ID:
-                return _STREAM_OF_ID[int(text)]
+            number = _whole_number(text)
+            if number in _STREAM_OF_ID:
+                return _STREAM_OF_ID[number]
             if _plain(text) in _STREAM_OF_NAME:
                 return _STREAM_OF_NAME[_plain(text)]
         if isinstance(value, dict):  # {"Id": 2, "Name": "Deal"}
