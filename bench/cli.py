@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="600 deals, rate and pause scaled by 10: seconds in all (what make test runs)")
     parser.add_argument("--latencies", type=lambda text: tuple(float(v) for v in text.split(",")), default=None,
                         help="seconds the API takes to answer, one rate-limited full sync each (default 0,0.5,1,2)")
+    parser.add_argument("--skip-reader-features", action="store_true",
+                        help="leave out the runs without each reader refinement (4 rate-limited syncs)")
     parser.add_argument("--skip-baseline", action="store_true", help="leave out the old cron (5+ minutes at 30,000)")
     parser.add_argument("--repeat", type=int, default=None,
                         help="run each unlimited full sync N times (fresh database each) and report the fastest")
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     plan = (BenchPlan.tiny() if args.tiny else BenchPlan.default()).with_options(
         sizes=args.sizes, reference_deals=args.reference, run_baseline=False if args.skip_baseline else None,
-        repeat=args.repeat, latencies=args.latencies)
+        repeat=args.repeat, latencies=args.latencies, features=False if args.skip_reader_features else None)
     started_at, began = datetime.now(UTC), time.monotonic()
 
     def progress(message: str) -> None:

@@ -4,7 +4,8 @@ Order, for each size: the full sync with no limit; then, on its warehouse, three
 after 300 updates, 6 creations and 5 deletions each: one that finds deletions by ``$count`` (the
 usual run), one that lists every record (the daily full listing), and one against an API that does
 not answer ``$count`` (it lists every record, paced). For the reference size then: the full sync at
-120 requests a minute with the API answering after each latency of the plan, the freshness of
+120 requests a minute with the API answering after each latency of the plan (and without each of
+the reader's refinements at some of them), the freshness of
 changes delivered by webhook, and the old cron.
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from bench.plan import BenchPlan, contacts_for, pages
+from bench.plan import BenchPlan, Latency, contacts_for, pages
 from bench.verify import verify_warehouse
 from bench.worker import API_KEY_ENV
 from ploomes_devkit.postgres import create_database, drop_database
@@ -91,16 +92,17 @@ class BenchRunner:
             return
         sim.admin.configure(rate_limit=plan.requests_per_minute)
         try:
-            for latency in plan.latencies:
-                sim.admin.configure(latency_seconds=latency)
+            for latency, without in plan.latency_runs:
+                sim.admin.configure(**latency.simulator())
                 try:
                     with self._database() as db_url:
                         self._scenario(sim, db_url, "latency",
-                                       f"full sync at {plan.requests_per_minute}/min, answers after {latency:g} s, "
-                                       f"{deals:,} deals", deals, contacts, plan.requests_per_minute,
-                                       latency=latency, measure_reading=True)
+                                       f"full sync at {plan.requests_per_minute}/min, answers after {latency.label}"
+                                       + (f", reader without {without}" if without else "") + f", {deals:,} deals",
+                                       deals, contacts, plan.requests_per_minute, latency=latency.seconds,
+                                       latency_label=latency.label, without=without, measure_reading=True)
                 finally:
-                    sim.admin.configure(latency_seconds=0.0)
+                    sim.admin.configure(**Latency(0.0).simulator())
             if plan.run_baseline:
                 with self._database() as db_url:
                     self._scenario(sim, db_url, "baseline",

@@ -53,8 +53,13 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     })
     began = time.perf_counter()
     from bench import scenarios  # imports Airflow: counted in the RSS after imports, not in the timings
+    from ploomes_sync.api.reader import PageReader
 
     imported = {"import_seconds": time.perf_counter() - began, "rss_after_import_mb": current_rss_mb()}
+    if spec.get("without"):  # a reader refinement turned off, to measure what it buys
+        if not isinstance(getattr(PageReader, spec["without"], None), bool):
+            raise ValueError(f"PageReader has no refinement {spec['without']!r} to turn off")
+        setattr(PageReader, spec["without"], False)
     cpu_before = time.process_time()
     result = scenarios.SCENARIOS[spec["kind"]]({**spec, "api_key": api_key})
     result["worker_cpu_seconds"] = time.process_time() - cpu_before  # all threads, verification excluded

@@ -37,8 +37,8 @@ class TestTinyBench:
 
     def test_every_scenario_ran(self, report: dict) -> None:
         kinds = sorted(entry["kind"] for entry in report["scenarios"])
-        assert kinds == ["baseline", "full", "latency", "latency", "six_hourly", "six_hourly", "six_hourly",
-                         "webhooks"]
+        assert kinds == ["baseline", "full", "latency", "latency", "latency", "latency", "six_hourly", "six_hourly",
+                         "six_hourly", "webhooks"]  # latency: 0 s, 0.05 s, uneven, uneven without a refinement
         assert not [entry for entry in report["scenarios"] if "error" in entry or "skipped" in entry]
 
     def test_every_scenario_left_the_warehouse_equal_to_the_truth(self, report: dict) -> None:
@@ -83,7 +83,9 @@ class TestTinyBench:
 
     def test_the_latency_sweep_measures_the_reading_against_the_floor(self, report: dict) -> None:
         sweep = [e for e in report["scenarios"] if e["kind"] == "latency"]
-        assert [e["latency"] for e in sweep] == list(self.PLAN.latencies)
+        assert [(e["latency_label"], e["without"]) for e in sweep] == [
+            ("0 s", None), ("0.05 s", None), ("0.06 s + up to 0.2 s, 3% at 0.48 s", None),
+            ("0.06 s + up to 0.2 s, 3% at 0.48 s", "by_position")]
         for entry in sweep:
             assert entry["floor_requests"] == 3 and entry["floor_seconds"] > 0  # 600 deals, 40 contacts
             assert entry["reading"]["requests"] >= entry["floor_requests"] and entry["reading_vs_floor"] > 0

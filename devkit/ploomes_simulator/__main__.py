@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds every API answer waits")
     parser.add_argument("--latency-jitter", type=float, default=0.0,
                         help="up to this many seconds more, at random, per answer")
+    parser.add_argument("--latency-tail-percent", type=float, default=0.0,
+                        help="share of answers, at random, that take --latency-tail-seconds instead")
+    parser.add_argument("--latency-tail-seconds", type=float, default=0.0, help="see --latency-tail-percent")
     parser.add_argument("--dated-ahead-percent", type=float, default=0.0,
                         help="share of records generated with a LastUpdateDate days after the API's clock")
     parser.add_argument("--error-shape", choices=ERROR_SHAPES, default="odata",
@@ -84,6 +87,8 @@ def main(argv: list[str] | None = None) -> None:
         slow_seconds=args.slow_seconds,
         latency_seconds=args.latency,
         latency_jitter_seconds=args.latency_jitter,
+        latency_tail_percent=args.latency_tail_percent,
+        latency_tail_seconds=args.latency_tail_seconds,
         dated_ahead_percent=args.dated_ahead_percent,
         error_shape=args.error_shape,
         host=args.host,

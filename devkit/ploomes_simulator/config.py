@@ -25,6 +25,8 @@ RUNTIME_SETTINGS: dict[str, tuple[type, ...]] = {
     "slow_seconds": (int, float),
     "latency_seconds": (int, float),
     "latency_jitter_seconds": (int, float),
+    "latency_tail_percent": (int, float),
+    "latency_tail_seconds": (int, float),
     "max_page_size": (int,),
     "hidden_deals_percent": (int,),
     "ignored_options": (str,),
@@ -56,7 +58,9 @@ class SimulatorConfig:
     auth_status: int = 403
     slow_seconds: float = DEFAULT_SLOW_SECONDS
     latency_seconds: float = 0.0  # every API answer waits this long ...
-    latency_jitter_seconds: float = 0.0  # ... plus a uniform random part up to this
+    latency_jitter_seconds: float = 0.0  # ... plus a uniform random part up to this,
+    latency_tail_percent: float = 0.0  # ... except this share of answers, drawn at random,
+    latency_tail_seconds: float = 0.0  # ... which take this long instead (an uneven API's slow tail)
     max_page_size: int = 300  # a larger $top is cut to this, silently (as the API is reported to)
     hidden_deals_percent: int = 0  # the API hides this share of deals (a key that lost permissions)
     # This share of the generated deals and contacts carry a LastUpdateDate days after the API's
@@ -121,9 +125,10 @@ def validate_settings(settings: dict[str, Any]) -> None:
         unknown = set(ignored_option_names(settings.get(name, ""))) - IGNORABLE_OPTIONS
         if unknown:
             raise ValueError(f"{name} may name {sorted(IGNORABLE_OPTIONS)}, not {sorted(unknown)}")
-    for name in ("slow_seconds", "latency_seconds", "latency_jitter_seconds", "webhook_delay_seconds"):
+    for name in ("slow_seconds", "latency_seconds", "latency_jitter_seconds", "latency_tail_seconds",
+                 "webhook_delay_seconds"):
         if settings.get(name, 0) < 0:
             raise ValueError(f"{name} must not be negative")
-    for name in ("webhook_drop_percent", "webhook_duplicate_percent"):
+    for name in ("webhook_drop_percent", "webhook_duplicate_percent", "latency_tail_percent"):
         if not 0 <= settings.get(name, 0) <= 100:
             raise ValueError(f"{name} must be between 0 and 100")

@@ -169,11 +169,14 @@ class SimulatorState:
         return response
 
     def _wait_latency(self) -> None:
-        """The configured latency, plus its random jitter, before any API answer goes out."""
+        """The configured latency, plus its random jitter (or, for the tail's share, the tail's), before
+        any API answer goes out."""
         settings = self.settings
         delay = settings.latency_seconds
-        if settings.latency_jitter_seconds:
-            with self._lock:
+        with self._lock:
+            if settings.latency_tail_percent and self._latency_rng.random() * 100 < settings.latency_tail_percent:
+                delay = settings.latency_tail_seconds
+            elif settings.latency_jitter_seconds:
                 delay += self._latency_rng.uniform(0, settings.latency_jitter_seconds)
         if delay > 0:
             time.sleep(delay)

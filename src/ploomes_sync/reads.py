@@ -13,14 +13,14 @@ from typing import Any
 import psycopg
 
 from ploomes_sync import warehouse
-from ploomes_sync.hooks.ploomes import PloomesHook
+from ploomes_sync.hooks.ploomes import PloomesHook, ReadClock
 from ploomes_sync.streams import Stream
 
 log = logging.getLogger(__name__)
 
 # The Date of an answer has whole seconds, and the page it carries was read just before it was
 # sent: a read is taken to have begun this much before its first answer's Date (less the time
-# that answer took, see RequestStats.first_answer_date).
+# that answer took, see ReadClock.asked_at).
 CLOCK_MARGIN = timedelta(seconds=2)
 
 
@@ -35,6 +35,7 @@ def read_into_stage(
     after: int | None = None,
     upto: int | None = None,
     fallback_started_at: datetime | None = None,
+    clock: ReadClock | None = None,
 ) -> dict[str, Any]:
     """Read ``stream``'s records matching ``filter_`` (Id in ``(after, upto]``) into its staging.
 
@@ -42,8 +43,10 @@ def read_into_stage(
     ``ploomes_sync.rejects`` with their reason, both committed every few pages. Returns the counts
     and ``read_started_at``: Ploomes' clock when the read began (its first answer's Date less that
     answer's time and a margin; else the latest LastUpdateDate read; else ``fallback_started_at``), and
-    ``read_ended_at`` (see :func:`read_ended_at`).
+    ``read_ended_at`` (see :func:`read_ended_at`). Several reads that make one (a listing's ranges)
+    share a ``clock``.
     """
+    clock = clock or ReadClock()
     counts: dict[str, Any] = {"fetched": 0, "rejected": 0, "rejected_without_id": 0}
     requests_before, throttled_before = hook.stats.requests, hook.stats.throttled
     updated_at = stream.column_names.index("updated_at")
@@ -51,7 +54,7 @@ def read_into_stage(
 
     def rows() -> Iterator[tuple]:
         pages = hook.iter_pages(stream.endpoint, filter=filter_, select=list(stream.select), expand=stream.expand,
-                                after=after, upto=upto)
+                                after=after, upto=upto, clock=clock)
         for page in pages:
             rejected = []
             newest = None
@@ -77,10 +80,9 @@ def read_into_stage(
     counts["staged"] = staged
     counts["api_requests"] = hook.stats.requests - requests_before
     counts["throttled"] = hook.stats.throttled - throttled_before
-    counts["read_ended_at"] = read_ended_at(hook)
-    answered = hook.stats.first_answer_date
-    if answered is not None:
-        counts["read_started_at"] = answered - CLOCK_MARGIN
+    counts["read_ended_at"] = read_ended_at(clock)
+    if clock.asked_at is not None:
+        counts["read_started_at"] = clock.asked_at - CLOCK_MARGIN
     elif latest:
         counts["read_started_at"] = latest[0]
     else:
@@ -88,8 +90,7 @@ def read_into_stage(
     return counts
 
 
-def read_ended_at(hook: PloomesHook) -> datetime | None:
-    """Ploomes' clock when the hook's latest answer left, rounded up: no record read so far was changed
-    later, so a LastUpdateDate after it is a date ahead of Ploomes' clock. None without Date headers."""
-    answered = hook.stats.last_answer_date
-    return None if answered is None else answered + CLOCK_MARGIN
+def read_ended_at(clock: ReadClock) -> datetime | None:
+    """Ploomes' clock when the read's latest answer left, rounded up: no record read was changed later,
+    so a LastUpdateDate after it is a date ahead of Ploomes' clock. None without Date headers."""
+    return None if clock.answered_at is None else clock.answered_at + CLOCK_MARGIN

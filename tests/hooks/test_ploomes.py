@@ -25,7 +25,7 @@ from ploomes_sync.api.errors import (
     PloomesRequestError,
     PloomesServerError,
 )
-from ploomes_sync.hooks.ploomes import Page, PloomesHook, RequestStats
+from ploomes_sync.hooks.ploomes import Page, PloomesHook, ReadClock, RequestStats
 from tests.support.pacing import most_in_any_window
 
 OUT_OF_WINDOW = "2099-01-01T00:00:00-03:00"  # a LastUpdateDate beyond WINDOW
@@ -842,13 +842,14 @@ class TestParallelRead:
         connect(page_size=300, max_in_flight=4, timeout=30)
         sim.admin.configure(latency_seconds=1.0, slow_seconds=2.5)
         sim.admin.set_faults(schedule=[{"kind": "slow", "count": 1, "path": "/Deals"}])
-        hook = PloomesHook()
+        clock = ReadClock()  # the sync's, handed to the read: the hook keeps no clock of its own
 
-        ids = read_ids(hook, select=["Id"])
+        ids = read_ids(PloomesHook(), select=["Id"], clock=clock)
 
         assert sorted(ids) == truth_ids(sim)
         log = api_log(sim, "/Deals")
         first_answered = min(log, key=lambda entry: entry["answered"])
         assert first_answered["query"].get("$orderby") == "Id desc"
-        assert hook.stats.first_answer_date is not None
-        assert hook.stats.first_answer_date.timestamp() <= first_answered["t"] + 0.01
+        assert clock.asked_at is not None and clock.answered_at is not None
+        assert clock.asked_at.timestamp() <= first_answered["t"] + 0.01
+        assert clock.answered_at.timestamp() >= max(entry["answered"] for entry in log) - 1  # whole seconds

@@ -127,3 +127,26 @@ class TestInjector:
         injector = FaultInjector()
         injector.configure([{"kind": "500", "count": 2, "path": "/deals/"}], None)
         assert [injector.pick(path) for path in ("/Contacts", "/Deals", "/DEALS")] == [None, "500", "500"]
+
+
+class TestLatency:
+    def test_an_uneven_latency_has_a_jitter_and_a_slow_tail(self, api: Api, sim: RunningSimulator,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+        # 0.6 s plus up to 2 s, and 30% of answers at 4.8 s instead (the delays are recorded, not slept)
+        from ploomes_simulator import state
+
+        waited: list[float] = []
+        monkeypatch.setattr(state.time, "sleep", waited.append)
+        sim.admin.configure(latency_seconds=0.6, latency_jitter_seconds=2.0, latency_tail_percent=30,
+                            latency_tail_seconds=4.8)
+        for _ in range(100):
+            assert api.get("/Deals", {"$top": 1}).status_code == 200
+
+        tail = [delay for delay in waited if delay == 4.8]
+        body = [delay for delay in waited if delay != 4.8]
+        assert len(waited) == 100 and 15 <= len(tail) <= 45
+        assert all(0.6 <= delay <= 2.6 for delay in body) and max(body) - min(body) > 1.0
+
+    def test_a_tail_share_out_of_range_is_refused(self, sim: RunningSimulator) -> None:
+        with pytest.raises(AdminError, match="latency_tail_percent"):
+            sim.admin.configure(latency_tail_percent=101)

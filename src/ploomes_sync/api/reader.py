@@ -1,38 +1,40 @@
 """One read of a Ploomes list, kept at the rate limit whatever the API's latency.
 
-Keyset paging asks for one page at a time, so on its own the API's latency, not the rate, sets the
-pace (at 1 s an answer and 2 requests a second allowed, half the budget goes unused). A
-:class:`PageReader` therefore cuts a large read into disjoint Id ranges and reads them side by
-side, each keyset-paged (see :mod:`ploomes_sync.api.paging`):
+Keyset paging (:mod:`ploomes_sync.api.paging`) asks for one page at a time, so on its own the
+API's latency, not the rate, sets the pace (at 1 s an answer and 2 requests a second allowed, half
+the budget goes unused). A :class:`PageReader` cuts a large read into disjoint Id ranges, each a
+:class:`~ploomes_sync.api.paging.KeysetPaginator`, and reads them side by side on a bounded pool
+of threads. Every request still waits for the hook's rate limiter: this adds requests in flight,
+not requests.
 
-1. the first page of the whole read (with ``$count=true``) and, for a whole list (no filter, no
-   bounds), its highest page (``$orderby=Id desc``) at the same time: what lies above that page
-   was created during the read and is left to the next one, so the ranges below end on a known Id;
-2. the rest, past the last Id of page 1, cut into up to ``max_in_flight`` ranges by position: each
+1. Page 1 of the whole read, with ``$count=true``: how much is left, and how dense the Ids are.
+2. The rest, past page 1's last Id, is cut into as many ranges as the latency seen needs (at most
+   ``max_in_flight``, each worth a few pages). Where ``$count`` is answered, by position: each
    range but the lowest starts with the page at an offset (``$skip``) and takes over the Ids from
-   that page's first record on; the offsets leave every range but the highest one record short of
-   whole pages, so each range ends on a short page and no request is spent to learn it ended.
-   Where ``$count`` is not answered, the ranges are cut by Id, of about equal width, up to the
-   highest page (or the highest Id a probe asks for, ``$orderby=Id desc&$top=1``); their last
-   pages are rarely full;
-3. a thread whose range ends takes the upper half of the range with the most left to read.
+   that page's first record on. Else by Id, of about equal width, up to the highest Id (the
+   highest page's, or one probe ``$orderby=Id desc&$top=1``).
+3. A thread whose range has ended takes over the upper half of the range with the most left.
 
-An offset only places where a range begins, never where a page does: whatever the list does
-meanwhile, each Id belongs to exactly one range at any time (a page read by position takes over
-its span from the range that held it, less what that range has already handed over), and a page
-still in flight when its range shrinks is cut to the new bound. So no record that exists for the
-whole read is lost or read twice, even if the API ignores ``$skip``; the highest page is used only
-when it comes in descending Id order.
+Two refinements buy seconds at high latency; ``make bench`` measures each by turning it off
+(:attr:`PageReader.top_page`, :attr:`PageReader.by_position`):
 
-Every request still waits for the rate limiter (the hook's), so this adds requests in flight, not
-requests. What the latency still costs: its own length at the end, and at the start the requests
-the rate would allow before page 1 has answered, less the highest page.
+- *the highest page*: a whole list's read whose page 1 has not answered one turn of the rate after
+  it left also asks for the list's highest page (``$orderby=Id desc``), a turn that would go
+  unused. It bounds the ranges below; what lies above it was created during the read and is left
+  to the next one. It is used only when it comes in descending Id order.
+- *offsets sized to whole pages*: every range cut by position but the highest holds whole pages
+  less one record, so it ends on a short page and no request is spent to learn that it ended.
 
-Pages reach the caller in the order they arrive (not in Id order), at most ``max_in_flight``
-ahead of it: a caller slower than the API slows the reading instead of piling up pages. When the
-caller stops (an error of its own, or it has had enough) the read is cancelled at once: no new
-request starts, waits for the limiter or between retries end, and the threads (daemons) are
-never waited for.
+Neither is needed for correctness. An offset only places where a range begins: the
+:class:`Partition` gives every Id to exactly one range at any time (a run of the list read by
+position takes its span over from the range that held it, less what that range has already read),
+and a page still in flight when its range shrinks is cut to the new bound. So no record that
+exists for the whole read is lost or read twice, even if the API ignores ``$skip``.
+
+Pages reach the caller in the order they arrive (not in Id order), at most ``max_in_flight`` ahead
+of it. When the caller stops (an error of its own, or it has had enough) the read is cancelled at
+once: no new request starts, waits for the limiter or between retries end, and the pool's threads
+are not waited for.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ import math
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from ploomes_sync.api.errors import PloomesBadRequestError, PloomesError, PloomesPagingError, ReadCancelled
@@ -52,6 +56,7 @@ log = logging.getLogger(__name__)
 
 #: Fetch one page: query parameters and the cancel event in, the JSON object out.
 Fetch = Callable[[Mapping[str, str], threading.Event], dict[str, Any]]
+Records = list[dict[str, Any]]
 
 MIN_PAGES_PER_RANGE = 4  # a range is worth a thread of its own when it holds at least this much
 LATENCY_MARGIN = 1.25  # answers vary: a few more requests in flight than the latency seen needs
@@ -63,8 +68,28 @@ class Page:
     """One non-empty page: its number in arrival order (from 1), its records and the last Id in it."""
 
     number: int
-    records: list[dict[str, Any]]
+    records: Records
     last_id: int
+
+
+class ReadClock:
+    """Ploomes' clock around a read, from the ``Date`` of its answers (whole seconds), as the sync
+    needs it for its watermarks: :attr:`asked_at`, the earliest answer's Date less the time it took
+    (no request of the read left before it); :attr:`answered_at`, the latest Date (no record read
+    was changed after it). Threads of a read side by side report to it at once."""
+
+    def __init__(self) -> None:
+        self.asked_at: datetime | None = None
+        self.answered_at: datetime | None = None
+        self._lock = threading.Lock()
+
+    def answered(self, date: datetime, elapsed: timedelta) -> None:
+        """An answer dated ``date`` came ``elapsed`` after its request left."""
+        with self._lock:
+            if self.asked_at is None or date - elapsed < self.asked_at:
+                self.asked_at = date - elapsed
+            if self.answered_at is None or date > self.answered_at:
+                self.answered_at = date
 
 
 def odata_count(payload: Mapping[str, Any]) -> int | None:
@@ -83,8 +108,107 @@ def _in_id_order(records: list[Any]) -> bool:
     return all(type(key) is int for key in ids) and all(a < b for a, b in zip(ids, ids[1:], strict=False))
 
 
+class Partition:
+    """The Ids of one read, shared among its ranges: each Id belongs to exactly one range at any time.
+
+    Every change of a range's bounds, and every page taken in, happens here under one lock, whichever
+    thread reads what when.
+    """
+
+    def __init__(self, first: KeysetPaginator) -> None:
+        self.lock = threading.Lock()
+        self.ranges = [first]  # every range, ended or not: together they cover the read's Ids
+        self.active = [first]  # the ranges still being read
+        self.page_size = first.page_size
+        self.full_page: int | None = None  # the size of a page the API was seen to fill
+        self.max_id: int | None = first.upto  # the highest Id the read needs, when known
+        self.density: float | None = None  # records per Id, from page 1
+
+    def take_page(self, paginator: KeysetPaginator, records: Records, count: int | None) -> Records:
+        """What of a page read for ``paginator`` is still its own (it may have shrunk meanwhile), taken in."""
+        with self.lock:
+            kept = records
+            if paginator.upto is not None:
+                kept = [r for r in records if not (type(r.get(KEY)) is int and r[KEY] > paginator.upto)]
+            trimmed = len(kept) < len(records)  # past the new bound: the range above reads it
+            if len(records) >= self.page_size and not trimmed:
+                self.full_page = self.page_size
+            paginator.update_state(kept, count=count, full_page=None if trimmed else self.full_page)
+            if trimmed:
+                paginator.close()
+            if not paginator.has_next_page and paginator in self.active:
+                self.active.remove(paginator)
+            return kept
+
+    def take_over(self, records: Records, *, follow: bool) -> tuple[KeysetPaginator | None, Records]:
+        """A new range for a run of the list read by position (``records``, ascending Ids): it takes
+        over the Ids from the run's first on from the range that holds them, less what that range has
+        read, and goes on past the run (``follow``) or ends with it. (None, []) when nothing is new."""
+        with self.lock:
+            if len(records) >= self.page_size:
+                self.full_page = self.page_size
+            low = records[0][KEY]
+            owner = next((r for r in self.ranges if r.holds(low)), None)
+            if owner is None:
+                return None, []
+            done = owner.after  # the owner's last Id read (or where it starts)
+            kept = [r for r in records
+                    if (done is None or r[KEY] > done) and (owner.upto is None or r[KEY] <= owner.upto)]
+            if not kept:
+                return None, []
+            taken = owner.hand_over(low - 1 if done is None else max(done, low - 1))
+            if owner in self.active and not owner.has_next_page:
+                self.active.remove(owner)
+            taken.update_state(kept)
+            if not follow or kept[-1] is not records[-1] or len(records) < (self.full_page or self.page_size):
+                taken.close()  # past the owner's bound, or nothing more at the time of the answer
+            self.ranges.append(taken)
+            if taken.has_next_page:
+                self.active.append(taken)
+            return taken, kept
+
+    def split(self, paginator: KeysetPaginator, bounds: list[int]) -> list[KeysetPaginator]:
+        """Cut ``paginator``'s range at ``bounds`` (ascending); it keeps the lowest part; the new ranges."""
+        made: list[KeysetPaginator] = []
+        with self.lock:
+            tail = paginator
+            for bound in bounds:
+                if tail.after is not None and bound > tail.after and (tail.upto is None or bound < tail.upto):
+                    tail = tail.split(bound)
+                    made.append(tail)
+            self.ranges += made
+            self.active += made
+        return made
+
+    def steal(self) -> KeysetPaginator | None:
+        """The upper half of the active range with the most left by Id, when worth a thread; else None."""
+        with self.lock:
+            if self.density is None:
+                return None
+
+            def left(cursor: KeysetPaginator) -> float:
+                top = cursor.upto if cursor.upto is not None else self.max_id
+                return 0.0 if cursor.after is None or top is None else (top - cursor.after) * self.density
+
+            best = max(self.active, key=left, default=None)
+            if best is None or left(best) < self.page_size * MIN_PAGES_PER_RANGE:
+                return None
+            top = best.upto if best.upto is not None else self.max_id
+            assert best.after is not None and top is not None
+            at = best.after + (top - best.after) // 2
+            if at <= best.after or (best.upto is not None and at >= best.upto):
+                return None
+            stolen = best.split(at)
+            self.ranges.append(stolen)
+            self.active.append(stolen)
+            return stolen
+
+
 class PageReader:
     """Every record of one list read (``params``: ``$select``/``$expand``; ``base_filter``), page by page."""
+
+    top_page = True  # ask for the highest page while page 1 is slow (make bench turns it off to measure it)
+    by_position = True  # where $count is answered, cut the ranges by offset to whole pages (likewise)
 
     def __init__(
         self,
@@ -98,7 +222,6 @@ class PageReader:
         max_in_flight: int = 1,
         interval: float = 0.0,
         latency: Callable[[], float | None] = lambda: None,
-        full_page: int | None = None,
     ) -> None:
         self._fetch = fetch
         self._params = dict(params)
@@ -107,40 +230,36 @@ class PageReader:
         self._max_in_flight = max(1, max_in_flight)
         self._interval = interval  # seconds between two requests the rate allows
         self._latency = latency  # seconds the API took to answer the last request
-        self.full_page = full_page  # size of a page the API is known to fill
         self.cancel = threading.Event()
         self.count: int | None = None  # @odata.count of the whole read, when answered
-        self._lock = threading.Lock()
-        self._out: queue.Queue[Any] = queue.Queue()
-        self._slots = threading.Semaphore(self._max_in_flight)
-        self._active: list[KeysetPaginator] = []
-        self._workers = 0
         self._first = KeysetPaginator(page_size, base_filter, after=after, upto=upto)
-        self._ranges: list[KeysetPaginator] = [self._first]  # every range, ended or not: they partition the Ids
-        # a whole list's read asks for its highest page alongside page 1 (see the module docstring)
-        self._top_wanted = self._max_in_flight > 1 and not base_filter and after is None and upto is None
-        self._top_asked = False  # the highest page went out (page 1 had not answered an interval after it left)
-        self._top_done = threading.Event()  # ... and has been taken over, set aside, or was never asked
+        self._ids = Partition(self._first)
+        self._out: queue.Queue[Any] = queue.Queue()
+        self._slots = threading.Semaphore(self._max_in_flight)  # pages in flight or not yet taken by the caller
+        self._pool = ThreadPoolExecutor(self._max_in_flight + 1, thread_name_prefix="ploomes-read")
+        self._running = 0
+        # the highest page: wanted for a whole list's read; asked only while page 1 is slow
+        self._top_wanted = self.top_page and self._max_in_flight > 1 and not base_filter and after is None \
+            and upto is None
         self._first_answered = False
-        self._max_id: int | None = upto
-        self._first_seen: int | None = None  # the first Id of the read
-        self._density: float | None = None  # records per Id, from the first page
+        self._top_asked = False
+        self._top_done = threading.Event()
 
     @property
     def ranges(self) -> int:
         """How many Id ranges the read has had so far (the highest page counts as one)."""
-        with self._lock:
-            return len(self._ranges)
+        with self._ids.lock:
+            return len(self._ids.ranges)
 
     # --- the caller's side ------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Page]:
-        self._start(self._run_first)
+        self._start(self._read_first)
         if self._top_wanted:
-            self._start(self._run_top)
+            self._start(self._read_top)
         number = 0
         try:
-            while self._workers_running():
+            while self._busy():
                 item = self._out.get()
                 if item is _DONE:
                     continue
@@ -153,18 +272,20 @@ class PageReader:
                 del records, item  # keep nothing of a page the caller has moved past
         finally:
             self.cancel.set()
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _workers_running(self) -> bool:
-        with self._lock:
-            return self._workers > 0 or not self._out.empty()
+    def _busy(self) -> bool:
+        with self._ids.lock:
+            return self._running > 0 or not self._out.empty()
 
-    # --- the threads ------------------------------------------------------------------------
+    # --- the pool's side --------------------------------------------------------------------
 
     def _start(self, target: Callable[..., None], *args: Any) -> None:
-        with self._lock:
-            self._workers += 1
-        threading.Thread(target=self._guard, args=(target, *args), daemon=True,
-                         name=f"ploomes-read-{self._workers}").start()
+        if self.cancel.is_set():  # the caller has gone (the pool may be shut down)
+            raise ReadCancelled("read cancelled")
+        with self._ids.lock:
+            self._running += 1
+        self._pool.submit(self._guard, target, *args)
 
     def _guard(self, target: Callable[..., None], *args: Any) -> None:
         try:
@@ -175,101 +296,73 @@ class PageReader:
             self.cancel.set()
             self._out.put(exc)
         finally:
-            with self._lock:
-                self._workers -= 1
+            with self._ids.lock:
+                self._running -= 1
             self._out.put(_DONE)
 
-    def _slot(self) -> None:
+    def _get(self, params: Mapping[str, str]) -> tuple[Records, int | None]:
+        """One request's records and ``@odata.count``, once a page may be held (``max_in_flight`` ahead
+        of the caller; the slot is the page's until the caller takes it, or :meth:`_hand` frees it)."""
         while not self._slots.acquire(timeout=0.2):
             if self.cancel.is_set():
                 raise ReadCancelled("read cancelled")
-        if self.cancel.is_set():
-            raise ReadCancelled("read cancelled")
+        try:
+            if self.cancel.is_set():
+                raise ReadCancelled("read cancelled")
+            payload = self._fetch(params, self.cancel)
+        except BaseException:
+            self._slots.release()
+            raise
+        return payload["value"], odata_count(payload)
 
-    def _page(self, paginator: KeysetPaginator, *, first: bool) -> bool:
-        """Read the paginator's next page and hand it over; False once its range has ended."""
-        params = dict(self._params)
-        if first:
-            paginator.init_request(params)
-        else:
-            paginator.init_request(params, count=False)
-        self._slot()
-        payload = self._fetch(params, self.cancel)
-        records = payload["value"]
-        with self._lock:
-            if paginator.upto is not None and records and isinstance(records[-1], Mapping):
-                # the range was split while this page was in flight: what lies past the new bound
-                # belongs to the new range, which reads it itself
-                kept = [r for r in records if not (type(r.get(KEY)) is int and r[KEY] > paginator.upto)]
-                trimmed = len(kept) < len(records)
-                records = kept
-            else:
-                trimmed = False
-            full = len(records) >= self._page_size and not trimmed
-            if full:
-                self.full_page = self._page_size
-            paginator.update_state(records, count=odata_count(payload) if first else None,
-                                   full_page=None if trimmed else self.full_page)
-            if trimmed:
-                paginator.update_state([])  # the range reached its new bound
+    def _hand(self, records: Records, last_id: int | None) -> None:
+        """Give a page to the caller; an empty one frees its slot."""
         if records:
-            if first and paginator is self._first and type(records[0].get(KEY)) is int:
-                self._first_seen = records[0][KEY]
-            self._out.put((records, paginator.last_key))
+            self._out.put((records, last_id))
         else:
             self._slots.release()
-        return paginator.has_next_page
 
-    def _run_first(self) -> None:
+    def _read_range(self, paginator: KeysetPaginator | None) -> None:
+        """Read a range to its end, then the upper half of the range with the most left, and so on."""
+        while paginator is not None:
+            while paginator.has_next_page:
+                params = dict(self._params)
+                paginator.init_request(params, count=paginator.pages == 0)  # a range's count can end it
+                records, count = self._get(params)
+                self._hand(self._ids.take_page(paginator, records, count), paginator.last_key)
+            paginator = None if self.cancel.is_set() else self._ids.steal()
+
+    def _read_first(self) -> None:
         """Page 1 of the whole read; then, for a large read, cut the rest into ranges."""
         first = self._first
-        more = self._page(first, first=True)
-        self.count = count = first.expected
-        seen = first.received
-        with self._lock:
+        params = dict(self._params)
+        first.init_request(params)
+        records, self.count = self._get(params)
+        kept = self._ids.take_page(first, records, self.count)
+        first_id = kept[0][KEY] if kept and type(kept[0].get(KEY)) is int else None
+        self._hand(kept, first.last_key)
+        with self._ids.lock:
             self._first_answered = True
             top_asked = self._top_asked
-        if not more:
+        if not first.has_next_page:
             return
-        if top_asked and count is not None and count - seen < 2 * self._page_size:
-            # what is left fits in the highest page and one more: wait for its bound rather than
-            # read into it (the request would be spent on records the highest page brings)
+        left = None if self.count is None else self.count - first.received
+        if top_asked and left is not None and left < 2 * self._page_size:
+            # what is left fits in the highest page and one more: wait for its bound rather than read into it
             self._wait_for(self._top_done)
-        elif self._max_in_flight > 1 and seen >= self._page_size and self._first_seen is not None \
+        elif self._max_in_flight > 1 and first.received >= self._page_size and first_id is not None \
                 and first.after is not None:  # a short page 1 says nothing about what is left
-            self._density = seen / max(1, first.after - self._first_seen + 1)
-            if self._max_id is None and count is not None:
-                # @odata.count says how much is left: the Ids it spans follow from page 1's density
-                self._max_id = first.after + math.ceil((count - seen) / self._density)
-            if count is not None:
-                self._cut_by_position(first, count - seen, below_top=top_asked)
+            self._ids.density = first.received / max(1, first.after - first_id + 1)
+            if self._ids.max_id is None and left is not None:
+                self._ids.max_id = first.after + math.ceil(left / self._ids.density)
+            if left is not None and self.by_position:
+                self._cut_by_position(first, left, below_top=top_asked)
             else:
-                if top_asked:  # the highest page bounds the read: no probe needed if it is used
+                if top_asked:  # the highest page bounds the read: no probe needed once it is used
                     self._wait_for(self._top_done)
-                    self._max_id = first.upto if first.upto is not None else self._max_id
-                if self._max_id is None and self._ranges_wanted(None) > 1:
-                    try:
-                        self._probe()
-                    except PloomesError as exc:  # read on unsplit; the same error, if lasting, fails the read
-                        log.info("Could not learn the highest Id (%s): reading without splitting", exc)
-                self._cut(first)
-        self._follow(first)
-
-    def _run_top(self) -> None:
-        """The highest page of the list, asked only when page 1 has not answered an interval of the rate
-        after it left (so the request uses a turn that would go unused): it bounds the ranges below,
-        and what lies above it was created during the read (left to the next one). Used only in
-        descending Id order; else the request was spent for nothing."""
-        try:
-            if self.cancel.wait(self._interval):
-                raise ReadCancelled("read cancelled")
-            with self._lock:
-                if self._first_answered:
-                    return
-                self._top_asked = True
-            self._read_top()
-        finally:
-            self._top_done.set()
+                    self._ids.max_id = first.upto if first.upto is not None else self._ids.max_id
+                self._cut_by_id(first, left)
+        self._read_range(first)
 
     def _wait_for(self, event: threading.Event) -> None:
         while not event.wait(0.2):
@@ -277,35 +370,40 @@ class PageReader:
                 raise ReadCancelled("read cancelled")
 
     def _read_top(self) -> None:
-        params = dict(self._params)
-        params.update({"$orderby": f"{KEY} desc", "$top": str(self._page_size)})
-        self._slot()
+        """The list's highest page, when page 1 has not answered one turn of the rate after it left."""
         try:
-            records = self._fetch(params, self.cancel)["value"]
-        except PloomesBadRequestError as exc:
-            log.warning("Ploomes refused the highest page (%s): reading on without it", exc)
-            self._slots.release()
-            return
-        if len(records) < 2 or not _in_id_order(records[::-1]):
-            log.info("The highest page came in %s records not in descending Id order: reading on without it",
-                     len(records))
-            self._slots.release()
-            return
-        self._take_over(records[::-1], follow=False)
+            if self.cancel.wait(self._interval):
+                raise ReadCancelled("read cancelled")
+            with self._ids.lock:
+                if self._first_answered:
+                    return
+                self._top_asked = True
+            params = {**self._params, "$orderby": f"{KEY} desc", "$top": str(self._page_size)}
+            try:
+                records, _ = self._get(params)
+            except PloomesBadRequestError as exc:
+                log.warning("Ploomes refused the highest page (%s): reading on without it", exc)
+                return
+            if len(records) < 2 or not _in_id_order(records[::-1]):
+                log.info("The highest page came in %s records not in descending Id order: reading on without it",
+                         len(records))
+                self._slots.release()
+                return
+            taken, kept = self._ids.take_over(records[::-1], follow=False)
+            self._hand(kept, None if taken is None else taken.last_key)
+        finally:
+            self._top_done.set()
 
-    def _run_at(self, after: int, offset: int) -> None:
+    def _read_at(self, after: int, offset: int) -> None:
         """A range that starts at position ``offset`` past Id ``after``: its first page, then the rest."""
-        params = dict(self._params)
-        params.update({"$orderby": KEY, "$top": str(self._page_size), "$skip": str(offset)})
-        params["$filter"] = id_range_filter(self._base_filter, after, None) or ""
-        self._slot()
+        params = {**self._params, "$orderby": KEY, "$top": str(self._page_size), "$skip": str(offset),
+                  "$filter": id_range_filter(self._base_filter, after, None) or ""}
         try:
-            records = self._fetch(params, self.cancel)["value"]
-        except PloomesBadRequestError as exc:  # an API that refuses offsets: the ranges below read on
-            log.warning("Ploomes refused the page at position %s (%s): the ranges below read its records", offset,
-                        exc)
-            self._slots.release()
-            self._follow(self._steal())
+            records, _ = self._get(params)
+        except PloomesBadRequestError as exc:  # an API that refuses offsets: the ranges below read its records
+            log.warning("Ploomes refused the page at position %s (%s): the ranges below read its records",
+                        offset, exc)
+            self._read_range(self._ids.steal())
             return
         if not _in_id_order(records):
             ids = [record.get(KEY) if isinstance(record, Mapping) else None for record in records[:5]]
@@ -313,49 +411,26 @@ class PageReader:
                 f"The page at position {offset} past Id {after} is not in ascending {KEY} order of integer "
                 f"Ids ({ids}...): the API ignored $orderby, and reading on could skip records."
             )
-        paginator = self._take_over(records, follow=True) if records else None
-        if paginator is None:
-            if not records:
-                self._slots.release()
-            paginator = self._steal()
-        self._follow(paginator, first_page=paginator is not None and paginator.pages == 0)
+        taken, kept = self._ids.take_over(records, follow=True) if records else (None, [])
+        self._hand(kept, None if taken is None else taken.last_key)
+        self._read_range(taken if taken is not None else self._ids.steal())  # a range taken over goes on
 
-    def _take_over(self, records: list[dict[str, Any]], *, follow: bool) -> KeysetPaginator | None:
-        """A new range for a run of the list read by position (``records``, ascending Ids): it takes
-        over the Ids from the run's first on from the range that holds them, hands over what that
-        range has not, and goes on from the run's last (``follow``) or ends there. None (the slot
-        freed) when nothing in the run is new."""
-        with self._lock:
-            if len(records) >= self._page_size:
-                self.full_page = self._page_size
-            full = self.full_page or self._page_size
-            low = records[0][KEY]
-            owner = next((r for r in self._ranges if r.holds(low)), None)
-            done = owner.after if owner is not None else None  # the owner's last Id read (or its start)
-            kept = [] if owner is None else [
-                r for r in records if (done is None or r[KEY] > done) and (owner.upto is None or r[KEY] <= owner.upto)
-            ]
-            if owner is None or not kept:
-                self._slots.release()
-                return None
-            at = low - 1 if done is None else max(done, low - 1)
-            taken = owner.hand_over(at)
-            taken.update_state(kept)
-            if not follow or kept[-1] is not records[-1] \
-                    or len(records) < full:  # past the owner's bound, or nothing more at the time of the answer
-                taken.close()
-            self._ranges.append(taken)
-            if taken.has_next_page:
-                self._active.append(taken)
-            self._out.put((kept, taken.last_key))
-            return taken
+    def _ranges_wanted(self, pages: int | None) -> int:
+        """Ranges to read side by side: enough requests in flight to hold the rate at the latency seen
+        (a range has one at a time), each range worth a few pages, at most ``max_in_flight``."""
+        latency = self._latency()
+        wanted = self._max_in_flight
+        if self._interval > 0 and latency is not None:  # a range starts its next request an answer later
+            wanted = min(wanted, math.ceil(LATENCY_MARGIN * latency / self._interval))
+        if pages is not None:
+            wanted = min(wanted, pages // MIN_PAGES_PER_RANGE)
+        return max(1, wanted)
 
     def _cut_by_position(self, first: KeysetPaginator, left: int, *, below_top: bool) -> None:
         """Cut the ``left`` records past page 1 (less the highest page when ``below_top``) into ranges
-        that start at offsets: every range but the highest holds whole pages less one record, so it
-        ends on a short page; ``first`` goes on with the lowest."""
+        that start at offsets; ``first`` goes on with the lowest."""
         assert first.after is not None
-        size = self.full_page or self._page_size
+        size = self._ids.full_page or self._page_size
         left -= size if below_top else 0
         ranges = self._ranges_wanted(math.ceil(left / size))
         if ranges < 2:
@@ -371,96 +446,38 @@ class PageReader:
             offsets.append(position)
         log.info("Reading the rest in %s ranges side by side, starting at positions %s past Id %s (about %s "
                  "pages)", ranges, offsets, first.after, pages)
-        with self._lock:
-            self._active = [first]
         for offset in offsets:
-            self._start(self._run_at, first.after, offset)
+            self._start(self._read_at, first.after, offset)
 
-    def _ranges_wanted(self, pages: int | None) -> int:
-        """Ranges to read side by side: enough requests in flight to hold the rate at the latency seen
-        (a range has one at a time), each range worth a few pages, at most ``max_in_flight``."""
-        latency = self._latency()
-        wanted = self._max_in_flight
-        if self._interval > 0 and latency is not None:  # a range starts its next request an answer later
-            wanted = min(wanted, math.ceil(LATENCY_MARGIN * latency / self._interval))
-        if pages is not None:
-            wanted = min(wanted, pages // MIN_PAGES_PER_RANGE)
-        return max(1, wanted)
-
-    def _probe(self) -> None:
-        params = {key: value for key, value in self._params.items() if key not in ("$select", "$expand")}
-        params.update({"$orderby": f"{KEY} desc", "$top": "1", "$select": KEY})
-        value = self._base_filter
-        if value:
-            params["$filter"] = value
-        payload = self._fetch(params, self.cancel)
-        records = payload.get("value") or []
-        if records and type(records[0].get(KEY)) is int:
-            self._max_id = records[0][KEY]
-
-    def _cut(self, first: KeysetPaginator) -> None:
-        """Cut ``(first.after, highest Id]`` and beyond into ranges; ``first`` keeps the lowest."""
-        low, high = first.after, self._max_id
-        if low is None or high is None or high <= low or self._density is None:
+    def _cut_by_id(self, first: KeysetPaginator, left: int | None) -> None:
+        """Cut ``(first.after, highest Id]`` into ranges of about equal width; ``first`` keeps the lowest
+        (the highest one is open: what lies past the estimate is read there)."""
+        density = self._ids.density
+        assert density is not None and first.after is not None
+        if self._ids.max_id is None and self._ranges_wanted(None) > 1:
+            try:
+                self._ids.max_id = self._highest_id()
+            except PloomesError as exc:  # read on unsplit; the same error, if lasting, fails the read
+                log.info("Could not learn the highest Id (%s): reading without splitting", exc)
+        low, high = first.after, self._ids.max_id
+        if high is None or high <= low:
             return
-        if first.expected is not None:
-            remaining = first.expected - first.received
-        else:
-            remaining = (high - low) * self._density
-        pages = math.ceil(remaining / self._page_size)
+        pages = math.ceil((left if left is not None else (high - low) * density) / self._page_size)
         ranges = self._ranges_wanted(pages)
         if ranges < 2:
             return
         width = (high - low) / ranges
-        cursors = [first]
-        with self._lock:
-            for i in range(1, ranges):
-                bound = low + round(width * i)
-                tail = cursors[-1]
-                if tail.after is not None and bound > tail.after and (tail.upto is None or bound < tail.upto):
-                    cursors.append(tail.split(bound))  # tail keeps (after, bound]; the new one the rest
-            self._ranges += cursors[1:]
-            self._active = list(cursors)
-        log.info("Reading the rest in %s Id ranges side by side (Ids %s..%s, about %s pages)",
-                 len(cursors), low, high, pages)
-        for cursor in cursors[1:]:
-            self._start(self._follow, cursor, True)
+        made = self._ids.split(first, [low + round(width * i) for i in range(1, ranges)])
+        log.info("Reading the rest in %s Id ranges side by side (Ids %s..%s, about %s pages)", len(made) + 1, low,
+                 high, pages)
+        for paginator in made:
+            self._start(self._read_range, paginator)
 
-    def _follow(self, paginator: KeysetPaginator | None, first_page: bool = False) -> None:
-        """Read a range to its end, then help with the range that has the most left."""
-        while paginator is not None:
-            while paginator.has_next_page:
-                self._page(paginator, first=first_page)
-                first_page = False
-            with self._lock:
-                if paginator in self._active:
-                    self._active.remove(paginator)
-            paginator = self._steal()
-            first_page = True
-
-    def _steal(self) -> KeysetPaginator | None:
-        """The upper half of the active range with the most left, when worth a thread; else None."""
-        if self._density is None or self.cancel.is_set():
-            return None
-        with self._lock:
-            best, best_left = None, 0.0
-            for cursor in self._active:
-                if cursor.after is None:
-                    continue
-                top = cursor.upto if cursor.upto is not None else self._max_id
-                if top is None:
-                    continue
-                left = (top - cursor.after) * self._density
-                if left > best_left:
-                    best, best_left = cursor, left
-            if best is None or best_left < self._page_size * MIN_PAGES_PER_RANGE:
-                return None
-            top = best.upto if best.upto is not None else self._max_id
-            assert best.after is not None and top is not None
-            at = best.after + (top - best.after) // 2
-            if at <= best.after or (best.upto is not None and at >= best.upto):
-                return None
-            stolen = best.split(at)
-            self._ranges.append(stolen)
-            self._active.append(stolen)
-            return stolen
+    def _highest_id(self) -> int | None:
+        """The read's highest Id now (``$orderby=Id desc&$top=1``), or None."""
+        params = {key: value for key, value in self._params.items() if key not in ("$select", "$expand")}
+        params.update({"$orderby": f"{KEY} desc", "$top": "1", "$select": KEY})
+        if self._base_filter:
+            params["$filter"] = self._base_filter
+        records = self._fetch(params, self.cancel).get("value") or []
+        return records[0][KEY] if records and type(records[0].get(KEY)) is int else None

@@ -25,7 +25,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, NoReturn
 from urllib.parse import unquote_plus
 
@@ -48,10 +48,10 @@ from ploomes_sync.api.errors import (
 )
 from ploomes_sync.api.paging import select_with_key
 from ploomes_sync.api.ratelimit import Limiter, Paced, shared_limiter
-from ploomes_sync.api.reader import Page, PageReader, ReadCancelled, odata_count
+from ploomes_sync.api.reader import Page, PageReader, ReadCancelled, ReadClock, odata_count
 from ploomes_sync.provider import CONN_FIELDS
 
-__all__ = ["Page", "PloomesHook", "PloomesOptions", "RequestStats"]
+__all__ = ["Page", "PloomesHook", "PloomesOptions", "ReadClock", "RequestStats"]
 
 REDACTED = "***"
 LimiterFactory = Callable[[str, float], Limiter]  # (the account's base URL, requests a minute) -> its limiter
@@ -147,11 +147,6 @@ class RequestStats:
     retries: int = 0
     limiter_wait_seconds: float = 0.0
     backoff_wait_seconds: float = 0.0  # waiting out failures and 429s
-    # the API's clock when it was first asked: the Date header of the first answer less the time that
-    # answer took (requests side by side may be answered out of order: none was asked before this)
-    first_answer_date: datetime | None = None
-    # the latest Date header of its answers: no record it read was changed after it (whole seconds)
-    last_answer_date: datetime | None = None
     last_latency_seconds: float | None = None  # how long the latest answer took
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -161,34 +156,20 @@ class RequestStats:
             for name, amount in amounts.items():
                 setattr(self, name, getattr(self, name) + amount)
 
-    def answered(self, date: datetime | None, elapsed: timedelta) -> None:
-        """An answer came back after ``elapsed``, with ``date`` in its Date header (None: no header)."""
+    def answered(self, elapsed: timedelta) -> None:
+        """An answer came back after ``elapsed``."""
         with self._lock:
             self.last_latency_seconds = elapsed.total_seconds()
-            if date is None:
-                return
-            if self.first_answer_date is None:
-                self.first_answer_date = date - elapsed
-            if self.last_answer_date is None or date > self.last_answer_date:
-                self.last_answer_date = date
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
         with self._lock:
-            data = {spec.name: getattr(self, spec.name) for spec in fields(self) if not spec.name.startswith("_")}
-        for name in ("first_answer_date", "last_answer_date"):
-            value = data[name]
-            data[name] = value.isoformat() if value else None
-        return data
+            return {spec.name: getattr(self, spec.name) for spec in fields(self) if not spec.name.startswith("_")}
 
 
 def readable_url(url: str | None) -> str:
     """A URL with its query decoded, for messages (the key is a header, never part of it)."""
     return unquote_plus(url or "")
-
-
-def _answer_date(response: Response) -> datetime | None:
-    return retry.http_date(response.headers.get("Date"))
 
 
 class PloomesHook(BaseHook):
@@ -226,7 +207,6 @@ class PloomesHook(BaseHook):
         self.options: PloomesOptions | None = None
         self.base_url = ""
         self.key_empty = False
-        self.full_page: int | None = None  # the size of a page the API was seen to fill
         self._session: Session | None = None
         self._lock = threading.Lock()
 
@@ -346,10 +326,9 @@ class PloomesHook(BaseHook):
     def check_response(self, response: Response) -> None:
         """Raise the error that fits a non-2xx status (see ``ploomes_sync.api.errors``)."""
         status = response.status_code
+        self.stats.answered(response.elapsed)
         if 200 <= status < 300:
-            self.stats.answered(_answer_date(response), response.elapsed)
             return
-        self.stats.answered(None, response.elapsed)
         url = readable_url(response.request.url if response.request else response.url)
         method = (response.request.method if response.request else None) or "GET"
         message = self._server_message(response)
@@ -388,23 +367,29 @@ class PloomesHook(BaseHook):
             message = message.replace(key, REDACTED)
         return message
 
-    def _attempt(self, prepared: PreparedRequest, cancel: threading.Event | None) -> dict[str, Any]:
+    def _attempt(self, prepared: PreparedRequest, cancel: threading.Event | None,
+                 clock: ReadClock | None) -> dict[str, Any]:
         response = self.send(prepared, cancel)
         self.check_response(response)
-        return self.parse_payload(response)
+        payload = self.parse_payload(response)
+        date = retry.http_date(response.headers.get("Date"))
+        if clock is not None and date is not None:
+            clock.answered(date, response.elapsed)
+        return payload
 
     # --- retries ---------------------------------------------------------------------------
 
-    def fetch(self, endpoint: str, params: Mapping[str, str], cancel: threading.Event | None = None
-              ) -> dict[str, Any]:
-        """GET ``endpoint`` (rate-limited, retried per :func:`retry.policy`); the JSON object."""
+    def fetch(self, endpoint: str, params: Mapping[str, str], cancel: threading.Event | None = None,
+              clock: ReadClock | None = None) -> dict[str, Any]:
+        """GET ``endpoint`` (rate-limited, retried per :func:`retry.policy`); the JSON object. Each answer's
+        Date goes to ``clock`` (the sync's)."""
         prepared = self.build_request(endpoint, params)
         url = readable_url(prepared.url)
         retrying = tenacity.Retrying(
             **retry.policy(self._options(), cancel=cancel, on_retry=functools.partial(self._on_retry, url)),
             retry_error_callback=functools.partial(self._give_up, url),
         )
-        return retrying(self._attempt, prepared, cancel)
+        return retrying(self._attempt, prepared, cancel, clock)
 
     def _on_retry(self, url: str, retry_state: tenacity.RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
@@ -449,12 +434,14 @@ class PloomesHook(BaseHook):
         after: int | None = None,
         upto: int | None = None,
         max_in_flight: int | None = None,
+        clock: ReadClock | None = None,
     ) -> Iterator[Page]:
         """Every record of ``endpoint`` matching ``filter`` (with Id in ``(after, upto]``), page by page.
 
         ``select`` gets ``Id`` added when missing. Nothing is requested until the first page is
         asked for. A large read goes on in Id ranges side by side, as many as the rate needs at the
-        latency the first page took. Pages arrive in the order they are read, not in Id order.
+        latency the first page took. Pages arrive in the order they are read, not in Id order. The
+        answers' Dates go to ``clock``.
         """
         options = self._options()
         params: dict[str, str] = {}
@@ -465,10 +452,10 @@ class PloomesHook(BaseHook):
             params["$expand"] = expand if isinstance(expand, str) else ",".join(expand)
         name = endpoint.strip("/")
         reader = PageReader(
-            lambda query, cancel: self.fetch(name, query, cancel),
+            lambda query, cancel: self.fetch(name, query, cancel, clock),
             params=params, page_size=options.page_size, base_filter=filter, after=after, upto=upto,
             max_in_flight=max_in_flight or options.max_in_flight, interval=60.0 / options.requests_per_minute,
-            latency=lambda: self.stats.last_latency_seconds, full_page=self.full_page,
+            latency=lambda: self.stats.last_latency_seconds,
         )
         requests_before, throttled_before, total, pages = self.stats.requests, self.stats.throttled, 0, 0
         for page in reader:
@@ -480,7 +467,6 @@ class PloomesHook(BaseHook):
                               page.number, total, f" of {reader.count}" if reader.count is not None else "",
                               self.stats.requests - requests_before, self.stats.throttled - throttled_before)
             yield page
-        self.full_page = reader.full_page
         self.log.info("%s: read %s records in %s pages from %s Id ranges with %s requests (%s throttled)",
                       name, total, pages, reader.ranges, self.stats.requests - requests_before,
                       self.stats.throttled - throttled_before)
@@ -499,12 +485,12 @@ class PloomesHook(BaseHook):
             raise PloomesInvalidResponseError(response.status_code, readable_url(prepared.url), "not JSON",
                                               method=prepared.method or method) from exc
 
-    def count(self, endpoint: str, filter: str | None = None) -> int | None:
+    def count(self, endpoint: str, filter: str | None = None, clock: ReadClock | None = None) -> int | None:
         """``@odata.count`` of ``endpoint`` matching ``filter``; None when the API does not answer it."""
         params = {"$count": "true", "$top": "1", "$select": "Id"}
         if filter:
             params["$filter"] = filter
-        value = odata_count(self.fetch(endpoint.strip("/"), params))
+        value = odata_count(self.fetch(endpoint.strip("/"), params, clock=clock))
         if value is None:
             self.log.info("Ploomes did not answer @odata.count for %s", endpoint)
         return value

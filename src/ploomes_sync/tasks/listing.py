@@ -32,7 +32,7 @@ from ploomes_sync import warehouse
 from ploomes_sync.api.paging import id_range_filter
 from ploomes_sync.config import SyncConfig
 from ploomes_sync.guards import check_rejects
-from ploomes_sync.hooks.ploomes import PloomesHook
+from ploomes_sync.hooks.ploomes import PloomesHook, ReadClock
 from ploomes_sync.plan import RunPlan
 from ploomes_sync.reads import read_ended_at, read_into_stage
 from ploomes_sync.streams import Registry, Stream, registry
@@ -51,13 +51,14 @@ class CountSearch:
     hook: PloomesHook
     conn: psycopg.Connection
     leaf_rows: int  # list a differing range once it holds at most this many warehouse rows
+    clock: ReadClock  # the listing's
     counted: list[IdRange] = field(default_factory=list)
     to_list: list[IdRange] = field(default_factory=list)
     requests: int = 0
 
     def ploomes_count(self, after: int | None, upto: int) -> int | None:
         self.requests += 1
-        return self.hook.count(self.stream.endpoint, id_range_filter(None, after, upto))
+        return self.hook.count(self.stream.endpoint, id_range_filter(None, after, upto), clock=self.clock)
 
     def search(self, after: int | None, upto: int | None, ploomes: int, stored: int) -> None:
         if ploomes == stored:
@@ -96,8 +97,9 @@ def list_stream(stream: Stream, plan: RunPlan, method: str, *, hook: PloomesHook
     ranges: list[IdRange] = []
     counted_requests = 0
     highest = warehouse.max_id(conn, stream)
+    clock = ReadClock()  # Ploomes' clock over the listing's counts and reads
     if method == "count" and highest is not None:
-        search = CountSearch(stream, hook, conn, leaf_rows=hook.page_size)
+        search = CountSearch(stream, hook, conn, leaf_rows=hook.page_size, clock=clock)
         total = search.ploomes_count(None, highest)
         if total is None:
             log.info("%s: Ploomes does not answer $count: listing every record instead", stream.name)
@@ -115,10 +117,10 @@ def list_stream(stream: Stream, plan: RunPlan, method: str, *, hook: PloomesHook
     to_read = [r for r in ranges if r.listed]
     for id_range in to_read:
         counts = read_into_stage(listing_stream, plan.run_id, hook=hook, conn=conn, reject_conn=reject_conn,
-                                 after=id_range.id_after, upto=id_range.id_upto)
+                                 after=id_range.id_after, upto=id_range.id_upto, clock=clock)
         for key in totals:
             totals[key] += counts[key]
-    ended = read_ended_at(hook)
+    ended = read_ended_at(clock)
     warehouse.register_stage(conn, listing_stream.name, plan.run_id, totals["staged"], read_started_at=read_began,
                              read_started_wh=started_wh, read_ended_at=ended)
     requests = hook.stats.requests - requests_before
