@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.baseline import OldCron
-from ploomes_devkit.pipeline import TASK_ORDER, Pipeline, PipelineRun
+from ploomes_devkit.pipeline import Pipeline, PipelineRun, task_order
 from ploomes_simulator import AdminClient
 from ploomes_sync.config import SyncConfig
 from ploomes_sync.hooks.ploomes import PloomesHook
@@ -67,7 +67,7 @@ def _handled(task: str, result: Any, deals: int, tracker: HookTracker) -> int | 
 
 def _task_rows(run: PipelineRun, tracker: HookTracker, deals: int) -> list[dict[str, Any]]:
     rows = []
-    for task in TASK_ORDER:
+    for task in task_order():
         seconds = run.seconds.get(task)
         handled = _handled(task, run.results.get(task), deals, tracker)
         rows.append({

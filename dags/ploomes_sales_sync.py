@@ -71,7 +71,7 @@ from ploomes_sync.assets import CUSTOMER_SALES, asset_of
 from ploomes_sync.connections import budgeted_hook
 from ploomes_sync.connections import connect_warehouse as _connect
 from ploomes_sync.settings import API_POOL, BUSINESS_TIMEZONE, DAG_ID, TASK_TIMEOUTS
-from ploomes_sync.streams import Stream, registry
+from ploomes_sync.streams import Registry, Stream, registry
 
 default_args = {
     "owner": "data",
@@ -130,116 +130,113 @@ def _stream_tasks(stream: Stream) -> tuple[Any, Any]:
     return extract, load
 
 
-@dag(
-    dag_id=DAG_ID,
-    schedule=CronDataIntervalTimetable("0 */6 * * *", timezone=BUSINESS_TIMEZONE),
-    start_date=pendulum.datetime(2026, 1, 1, tz=BUSINESS_TIMEZONE),
-    catchup=False,
-    max_active_runs=1,
-    dagrun_timeout=TASK_TIMEOUTS["run"],
-    default_args=default_args,
-    params=params,
-    tags=["ploomes", "sales", "warehouse"],
-    doc_md=__doc__,
-)
-def ploomes_sales_sync():
-    @task(execution_timeout=TASK_TIMEOUTS["migrate_schema"])
-    def migrate_schema() -> list[str]:
-        from ploomes_sync import tasks
+def build(streams: Registry) -> Any:
+    """The DAG for ``streams`` (this file builds it for the registry; ``ploomes_devkit.pipeline`` builds
+    it for a copy, to run a run's tasks in the DAG's order outside Airflow)."""
 
-        with _connect() as conn:
-            return tasks.migrate_schema(conn)
+    @dag(
+        dag_id=DAG_ID,
+        schedule=CronDataIntervalTimetable("0 */6 * * *", timezone=BUSINESS_TIMEZONE),
+        start_date=pendulum.datetime(2026, 1, 1, tz=BUSINESS_TIMEZONE),
+        catchup=False,
+        max_active_runs=1,
+        dagrun_timeout=TASK_TIMEOUTS["run"],
+        default_args=default_args,
+        params=params,
+        tags=["ploomes", "sales", "warehouse"],
+        doc_md=__doc__,
+    )
+    def ploomes_sales_sync():
+        @task(execution_timeout=TASK_TIMEOUTS["migrate_schema"])
+        def migrate_schema() -> list[str]:
+            from ploomes_sync import tasks
 
-    @task(execution_timeout=TASK_TIMEOUTS["plan_run"])
-    def plan_run(*, dag_run=None, params=None, data_interval_start=None, data_interval_end=None) -> dict:
-        from ploomes_sync import tasks
-        from ploomes_sync.config import load_config
+            with _connect() as conn:
+                return tasks.migrate_schema(conn)
 
-        with _connect() as conn:
-            plan = tasks.plan_run(
-                conn, dag_id=DAG_ID, run_id=dag_run.run_id,
-                run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
-                params=dict(params), data_interval=(data_interval_start, data_interval_end), config=load_config(),
-            )
-        return plan.to_xcom()
+        @task(execution_timeout=TASK_TIMEOUTS["plan_run"])
+        def plan_run(*, dag_run=None, params=None, data_interval_start=None, data_interval_end=None) -> dict:
+            from ploomes_sync import tasks
+            from ploomes_sync.config import load_config
 
-    @task(pool=API_POOL, execution_timeout=TASK_TIMEOUTS["check_ploomes_key"])
-    def check_ploomes_key() -> None:
-        from ploomes_sync import tasks
+            with _connect() as conn:
+                plan = tasks.plan_run(
+                    conn, dag_id=DAG_ID, run_id=dag_run.run_id,
+                    run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
+                    params=dict(params), data_interval=(data_interval_start, data_interval_end), config=load_config(),
+                )
+            return plan.to_xcom()
 
-        tasks.check_ploomes_key(budgeted_hook())
+        @task(pool=API_POOL, execution_timeout=TASK_TIMEOUTS["check_ploomes_key"])
+        def check_ploomes_key() -> None:
+            from ploomes_sync import tasks
 
-    @task(pool=API_POOL, execution_timeout=TASK_TIMEOUTS["list_deletions"])
-    def list_deletions(plan: dict) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
+            tasks.check_ploomes_key(budgeted_hook())
 
-        from ploomes_sync import tasks
-        from ploomes_sync.config import load_config
+        @task(pool=API_POOL, execution_timeout=TASK_TIMEOUTS["list_deletions"])
+        def list_deletions(plan: dict) -> dict:
+            from ploomes_sync import tasks
+            from ploomes_sync.config import load_config
 
-        if not tasks.needs_listing(_plan(plan)):
-            raise AirflowSkipException("No listing of its own this run: not due (listing_every_hours), or the "
-                                       "extracts read every record and are the listings.")
-        hook = budgeted_hook()
-        with _connect() as conn, _connect() as reject_conn:
-            return tasks.list_deletions(_plan(plan), hook=hook, conn=conn, reject_conn=reject_conn,
-                                        config=load_config())
+            hook = budgeted_hook()
+            with _connect() as conn, _connect() as reject_conn:
+                return tasks.list_deletions(_plan(plan), hook=hook, conn=conn, reject_conn=reject_conn,
+                                            config=load_config())
 
-    @task(trigger_rule="none_failed", outlets=[asset_of(s.target) for s in registry()] + [CUSTOMER_SALES],
-          execution_timeout=TASK_TIMEOUTS["reconcile_deletions"])
-    def reconcile_deletions(plan: dict) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
+        @task(trigger_rule="none_failed", outlets=[asset_of(s.target) for s in streams] + [CUSTOMER_SALES],
+              execution_timeout=TASK_TIMEOUTS["reconcile_deletions"])
+        def reconcile_deletions(plan: dict) -> dict:
+            from ploomes_sync import tasks
+            from ploomes_sync.config import load_config
 
-        from ploomes_sync import tasks
-        from ploomes_sync.config import load_config
+            with _connect() as conn:
+                return tasks.reconcile_deletions(_plan(plan), conn=conn, config=load_config())
 
-        if not tasks.has_listing(_plan(plan)):
-            raise AirflowSkipException("No listing this run (listing_every_hours): deletions wait for the next one.")
-        with _connect() as conn:
-            return tasks.reconcile_deletions(_plan(plan), conn=conn, config=load_config())
+        @task(trigger_rule="none_failed", outlets=[CUSTOMER_SALES], execution_timeout=TASK_TIMEOUTS["aggregate"])
+        def aggregate_customer_sales(plan: dict) -> dict:
+            from ploomes_sync import tasks
 
-    @task(trigger_rule="none_failed", outlets=[CUSTOMER_SALES], execution_timeout=TASK_TIMEOUTS["aggregate"])
-    def aggregate_customer_sales(plan: dict) -> dict:
-        from ploomes_sync import tasks
+            with _connect() as conn:
+                return tasks.aggregate_customer_sales(_plan(plan), conn=conn)
 
-        with _connect() as conn:
-            return tasks.aggregate_customer_sales(_plan(plan), conn=conn)
+        @task(trigger_rule="none_failed", execution_timeout=TASK_TIMEOUTS["validate_by_year"])
+        def validate_by_year(plan: dict) -> dict:
+            from ploomes_sync import tasks
 
-    @task(trigger_rule="none_failed", execution_timeout=TASK_TIMEOUTS["validate_by_year"])
-    def validate_by_year(plan: dict) -> dict:
-        from ploomes_sync import tasks
+            with _connect() as conn:
+                return tasks.validate_by_year(_plan(plan), conn=conn)
 
-        with _connect() as conn:
-            return tasks.validate_by_year(_plan(plan), conn=conn)
+        @teardown
+        @task(execution_timeout=TASK_TIMEOUTS["finish_run"])
+        def finish_run(*, ti=None, dag_run=None) -> str:
+            from ploomes_sync import tasks
 
-    @teardown
-    @task(execution_timeout=TASK_TIMEOUTS["finish_run"])
-    def finish_run(*, ti=None, dag_run=None) -> str:
-        from ploomes_sync import tasks
+            plan = ti.xcom_pull(task_ids="plan_run")
+            if plan is None:
+                return "no plan: plan_run did not succeed (record_failure recorded the failure)"
+            states = ti.get_task_states(dag_id=DAG_ID, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
+            failed = [task_id for task_id, state in states.items()
+                      if task_id != "finish_run" and state not in ("success", "skipped")]
+            with _connect() as conn:
+                return tasks.finish_run(conn, _plan(plan), failed_tasks=failed)
 
-        plan = ti.xcom_pull(task_ids="plan_run")
-        if plan is None:
-            return "no plan: plan_run did not succeed (record_failure recorded the failure)"
-        states = ti.get_task_states(dag_id=DAG_ID, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
-        failed = [task_id for task_id, state in states.items()
-                  if task_id != "finish_run" and state not in ("success", "skipped")]
-        with _connect() as conn:
-            return tasks.finish_run(conn, _plan(plan), failed_tasks=failed)
+        plan = plan_run()
+        migrate_schema() >> plan
+        key_checked = check_ploomes_key()
+        plan >> key_checked
+        loads = []
+        for stream in streams:  # every stream: extract_<name> → load_<table>, side by side
+            extract, load = _stream_tasks(stream)
+            loaded = load(plan)
+            key_checked >> extract(plan) >> loaded
+            loads.append(loaded)
+        listed = list_deletions(plan)
+        loads >> listed
+        aggregated = aggregate_customer_sales(plan)
+        listed >> reconcile_deletions(plan) >> aggregated
+        aggregated >> validate_by_year(plan) >> finish_run()
 
-    plan = plan_run()
-    migrate_schema() >> plan
-    key_checked = check_ploomes_key()
-    plan >> key_checked
-    loads = []
-    for stream in registry():  # every stream: extract_<name> → load_<table>, side by side
-        extract, load = _stream_tasks(stream)
-        loaded = load(plan)
-        key_checked >> extract(plan) >> loaded
-        loads.append(loaded)
-    listed = list_deletions(plan)
-    loads >> listed
-    aggregated = aggregate_customer_sales(plan)
-    listed >> reconcile_deletions(plan) >> aggregated
-    aggregated >> validate_by_year(plan) >> finish_run()
+    return ploomes_sales_sync()
 
 
-ploomes_sales_sync()
+build(registry())

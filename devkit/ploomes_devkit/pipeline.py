@@ -2,23 +2,30 @@
 
 The benchmark and the fault-injection tests use this to drive the very functions the DAG's tasks
 call (``ploomes_sync.tasks``), with the plan handed from task to task through its XCom form, and
-each task on connections of its own, as on separate workers. Every stream of the registry has its
-``extract_<name>`` and ``load_<table>``; the extracts run side by side (as the DAG's do when the
-``ploomes_api`` pool has room), every API task waits for the account's budget kept in the
-warehouse, and ``finish_run`` runs whatever happened, as the DAG's teardown does.
+each task on connections of its own, as on separate workers. The tasks, their order and their
+trigger rules are the DAG's own (``dags/ploomes_sales_sync.py``, built for the pipeline's
+registry): the tasks whose upstream tasks are done run side by side (the extracts, as the DAG's do
+when the ``ploomes_api`` pool has room), a task that raises ``AirflowSkipException`` is skipped,
+every API task waits for the account's budget kept in the warehouse, and the teardown
+(``finish_run``) runs whatever happened.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import psycopg
+from airflow.sdk.exceptions import AirflowSkipException
 
 from ploomes_sync import tasks
 from ploomes_sync.config import SyncConfig
@@ -27,16 +34,37 @@ from ploomes_sync.plan import RunPlan
 from ploomes_sync.settings import DAG_ID
 from ploomes_sync.streams import Registry, Stream, registry
 
+DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "ploomes_sales_sync.py"
+
+
+@functools.cache
+def _dag_file() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("ploomes_sales_sync_dag_file", DAG_FILE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def dag_waves(streams: Registry | None = None) -> list[list[Any]]:
+    """The DAG's tasks (built for ``streams``) in waves: each task after every task upstream of it."""
+    dag = _dag_file().build(streams or registry())
+    done: set[str] = set()
+    waves = []
+    left = dict(dag.task_dict)
+    while left:
+        wave = [task for task in left.values() if task.upstream_task_ids <= done]
+        assert wave, f"the DAG has a cycle among {sorted(left)}"
+        waves.append(wave)
+        done |= {task.task_id for task in wave}
+        for task in wave:
+            del left[task.task_id]
+    return waves
+
 
 def task_order(streams: Registry | None = None) -> tuple[str, ...]:
-    """The task ids of a run, in the order they run (the DAG's: every extract, then every load)."""
-    streams = streams or registry()
-    return ("migrate_schema", "plan_run", "check_ploomes_key", *(f"extract_{s.name}" for s in streams),
-            *(f"load_{s.target}" for s in streams), "list_deletions", "reconcile_deletions",
-            "aggregate_customer_sales", "validate_by_year", "finish_run")
-
-
-TASK_ORDER = task_order()
+    """The task ids of a run, in the DAG's order."""
+    return tuple(task.task_id for wave in dag_waves(streams) for task in wave)
 
 
 @dataclass
@@ -64,8 +92,8 @@ class Pipeline:
     ``hook_factory`` builds a fresh :class:`PloomesHook` per API task, as a worker would (given
     ``limiter=``, the account's budget in the warehouse, unless ``shared_budget`` is false);
     ``before`` is called with a task's name just before it runs (tests inject faults there).
-    ``parallel_extracts`` runs the two extracts side by side, as the DAG does. ``connect`` opens
-    the warehouse connections (default: ``psycopg.connect(db_url)``), e.g. as the DAG does, from
+    ``parallel_extracts`` runs the tasks of a wave side by side (the extracts, the loads), as the DAG
+    may. ``connect`` opens the warehouse connections (default: ``psycopg.connect(db_url)``), e.g. as the DAG does, from
     connection ``sales_db``.
     """
 
@@ -106,54 +134,72 @@ class Pipeline:
         params: dict[str, Any] | None = None,
         data_interval: tuple[datetime | None, datetime | None] = (None, None),
     ) -> PipelineRun:
-        """One whole run; raises what the first failing task raised (after ``finish_run``, as the DAG)."""
+        """One whole run; raises what the first failing task raised (after the teardown, as the DAG)."""
         self._counter += 1
         run = self.last_run = PipelineRun(run_id or f"pipeline__{datetime.now(UTC):%Y%m%dT%H%M%S.%f}_{self._counter}")
+        states: dict[str, str] = {}
         try:
-            self._step(run, "migrate_schema", lambda: self._with_conn(tasks.migrate_schema))
-            plan = self._step(run, "plan_run", lambda: self._plan(run.run_id, run_type, params or {}, data_interval))
-            run.plan = plan
-            self._step(run, "check_ploomes_key", lambda: self._check_key(run))
-            self._extracts(run, plan)
-            for stream in self.streams:
-                self._step(run, f"load_{stream.target}", lambda stream=stream: self._load(stream, plan))
-            if tasks.needs_listing(RunPlan.from_xcom(plan)):
-                self._step(run, "list_deletions", lambda: self._list(run, plan))
-            else:
-                run.skipped.append("list_deletions")
-            if tasks.has_listing(RunPlan.from_xcom(plan)):
-                self._step(run, "reconcile_deletions", lambda: self._reconcile(plan))
-            else:
-                run.skipped.append("reconcile_deletions")
-            self._step(run, "aggregate_customer_sales", lambda: self._aggregate(plan))
-            self._step(run, "validate_by_year", lambda: self._check(plan))
+            for wave in dag_waves(self.streams):
+                work = [task for task in wave if not task.is_teardown]
+                for task in work:
+                    if task.trigger_rule == "all_success" and any(states.get(up) == "skipped"
+                                                                  for up in task.upstream_task_ids):
+                        run.skipped.append(task.task_id)
+                        states[task.task_id] = "skipped"
+                runnable = [task.task_id for task in work if task.task_id not in states]
+                self._wave(run, runnable, states, params or {}, run_type, data_interval)
         finally:
             if run.plan is not None:
                 self._finish(run)
         return run
 
-    def _extracts(self, run: PipelineRun, plan: dict[str, Any]) -> None:
-        if not self.parallel_extracts:
-            for stream in self.streams:
-                self._step(run, f"extract_{stream.name}", lambda stream=stream: self._extract(run, stream, plan))
-            return
+    def _wave(self, run: PipelineRun, task_ids: list[str], states: dict[str, str], params: dict[str, Any],
+              run_type: str, data_interval: tuple[datetime | None, datetime | None]) -> None:
+        """Run tasks whose upstream tasks are done, side by side (or one by one); raise the first failure."""
         errors: dict[str, BaseException] = {}
 
-        def one(stream: Stream) -> None:
+        def one(task_id: str) -> None:
             try:
-                self._step(run, f"extract_{stream.name}", lambda: self._extract(run, stream, plan))
+                self._step(run, task_id, self._body(run, task_id, params, run_type, data_interval))
+                states[task_id] = "skipped" if task_id in run.skipped else "success"
             except BaseException as exc:  # noqa: BLE001 (re-raised below, in the caller's thread)
-                errors[stream.name] = exc
+                states[task_id] = "failed"
+                errors[task_id] = exc
 
-        threads = [threading.Thread(target=one, args=(stream,), name=f"extract_{stream.name}")
-                   for stream in self.streams]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        for stream in self.streams:
-            if stream.name in errors:
-                raise errors[stream.name]
+        if self.parallel_extracts and len(task_ids) > 1:
+            threads = [threading.Thread(target=one, args=(task_id,), name=task_id) for task_id in task_ids]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        else:
+            for task_id in task_ids:
+                one(task_id)
+                if task_id in errors:
+                    break
+        for task_id in task_ids:
+            if task_id in errors:
+                raise errors[task_id]
+
+    def _body(self, run: PipelineRun, task_id: str, params: dict[str, Any], run_type: str,
+              data_interval: tuple[datetime | None, datetime | None]) -> Callable[[], Any]:
+        """What the DAG's task ``task_id`` calls, on this pipeline's connections and hooks."""
+        if task_id.startswith("extract_"):
+            stream = self.streams[task_id.removeprefix("extract_")]
+            return lambda: self._extract(run, stream, run.plan)
+        if task_id.startswith("load_"):
+            stream = next(s for s in self.streams if s.target == task_id.removeprefix("load_"))
+            return lambda: self._load(stream, run.plan)
+        bodies: dict[str, Callable[[], Any]] = {
+            "migrate_schema": lambda: self._with_conn(tasks.migrate_schema),
+            "plan_run": lambda: self._plan(run, run_type, params, data_interval),
+            "check_ploomes_key": lambda: self._check_key(run),
+            "list_deletions": lambda: self._list(run, run.plan),
+            "reconcile_deletions": lambda: self._reconcile(run.plan),
+            "aggregate_customer_sales": lambda: self._aggregate(run.plan),
+            "validate_by_year": lambda: self._check(run.plan),
+        }
+        return bodies[task_id]
 
     def _finish(self, run: PipelineRun) -> None:
         with self.connect() as conn:
@@ -167,6 +213,10 @@ class Pipeline:
             if self.before is not None:
                 self.before(name)  # a fault injected here is the task's failure
             result = body()
+        except AirflowSkipException:
+            with self._lock:
+                run.skipped.append(name)
+            return None
         except BaseException:
             with self._lock:
                 run.failed.append(name)
@@ -180,12 +230,13 @@ class Pipeline:
         with self.connect() as conn:
             return function(conn)
 
-    def _plan(self, run_id: str, run_type: str, params: dict[str, Any],
+    def _plan(self, run: PipelineRun, run_type: str, params: dict[str, Any],
               data_interval: tuple[datetime | None, datetime | None]) -> dict[str, Any]:
         with self.connect() as conn:
-            plan = tasks.plan_run(conn, dag_id=DAG_ID, run_id=run_id, run_type=run_type, params=params,
+            plan = tasks.plan_run(conn, dag_id=DAG_ID, run_id=run.run_id, run_type=run_type, params=params,
                                   data_interval=data_interval, config=self.config, streams=self.streams)
-        return plan.to_xcom()
+        run.plan = plan.to_xcom()
+        return run.plan
 
     @contextmanager
     def _hook(self, run: PipelineRun) -> Iterator[PloomesHook]:

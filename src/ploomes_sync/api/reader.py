@@ -3,9 +3,9 @@
 Keyset paging (:mod:`ploomes_sync.api.paging`) asks for one page at a time, so on its own the
 API's latency, not the rate, sets the pace (at 1 s an answer and 2 requests a second allowed, half
 the budget goes unused). A :class:`PageReader` cuts a large read into disjoint Id ranges, each a
-:class:`~ploomes_sync.api.paging.KeysetPaginator`, and reads them side by side on a bounded pool
-of threads. Every request still waits for the hook's rate limiter: this adds requests in flight,
-not requests.
+:class:`~ploomes_sync.api.paging.KeysetPaginator`, and reads them side by side, a thread a range
+and at most ``max_in_flight`` requests out at once. Every request still waits for the hook's rate
+limiter: this adds requests in flight, not requests.
 
 1. Page 1 of the whole read, with ``$count=true``: how much is left, and how dense the Ids are.
 2. The rest, past page 1's last Id, is cut into as many ranges as the latency seen needs (at most
@@ -33,8 +33,9 @@ exists for the whole read is lost or read twice, even if the API ignores ``$skip
 
 Pages reach the caller in the order they arrive (not in Id order), at most ``max_in_flight`` ahead
 of it. When the caller stops (an error of its own, or it has had enough) the read is cancelled at
-once: no new request starts, waits for the limiter or between retries end, and the pool's threads
-are not waited for.
+once: no new request starts, waits for the limiter or between retries end, and the threads are
+never waited for (daemons: a task's process that fails ends without waiting for the answers in
+flight, and so frees its slot of the API pool).
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ import math
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -236,7 +236,6 @@ class PageReader:
         self._ids = Partition(self._first)
         self._out: queue.Queue[Any] = queue.Queue()
         self._slots = threading.Semaphore(self._max_in_flight)  # pages in flight or not yet taken by the caller
-        self._pool = ThreadPoolExecutor(self._max_in_flight + 1, thread_name_prefix="ploomes-read")
         self._running = 0
         # the highest page: wanted for a whole list's read; asked only while page 1 is slow
         self._top_wanted = self.top_page and self._max_in_flight > 1 and not base_filter and after is None \
@@ -272,20 +271,18 @@ class PageReader:
                 del records, item  # keep nothing of a page the caller has moved past
         finally:
             self.cancel.set()
-            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _busy(self) -> bool:
         with self._ids.lock:
             return self._running > 0 or not self._out.empty()
 
-    # --- the pool's side --------------------------------------------------------------------
+    # --- the threads ------------------------------------------------------------------------
 
     def _start(self, target: Callable[..., None], *args: Any) -> None:
-        if self.cancel.is_set():  # the caller has gone (the pool may be shut down)
-            raise ReadCancelled("read cancelled")
         with self._ids.lock:
             self._running += 1
-        self._pool.submit(self._guard, target, *args)
+            name = f"ploomes-read-{self._running}"
+        threading.Thread(target=self._guard, args=(target, *args), daemon=True, name=name).start()
 
     def _guard(self, target: Callable[..., None], *args: Any) -> None:
         try:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from airflow.sdk.exceptions import AirflowSkipException
 
 from ploomes_sync import warehouse
 from ploomes_sync.api.paging import id_range_filter
@@ -146,8 +147,12 @@ def list_stream(stream: Stream, plan: RunPlan, method: str, *, hook: PloomesHook
 def list_deletions(plan: RunPlan, *, hook: PloomesHook, conn: psycopg.Connection, reject_conn: psycopg.Connection,
                    config: SyncConfig, streams: Registry | None = None) -> dict[str, Any]:
     """List every stream of the registry whose listing this run makes itself (not its extract); what
-    each did. The hook's requests are paced to ``listing_budget_share`` of its budget.
+    each did. The hook's requests are paced to ``listing_budget_share`` of its budget. Skipped
+    (``AirflowSkipException``) when the run lists nothing itself.
     """
+    if not needs_listing(plan):
+        raise AirflowSkipException("No listing of its own this run: not due (listing_every_hours), or the "
+                                   "extracts read every record and are the listings.")
     paced = hook.paced(config.listing_budget_share)  # the same counters, a share of the same budget
     done = {}
     for stream in streams or registry(config.client_tag_id):

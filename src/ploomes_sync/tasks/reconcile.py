@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import psycopg
+from airflow.sdk.exceptions import AirflowSkipException
 
 from ploomes_sync import warehouse
 from ploomes_sync.config import SyncConfig
@@ -21,8 +22,11 @@ def reconcile_deletions(plan: RunPlan, *, conn: psycopg.Connection, config: Sync
     """Archive and remove, stream by stream, the rows this run's listings show gone from Ploomes.
 
     A mass deletion fails the task with :class:`MassDeletionRefused` (nothing is removed) unless
-    the run was triggered with ``confirm_mass_deletion``.
+    the run was triggered with ``confirm_mass_deletion``. Skipped (``AirflowSkipException``) when the
+    run lists nothing.
     """
+    if not has_listing(plan):
+        raise AirflowSkipException("No listing this run (listing_every_hours): deletions wait for the next one.")
     done: dict[str, Any] = {}
     for stream in streams or registry(config.client_tag_id):
         listing = warehouse.get_listing(conn, plan.run_id, stream.name)
