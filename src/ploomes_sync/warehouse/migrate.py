@@ -3,6 +3,12 @@
 Applied versions are recorded in ``ploomes_sync.schema_migrations``. Every step runs under a
 transaction-scoped advisory lock (safe behind a transaction-mode pooler), so concurrent runs
 serialize: the second waits, then finds each migration applied and does nothing.
+
+A fresh database (no ledger rows, none of the contract's public tables, no table of the sync's)
+takes the :data:`BASELINE` instead of replaying the migrations it covers: the schema they leave,
+written out once in ``include/sql/baseline/``, in one transaction, recorded as those migrations.
+Every other database (migrated by this project, or holding an older ``sales``/``customer_sales``
+the contract names) takes the numbered path, which conforms what is there without losing a row.
 """
 
 from __future__ import annotations
@@ -37,6 +43,19 @@ class Migration:
         return f"{self.version:04d}_{self.name}"
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """What a fresh database gets for migrations 1 to ``version``: these SQL files, in order."""
+
+    version: int
+    files: tuple[str, ...]
+
+
+# The helper functions of 0002 as they are (functions the later migrations may call, not shape),
+# then the shape 0001 to 0008 leave.
+BASELINE = Baseline(8, ("migrations/0002_conform_helpers.sql", "baseline/0008_schema.sql"))
+
+
 def discover(folder: Traversable | None = None) -> list[Migration]:
     """The migrations in ``folder`` (default: the SQL folder's ``migrations``), by version."""
     folder = folder or sql_dir() / MIGRATIONS_FOLDER
@@ -58,25 +77,29 @@ def _log_notice(diagnostic: psycopg.errors.Diagnostic) -> None:
     log.info("%s: %s", diagnostic.severity, diagnostic.message_primary)
 
 
-def migrate(conn: psycopg.Connection) -> list[str]:
-    """Apply the pending migrations; return their labels (``"0003_public_sales"``), in order.
+def migrate(conn: psycopg.Connection, *, baseline: Baseline | None = BASELINE) -> list[str]:
+    """Apply the pending migrations; return their labels (``"0003_public_sales"``), in order (a fresh
+    database's include those the baseline stands for). ``baseline=None`` replays every migration.
 
     What a migration changes in an existing table (columns added, converted, renamed) is logged.
     """
     migrations = discover()
     conn.add_notice_handler(_log_notice)
     try:
-        return _apply(conn, migrations)
+        return _apply(conn, migrations, baseline)
     finally:
         conn.remove_notice_handler(_log_notice)
 
 
-def _apply(conn: psycopg.Connection, migrations: list[Migration]) -> list[str]:
+def _apply(conn: psycopg.Connection, migrations: list[Migration], baseline: Baseline | None) -> list[str]:
     with transaction(conn):
         advisory_lock(conn, "migrations")
         conn.execute(load("migrate/bootstrap.sql"), prepare=False)
         done = {row[0] for row in fetchall(conn, load("migrate/applied.sql"))}
     applied: list[str] = []
+    if not done and baseline is not None:
+        applied = _apply_baseline(conn, [m for m in migrations if m.version <= baseline.version], baseline)
+        done = {m.version for m in migrations if m.label in applied}
     for migration in migrations:
         if migration.version in done:
             continue
@@ -93,3 +116,22 @@ def _apply(conn: psycopg.Connection, migrations: list[Migration]) -> list[str]:
         log.info("Applied migration %s", migration.label)
         applied.append(migration.label)
     return applied
+
+
+def _apply_baseline(conn: psycopg.Connection, covered: list[Migration], baseline: Baseline) -> list[str]:
+    """The baseline in one transaction, recorded as the migrations it covers; [] when the database
+    is not fresh (it takes the numbered path)."""
+    with transaction(conn):
+        advisory_lock(conn, "migrations")
+        row = fetchone(conn, load("migrate/is_fresh.sql"))
+        if row is None or not row[0]:
+            return []
+        conn.execute(load("migrate/lock_timeout.sql"), prepare=False)
+        for file in baseline.files:
+            conn.execute(load(file), prepare=False)
+        for migration in covered:
+            conn.execute(load("migrate/record.sql"), {"version": migration.version, "name": migration.name},
+                         prepare=False)
+    labels = [migration.label for migration in covered]
+    log.info("A fresh database: applied the baseline of migrations %s to %s", labels[0], labels[-1])
+    return labels
