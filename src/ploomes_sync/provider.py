@@ -2,7 +2,7 @@
 
 The form is declared here (``conn-fields``, ``ui-field-behaviour``), the way Airflow 3.2+ reads
 it, so the UI needs no import of the hook and no web-form libraries. Every option of
-:class:`ploomes_sync.hooks.ploomes.PloomesOptions` has a field, and its JSON schema is the one the
+:class:`ploomes_sync.api.options.PloomesOptions` has a field, and its JSON schema is the one the
 hook checks the connection's extras (and its arguments) against.
 """
 

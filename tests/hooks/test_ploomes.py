@@ -723,6 +723,22 @@ class TestParallelRead:
         assert [entry["query"].get("$orderby") for entry in log].count("Id desc") == 1  # the highest page
         assert len(log) <= 700 / 20 + 1  # whole pages: the ranges end on short pages, no request wasted
 
+    def test_a_read_whose_answers_slow_down_after_page_1_adds_ranges(self, connect: Connect,
+                                                                     sim: RunningSimulator) -> None:
+        connect(page_size=20, max_in_flight=4, requests_per_minute=600)  # 0.1 s apart
+        hook = PloomesHook()
+        pages = hook.iter_pages("Deals", select=["Id"])
+        first = next(pages)  # answered at once: one range looks enough
+        sim.admin.configure(latency_seconds=0.3)  # from now on, 3 requests in flight hold the rate
+
+        ids = sorted([record["Id"] for record in first.records]
+                     + [record["Id"] for page in pages for record in page.records])
+
+        assert ids == truth_ids(sim)  # every deal, once
+        spans = [(entry["t"], entry["answered"]) for entry in api_log(sim, "/Deals")]
+        in_flight = max(sum(1 for start, end in spans if start <= t < end) for t, _ in spans)
+        assert in_flight >= 3, f"at most {in_flight} requests in flight"
+
     def test_records_changed_or_deleted_during_a_parallel_read_are_not_lost(self, connect: Connect,
                                                                            sim: RunningSimulator) -> None:
         connect(page_size=20, max_in_flight=4)

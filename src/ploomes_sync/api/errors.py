@@ -19,10 +19,16 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import unquote_plus
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from ploomes_sync.settings import KEY_RENEWAL_PLACE, MAX_SERVER_MESSAGE_CHARS, PLOOMES_CONN_ID
+
+
+def readable_url(url: str | None) -> str:
+    """A URL with its query decoded, for messages (the key is a header, never part of it)."""
+    return unquote_plus(url or "")
 
 
 def server_message(body: bytes | str | None, limit: int = MAX_SERVER_MESSAGE_CHARS) -> str | None:
@@ -191,3 +197,16 @@ class PloomesInvalidResponseError(PloomesTransientError):
         self.url = url
         self.reason = reason
         super().__init__(f"{method} {url} answered {status} with an invalid body: {reason}.")
+
+
+def error_for_status(status: int, url: str, *, method: str, message: str | None, retry_after: float | None,
+                     key_empty: bool, conn_id: str) -> PloomesError:
+    """The error a non-2xx answer stands for (``retry_after``: a 429's Retry-After, in seconds)."""
+    if status in (401, 403):
+        return PloomesAuthError(status, url, key_empty=key_empty, server_message=message, conn_id=conn_id,
+                                method=method)
+    if status == 429:
+        return PloomesThrottledError(url, retry_after, method=method)
+    if status >= 500:
+        return PloomesServerError(status, url, message, method=method)
+    return PloomesBadRequestError(status, url, message, method=method)

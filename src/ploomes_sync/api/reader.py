@@ -13,7 +13,9 @@ limiter: this adds requests in flight, not requests.
    range but the lowest starts with the page at an offset (``$skip``) and takes over the Ids from
    that page's first record on. Else by Id, of about equal width, up to the highest Id (the
    highest page's, or one probe ``$orderby=Id desc&$top=1``).
-3. A thread whose range has ended takes over the upper half of the range with the most left.
+3. A thread whose range has ended takes over the upper half of the range with the most left; and
+   whenever the mean latency of the read's answers so far needs more requests in flight than
+   ranges are being read (page 1 is one answer: a fast one says little), a new thread takes one.
 
 Two refinements buy seconds at high latency; ``make bench`` measures each by turning it off
 (:attr:`PageReader.top_page`, :attr:`PageReader.by_position`):
@@ -230,6 +232,8 @@ class PageReader:
         self._max_in_flight = max(1, max_in_flight)
         self._interval = interval  # seconds between two requests the rate allows
         self._latency = latency  # seconds the API took to answer the last request
+        self._answers = 0  # answers this read has had, and the seconds they took in all
+        self._answer_seconds = 0.0
         self.cancel = threading.Event()
         self.count: int | None = None  # @odata.count of the whole read, when answered
         self._first = KeysetPaginator(page_size, base_filter, after=after, upto=upto)
@@ -310,6 +314,11 @@ class PageReader:
         except BaseException:
             self._slots.release()
             raise
+        latency = self._latency()
+        if latency is not None:
+            with self._ids.lock:
+                self._answers += 1
+                self._answer_seconds += latency
         return payload["value"], odata_count(payload)
 
     def _hand(self, records: Records, last_id: int | None) -> None:
@@ -327,7 +336,21 @@ class PageReader:
                 paginator.init_request(params, count=paginator.pages == 0)  # a range's count can end it
                 records, count = self._get(params)
                 self._hand(self._ids.take_page(paginator, records, count), paginator.last_key)
+                self._grow()
             paginator = None if self.cancel.is_set() else self._ids.steal()
+
+    def _grow(self) -> None:
+        """One range more, when the answers so far show that the ranges being read are too few to
+        hold the rate (the first cut knew one answer's latency only)."""
+        with self._ids.lock:
+            reading = self._running  # threads reading (one between two ranges steals its next itself)
+        if reading >= self._ranges_wanted(None) or self.cancel.is_set():
+            return
+        stolen = self._ids.steal()
+        if stolen is not None:
+            log.info("Answers take %.2f s on average: reading %s Id ranges side by side", self._mean_latency(),
+                     reading + 1)
+            self._start(self._read_range, stolen)
 
     def _read_first(self) -> None:
         """Page 1 of the whole read; then, for a large read, cut the rest into ranges."""
@@ -415,13 +438,18 @@ class PageReader:
     def _ranges_wanted(self, pages: int | None) -> int:
         """Ranges to read side by side: enough requests in flight to hold the rate at the latency seen
         (a range has one at a time), each range worth a few pages, at most ``max_in_flight``."""
-        latency = self._latency()
+        latency = self._mean_latency()
         wanted = self._max_in_flight
         if self._interval > 0 and latency is not None:  # a range starts its next request an answer later
             wanted = min(wanted, math.ceil(LATENCY_MARGIN * latency / self._interval))
         if pages is not None:
             wanted = min(wanted, pages // MIN_PAGES_PER_RANGE)
         return max(1, wanted)
+
+    def _mean_latency(self) -> float | None:
+        """The mean time this read's answers took so far (None before the first)."""
+        with self._ids.lock:
+            return self._answer_seconds / self._answers if self._answers else None
 
     def _cut_by_position(self, first: KeysetPaginator, left: int, *, below_top: bool) -> None:
         """Cut the ``left`` records past page 1 (less the highest page when ``below_top``) into ranges

@@ -1,8 +1,8 @@
 """PloomesHook: the Ploomes public API, read with keyset paging, a rate limit and bounded retries.
 
 Connection ``ploomes_default`` (type ``ploomes``): host = base URL (``https://public-api2.ploomes.com``
-when empty), password = the User-Key, extras = options (see :class:`PloomesOptions`). Arguments
-given to the constructor win over the extras.
+when empty), password = the User-Key, extras = options (:class:`~ploomes_sync.api.options.PloomesOptions`,
+checked against the connection form's schema). Arguments given to the constructor win over the extras.
 
     hook = PloomesHook()
     hook.check_key()                           # GET /Account?$top=1&$select=Id: is the key good?
@@ -11,11 +11,10 @@ given to the constructor win over the extras.
     hook.count("Deals")                        # @odata.count, or None when the API won't say
     hook.stats                                 # requests, pages, records, 429s, retries, waits
 
-A ``BaseHook`` with a ``requests.Session`` of its own rather than the http provider's ``HttpHook``,
-which sends every connection extra it does not know as a request header. A request goes through
-small stages: :meth:`build_request`, :meth:`send`, :meth:`check_response`, :meth:`parse_payload`;
-the retry policy is :func:`ploomes_sync.api.retry.policy`, the paging :mod:`ploomes_sync.api.paging`
-and :mod:`ploomes_sync.api.reader`.
+A ``BaseHook`` with a ``requests.Session`` of its own, not the http provider's ``HttpHook``, which
+sends every connection extra it does not know as a request header. A request goes through small
+stages (:meth:`build_request`, :meth:`send`, :meth:`check_response`, :meth:`parse_payload`) under the
+retry policy of :mod:`ploomes_sync.api.retry`; the read itself is :mod:`ploomes_sync.api.reader`.
 """
 
 from __future__ import annotations
@@ -24,10 +23,7 @@ import functools
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from datetime import timedelta
 from typing import Any, NoReturn
-from urllib.parse import unquote_plus
 
 import tenacity
 from airflow.sdk import BaseHook
@@ -38,18 +34,20 @@ from ploomes_sync import settings
 from ploomes_sync.api import retry
 from ploomes_sync.api.errors import (
     PloomesAuthError,
-    PloomesBadRequestError,
     PloomesError,
     PloomesInvalidResponseError,
     PloomesRequestError,
     PloomesServerError,
     PloomesThrottledError,
+    error_for_status,
+    readable_url,
     server_message,
 )
+from ploomes_sync.api.options import OPTION_NAMES, PloomesOptions
 from ploomes_sync.api.paging import select_with_key
 from ploomes_sync.api.ratelimit import Limiter, Paced, shared_limiter
 from ploomes_sync.api.reader import Page, PageReader, ReadCancelled, ReadClock, odata_count
-from ploomes_sync.provider import CONN_FIELDS
+from ploomes_sync.api.stats import RequestStats
 
 __all__ = ["Page", "PloomesHook", "PloomesOptions", "ReadClock", "RequestStats"]
 
@@ -57,126 +55,13 @@ REDACTED = "***"
 LimiterFactory = Callable[[str, float], Limiter]  # (the account's base URL, requests a minute) -> its limiter
 
 
-@dataclass(frozen=True)
-class PloomesOptions:
-    """How the hook talks to the API: constructor arguments, else connection extras, else these."""
-
-    requests_per_minute: float = settings.DEFAULT_REQUESTS_PER_MINUTE
-    page_size: int = settings.DEFAULT_PAGE_SIZE
-    max_in_flight: int = settings.DEFAULT_MAX_IN_FLIGHT
-    timeout: float = settings.DEFAULT_TIMEOUT_SECONDS
-    max_attempts: int = settings.DEFAULT_MAX_ATTEMPTS
-    backoff_base: float = settings.DEFAULT_BACKOFF_BASE_SECONDS
-    backoff_max: float = settings.DEFAULT_BACKOFF_MAX_SECONDS
-    max_throttle_wait: float = settings.DEFAULT_MAX_THROTTLE_WAIT_SECONDS
-    verify: bool | str = True  # False, or a CA bundle's path
-    trust_env: bool = True  # proxies and CA bundles named by the environment
-
-    @classmethod
-    def resolve(cls, overrides: Mapping[str, Any], extra: Mapping[str, Any], conn_id: str) -> PloomesOptions:
-        """Arguments, else extras, else defaults; each checked, with an error naming where it came from."""
-        values: dict[str, Any] = {}
-        for spec in fields(cls):
-            raw, origin = overrides.get(spec.name), f"argument {spec.name!r}"
-            if raw is None:
-                raw, origin = extra.get(spec.name), f"extra {spec.name!r} of connection {conn_id!r}"
-            if raw is None or raw == "":
-                continue
-            if spec.name == "page_size" and _number(raw, int, origin) > settings.MAX_PAGE_SIZE:
-                raw = settings.MAX_PAGE_SIZE  # the API never serves more: asking for more is harmless
-            values[spec.name] = _checked(spec.name, raw, origin)
-        return cls(**values)
-
-
-def _truth(raw: Any) -> bool | None:
-    if isinstance(raw, bool):
-        return raw
-    return {"true": True, "false": False}.get(raw.lower()) if isinstance(raw, str) else None
-
-
-def _checked(name: str, raw: Any, origin: str) -> Any:
-    """``raw`` as the option's JSON schema in ``ploomes_sync.provider`` (the connection form's) allows it."""
-    schema = CONN_FIELDS[name]["schema"]
-    types = set(schema["type"]) - {"null"}
-    truth = _truth(raw) if "boolean" in types else None
-    if truth is not None:
-        return truth
-    if "string" in types and isinstance(raw, str) and raw.strip():
-        return raw
-    if "boolean" in types:
-        allowed = "true, false or a CA bundle's path" if "string" in types else "true or false"
-        raise ValueError(f"{origin} must be {allowed}, got {raw!r}")
-    value = _number(raw, int if "integer" in types else float, origin)
-    if "minimum" in schema and value < schema["minimum"]:
-        raise ValueError(f"{origin} must be at least {schema['minimum']}, got {raw!r}")
-    if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-        raise ValueError(f"{origin} must be more than {schema['exclusiveMinimum']}, got {raw!r}")
-    if "maximum" in schema and value > schema["maximum"]:
-        raise ValueError(f"{origin} must be at most {schema['maximum']}, got {raw!r}")
-    return value
-
-
-def _number(raw: Any, kind: type, origin: str) -> Any:
-    if isinstance(raw, bool):
-        raise ValueError(f"{origin} must be a number, got {raw!r}")
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"{origin} must be a number, got {raw!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(f"{origin} must be a finite number, got {raw!r}")
-    if kind is int:
-        if not value.is_integer():
-            raise ValueError(f"{origin} must be a whole number, got {raw!r}")
-        return int(value)
-    return value
-
-
-OPTION_NAMES = tuple(spec.name for spec in fields(PloomesOptions))
-
-
-@dataclass
-class RequestStats:
-    """Counters of one hook, for logs and run history (waits in seconds). The reader's threads
-    change them side by side: every change goes through :meth:`add` or :meth:`answered`, under a lock."""
-
-    requests: int = 0  # sent, retries included
-    pages: int = 0  # non-empty pages handed to the caller
-    records: int = 0
-    throttled: int = 0  # answers 429
-    retries: int = 0
-    limiter_wait_seconds: float = 0.0
-    backoff_wait_seconds: float = 0.0  # waiting out failures and 429s
-    last_latency_seconds: float | None = None  # how long the latest answer took
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, **amounts: float) -> None:
-        """Add to counters (``requests=1``, ``backoff_wait_seconds=2.5``, ...)."""
-        with self._lock:
-            for name, amount in amounts.items():
-                setattr(self, name, getattr(self, name) + amount)
-
-    def answered(self, elapsed: timedelta) -> None:
-        """An answer came back after ``elapsed``."""
-        with self._lock:
-            self.last_latency_seconds = elapsed.total_seconds()
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready copy."""
-        with self._lock:
-            return {spec.name: getattr(self, spec.name) for spec in fields(self) if not spec.name.startswith("_")}
-
-
-def readable_url(url: str | None) -> str:
-    """A URL with its query decoded, for messages (the key is a header, never part of it)."""
-    return unquote_plus(url or "")
 
 
 class PloomesHook(BaseHook):
     """Reads Ploomes lists with keyset paging, a rate limit and bounded retries.
 
-    - Paging: ``$orderby=Id`` and ``Id gt <last>``, never ``$skip``. Large reads are cut into Id
-      ranges read side by side (``max_in_flight``), so latency does not set the pace.
+    - Paging: ``$orderby=Id`` and ``Id gt <last>``. Large reads are cut into Id ranges read side by
+      side (``max_in_flight``), so latency does not set the pace.
     - 401/403: :class:`PloomesAuthError` (an ``AirflowFailException``: no task retry) naming the
       likely causes. Other 4xx: :class:`PloomesBadRequestError`, no retry.
     - 429: waits ``Retry-After`` (or backs off) up to ``max_throttle_wait`` seconds in all, and
@@ -331,19 +216,17 @@ class PloomesHook(BaseHook):
             return
         url = readable_url(response.request.url if response.request else response.url)
         method = (response.request.method if response.request else None) or "GET"
+        retry_after = retry.parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
         message = self._server_message(response)
-        if status in (401, 403):
-            self.log.error("Ploomes answered %s to %s %s: the User-Key was rejected", status, method, url)
-            raise PloomesAuthError(status, url, key_empty=self.key_empty, server_message=message,
-                                   conn_id=self.ploomes_conn_id, method=method)
-        if status == 429:
+        error = error_for_status(status, url, method=method, message=message, retry_after=retry_after,
+                                 key_empty=self.key_empty, conn_id=self.ploomes_conn_id)
+        if isinstance(error, PloomesThrottledError):
             self.stats.add(throttled=1)
-            raise PloomesThrottledError(url, retry.parse_retry_after(response.headers.get("Retry-After")),
-                                        method=method)
-        if status >= 500:
-            raise PloomesServerError(status, url, message, method=method)
-        self.log.error("Ploomes answered %s to %s %s: %s", status, method, url, message or "(no message)")
-        raise PloomesBadRequestError(status, url, message, method=method)
+        elif not isinstance(error, PloomesServerError):  # 5xx and 429 are retried and logged as such
+            self.log.error("Ploomes answered %s to %s %s: %s", status, method, url,
+                           "the User-Key was rejected" if isinstance(error, PloomesAuthError)
+                           else message or "(no message)")
+        raise error
 
     def parse_payload(self, response: Response) -> dict[str, Any]:
         """The JSON object of a 2xx answer; it must hold a ``value`` list."""

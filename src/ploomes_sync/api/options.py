@@ -1,0 +1,93 @@
+"""How the hook talks to the API: its options, each checked against the connection form's schema.
+
+The schema is the one in :mod:`ploomes_sync.provider` (what Airflow's connection form shows), so the
+form and the checks cannot disagree. Constructor arguments win over the connection's extras, which
+win over the defaults of :mod:`ploomes_sync.settings`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from ploomes_sync import settings
+from ploomes_sync.provider import CONN_FIELDS
+
+
+@dataclass(frozen=True)
+class PloomesOptions:
+    """How the hook talks to the API: constructor arguments, else connection extras, else these."""
+
+    requests_per_minute: float = settings.DEFAULT_REQUESTS_PER_MINUTE
+    page_size: int = settings.DEFAULT_PAGE_SIZE
+    max_in_flight: int = settings.DEFAULT_MAX_IN_FLIGHT
+    timeout: float = settings.DEFAULT_TIMEOUT_SECONDS
+    max_attempts: int = settings.DEFAULT_MAX_ATTEMPTS
+    backoff_base: float = settings.DEFAULT_BACKOFF_BASE_SECONDS
+    backoff_max: float = settings.DEFAULT_BACKOFF_MAX_SECONDS
+    max_throttle_wait: float = settings.DEFAULT_MAX_THROTTLE_WAIT_SECONDS
+    verify: bool | str = True  # False, or a CA bundle's path
+    trust_env: bool = True  # proxies and CA bundles named by the environment
+
+    @classmethod
+    def resolve(cls, overrides: Mapping[str, Any], extra: Mapping[str, Any], conn_id: str) -> PloomesOptions:
+        """Arguments, else extras, else defaults; each checked, with an error naming where it came from."""
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            raw, origin = overrides.get(spec.name), f"argument {spec.name!r}"
+            if raw is None:
+                raw, origin = extra.get(spec.name), f"extra {spec.name!r} of connection {conn_id!r}"
+            if raw is None or raw == "":
+                continue
+            if spec.name == "page_size" and _number(raw, int, origin) > settings.MAX_PAGE_SIZE:
+                raw = settings.MAX_PAGE_SIZE  # the API never serves more: asking for more is harmless
+            values[spec.name] = _checked(spec.name, raw, origin)
+        return cls(**values)
+
+
+def _truth(raw: Any) -> bool | None:
+    if isinstance(raw, bool):
+        return raw
+    return {"true": True, "false": False}.get(raw.lower()) if isinstance(raw, str) else None
+
+
+def _checked(name: str, raw: Any, origin: str) -> Any:
+    """``raw`` as the option's JSON schema in ``ploomes_sync.provider`` (the connection form's) allows it."""
+    schema = CONN_FIELDS[name]["schema"]
+    types = set(schema["type"]) - {"null"}
+    truth = _truth(raw) if "boolean" in types else None
+    if truth is not None:
+        return truth
+    if "string" in types and isinstance(raw, str) and raw.strip():
+        return raw
+    if "boolean" in types:
+        allowed = "true, false or a CA bundle's path" if "string" in types else "true or false"
+        raise ValueError(f"{origin} must be {allowed}, got {raw!r}")
+    value = _number(raw, int if "integer" in types else float, origin)
+    if "minimum" in schema and value < schema["minimum"]:
+        raise ValueError(f"{origin} must be at least {schema['minimum']}, got {raw!r}")
+    if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+        raise ValueError(f"{origin} must be more than {schema['exclusiveMinimum']}, got {raw!r}")
+    if "maximum" in schema and value > schema["maximum"]:
+        raise ValueError(f"{origin} must be at most {schema['maximum']}, got {raw!r}")
+    return value
+
+
+def _number(raw: Any, kind: type, origin: str) -> Any:
+    if isinstance(raw, bool):
+        raise ValueError(f"{origin} must be a number, got {raw!r}")
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{origin} must be a number, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{origin} must be a finite number, got {raw!r}")
+    if kind is int:
+        if not value.is_integer():
+            raise ValueError(f"{origin} must be a whole number, got {raw!r}")
+        return int(value)
+    return value
+
+
+OPTION_NAMES = tuple(spec.name for spec in fields(PloomesOptions))
