@@ -63,6 +63,17 @@ class TestServerMessage:
 
         assert message is not None and len(message) == 50 and message.endswith("…")
 
+    def test_blanks_out_the_key_should_the_server_echo_it(self) -> None:
+        key = "k3y-0f-the-account-1234567890"
+        body = json.dumps({"Message": f"User-Key {key} is not valid"})
+
+        assert server_message(body, secret=key) == "User-Key *** is not valid"
+
+    def test_blanks_out_a_key_that_the_truncation_would_cut_in_half(self) -> None:
+        key = "k3y-0f-the-account-1234567890"
+        # cut first, the message would end in the key's first 8 characters, which no replace finds
+        assert server_message(f"{'x' * 40} {key}", limit=50, secret=key) == f"{'x' * 40} ***"
+
 
 class TestPloomesAuthError:
     def test_fails_the_task_without_retry_and_is_a_ploomes_error(self) -> None:

@@ -25,14 +25,18 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from ploomes_sync.settings import KEY_RENEWAL_PLACE, MAX_SERVER_MESSAGE_CHARS, PLOOMES_CONN_ID
 
+REDACTED = "***"  # what stands for the key should a server echo it
+
 
 def readable_url(url: str | None) -> str:
     """A URL with its query decoded, for messages (the key is a header, never part of it)."""
     return unquote_plus(url or "")
 
 
-def server_message(body: bytes | str | None, limit: int = MAX_SERVER_MESSAGE_CHARS) -> str | None:
-    """The server's own words from an error body, truncated; or None.
+def server_message(body: bytes | str | None, limit: int = MAX_SERVER_MESSAGE_CHARS, *,
+                   secret: str | None = None) -> str | None:
+    """The server's own words from an error body, truncated (``secret`` blanked out, should the server
+    echo the key); or None.
 
     Every shape seen in the wild: OData ``{"error": {"code", "message"}}``, ASP.NET ``{"Message"}``,
     a bare string under ``value`` (``{"@odata.context": ".../$metadata#Edm.String", "value": ...}``),
@@ -50,6 +54,8 @@ def server_message(body: bytes | str | None, limit: int = MAX_SERVER_MESSAGE_CHA
     if message is None:
         return None
     flat = " ".join(str(message).split())
+    if secret:
+        flat = flat.replace(secret, REDACTED)
     if not flat:
         return None
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,4 +1,4 @@
-"""How the hook talks to the API: its options, each checked against the connection form's schema.
+"""How the hook talks to the API: its base URL and its options, each checked against the connection form's schema.
 
 The schema is the one in :mod:`ploomes_sync.provider` (what Airflow's connection form shows), so the
 form and the checks cannot disagree. Constructor arguments win over the connection's extras, which
@@ -44,6 +44,16 @@ class PloomesOptions:
                 raw = settings.MAX_PAGE_SIZE  # the API never serves more: asking for more is harmless
             values[spec.name] = _checked(spec.name, raw, origin)
         return cls(**values)
+
+
+def base_url(host: str | None, schema: str | None = None, port: int | None = None) -> str:
+    """The API's base URL from a connection's host (Ploomes' own when empty), schema and port."""
+    url = (host or "").strip() or settings.DEFAULT_BASE_URL
+    if "://" not in url:
+        url = f"{schema or 'https'}://{url}"
+    if port:
+        url = f"{url.rstrip('/')}:{port}"
+    return url.rstrip("/")
 
 
 def _truth(raw: Any) -> bool | None:

@@ -6,7 +6,9 @@
   else the fallback (exponential backoff with jitter, capped).
 - :class:`stop_after_failures` | :class:`stop_after_throttle_wait`: failures other than 429
   are bounded by a number of attempts; 429s by the total time spent waiting them out;
-- :func:`policy` puts them together for the hook (waits end at once when the read is cancelled).
+- :func:`policy` puts them together (waits end at once when the read is cancelled), and
+  :func:`retrying` makes of it the hook's ``Retrying``: every retry counted and logged, a 429's wait
+  held against the whole budget, the last failure a :class:`PloomesRequestError`.
 
 Class names are lower case, as tenacity's own pieces are. The stop pieces keep their tallies
 in the ``statistics`` of the Retrying object, which tenacity clears at the start of every call
@@ -20,7 +22,8 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from logging import Logger
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import requests
 import tenacity
@@ -30,11 +33,17 @@ from tenacity.wait import wait_base
 
 from ploomes_sync.api.errors import (
     PloomesInvalidResponseError,
+    PloomesRequestError,
     PloomesServerError,
     PloomesThrottledError,
     PloomesTransientError,
     ReadCancelled,
 )
+
+if TYPE_CHECKING:
+    from ploomes_sync.api.options import PloomesOptions
+    from ploomes_sync.api.ratelimit import Limiter
+    from ploomes_sync.api.stats import RequestStats
 
 #: Exceptions of one attempt that another attempt may fix.
 TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
@@ -189,6 +198,39 @@ def policy(options: Any, *, cancel: threading.Event | None = None,
     if on_retry is not None:
         pieces["before_sleep"] = on_retry
     return pieces
+
+
+def retrying(options: PloomesOptions, method: str, url: str, *, stats: RequestStats, limiter: Limiter,
+             log: Logger, cancel: threading.Event | None = None) -> tenacity.Retrying:
+    """The ``Retrying`` of one request (``method`` ``url``) under :func:`policy`: each retry counted in
+    ``stats`` and logged, a 429's wait held against every request of ``limiter``, and the last failure
+    (retries or the throttle budget spent) raised as a :class:`PloomesRequestError`."""
+
+    def on_retry(retry_state: RetryCallState) -> None:
+        exc, wait = _exception(retry_state), retry_state.upcoming_sleep
+        stats.add(retries=1, backoff_wait_seconds=wait)
+        if isinstance(exc, PloomesThrottledError):
+            limiter.penalize(wait)  # every request of this budget waits it out, not this one alone
+            log.warning("Throttled by Ploomes (429, %s): waiting %.2f s before attempt %s of %s %s",
+                        describe(exc, options), wait, retry_state.attempt_number + 1, method, url)
+        else:
+            log.warning("Attempt %s of %s %s failed (%s); retrying in %.2f s",
+                        retry_state.attempt_number, method, url, describe(exc, options), wait)
+
+    def give_up(retry_state: RetryCallState) -> NoReturn:
+        exc = _exception(retry_state)
+        if isinstance(exc, ReadCancelled):
+            raise exc
+        cause = describe(exc, options)
+        if isinstance(exc, PloomesThrottledError):
+            cause += (f"; waiting it out would take this request's time spent on 429s past max_throttle_wait "
+                      f"({options.max_throttle_wait:g} s; {throttle_wait(retry_state):.1f} s spent)")
+        error = PloomesRequestError(url, retry_state.attempt_number, cause, status=getattr(exc, "status", None),
+                                    throttled=throttled(retry_state), method=method)
+        log.error("%s", error)
+        raise error from exc
+
+    return tenacity.Retrying(**policy(options, cancel=cancel, on_retry=on_retry), retry_error_callback=give_up)
 
 
 def describe(exc: BaseException | None, options: Any = None) -> str:

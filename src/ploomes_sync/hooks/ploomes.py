@@ -19,13 +19,11 @@ retry policy of :mod:`ploomes_sync.api.retry`; the read itself is :mod:`ploomes_
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Any
 
-import tenacity
 from airflow.sdk import BaseHook
 from requests import PreparedRequest, Request, Response, Session
 from requests.adapters import HTTPAdapter
@@ -36,14 +34,13 @@ from ploomes_sync.api.errors import (
     PloomesAuthError,
     PloomesError,
     PloomesInvalidResponseError,
-    PloomesRequestError,
     PloomesServerError,
     PloomesThrottledError,
     error_for_status,
     readable_url,
     server_message,
 )
-from ploomes_sync.api.options import OPTION_NAMES, PloomesOptions
+from ploomes_sync.api.options import OPTION_NAMES, PloomesOptions, base_url
 from ploomes_sync.api.paging import select_with_key
 from ploomes_sync.api.ratelimit import Limiter, Paced, shared_limiter
 from ploomes_sync.api.reader import Page, PageReader, ReadCancelled, ReadClock, odata_count
@@ -51,10 +48,7 @@ from ploomes_sync.api.stats import RequestStats
 
 __all__ = ["Page", "PloomesHook", "PloomesOptions", "ReadClock", "RequestStats"]
 
-REDACTED = "***"
 LimiterFactory = Callable[[str, float], Limiter]  # (the account's base URL, requests a minute) -> its limiter
-
-
 
 
 class PloomesHook(BaseHook):
@@ -103,12 +97,7 @@ class PloomesHook(BaseHook):
         connection = self.get_connection(self.ploomes_conn_id)
         extra = dict(connection.extra_dejson)
         self.options = PloomesOptions.resolve(self._overrides, extra, self.ploomes_conn_id)
-        host = (connection.host or "").strip() or settings.DEFAULT_BASE_URL
-        if "://" not in host:
-            host = f"{connection.schema or 'https'}://{host}"
-        if connection.port:
-            host = f"{host.rstrip('/')}:{connection.port}"
-        self.base_url = host.rstrip("/")
+        self.base_url = base_url(connection.host, connection.schema, connection.port)
         key = (connection.password or "").strip()
         if not key.isprintable():
             raise PloomesError(
@@ -217,7 +206,7 @@ class PloomesHook(BaseHook):
         url = readable_url(response.request.url if response.request else response.url)
         method = (response.request.method if response.request else None) or "GET"
         retry_after = retry.parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
-        message = self._server_message(response)
+        message = server_message(response.content, secret=self.session.headers.get(settings.USER_KEY_HEADER))
         error = error_for_status(status, url, method=method, message=message, retry_after=retry_after,
                                  key_empty=self.key_empty, conn_id=self.ploomes_conn_id)
         if isinstance(error, PloomesThrottledError):
@@ -242,14 +231,6 @@ class PloomesHook(BaseHook):
                                               f"expected a JSON object with a 'value' list, got {got}")
         return payload
 
-    def _server_message(self, response: Response) -> str | None:
-        """The error body's message, with the key blanked out should the server echo it."""
-        message = server_message(response.content)
-        key = self.session.headers.get(settings.USER_KEY_HEADER)
-        if message and key and key in message:
-            message = message.replace(key, REDACTED)
-        return message
-
     def _attempt(self, prepared: PreparedRequest, cancel: threading.Event | None,
                  clock: ReadClock | None) -> dict[str, Any]:
         response = self.send(prepared, cancel)
@@ -260,45 +241,14 @@ class PloomesHook(BaseHook):
             clock.answered(date, response.elapsed)
         return payload
 
-    # --- retries ---------------------------------------------------------------------------
-
     def fetch(self, endpoint: str, params: Mapping[str, str], cancel: threading.Event | None = None,
               clock: ReadClock | None = None) -> dict[str, Any]:
-        """GET ``endpoint`` (rate-limited, retried per :func:`retry.policy`); the JSON object. Each answer's
-        Date goes to ``clock`` (the sync's)."""
+        """GET ``endpoint`` (rate-limited, retried per :func:`retry.retrying`); the JSON object. Each
+        answer's Date goes to ``clock`` (the sync's)."""
         prepared = self.build_request(endpoint, params)
-        url = readable_url(prepared.url)
-        retrying = tenacity.Retrying(
-            **retry.policy(self._options(), cancel=cancel, on_retry=functools.partial(self._on_retry, url)),
-            retry_error_callback=functools.partial(self._give_up, url),
-        )
+        retrying = retry.retrying(self._options(), prepared.method or "GET", readable_url(prepared.url),
+                                  stats=self.stats, limiter=self.limiter, log=self.log, cancel=cancel)
         return retrying(self._attempt, prepared, cancel, clock)
-
-    def _on_retry(self, url: str, retry_state: tenacity.RetryCallState) -> None:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        wait = retry_state.upcoming_sleep
-        self.stats.add(retries=1, backoff_wait_seconds=wait)
-        if isinstance(exc, PloomesThrottledError):
-            self.limiter.penalize(wait)  # every request of this budget waits it out, not this one alone
-            self.log.warning("Throttled by Ploomes (429, %s): waiting %.2f s before attempt %s of GET %s",
-                             retry.describe(exc, self.options), wait, retry_state.attempt_number + 1, url)
-        else:
-            self.log.warning("Attempt %s of GET %s failed (%s); retrying in %.2f s",
-                             retry_state.attempt_number, url, retry.describe(exc, self.options), wait)
-
-    def _give_up(self, url: str, retry_state: tenacity.RetryCallState) -> NoReturn:
-        """Turn the last failure into a PloomesRequestError (retries or the throttle budget ran out)."""
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(exc, ReadCancelled):
-            raise exc
-        cause = retry.describe(exc, self.options)
-        if isinstance(exc, PloomesThrottledError) and self.options is not None:
-            cause += (f"; waiting it out would take this request's time spent on 429s past max_throttle_wait "
-                      f"({self.options.max_throttle_wait:g} s; {retry.throttle_wait(retry_state):.1f} s spent)")
-        error = PloomesRequestError(url, retry_state.attempt_number, cause, status=getattr(exc, "status", None),
-                                    throttled=retry.throttled(retry_state))
-        self.log.error("%s", error)
-        raise error from exc
 
     # --- the public API --------------------------------------------------------------------
 
