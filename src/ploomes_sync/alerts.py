@@ -14,6 +14,7 @@ from typing import Any
 from airflow.providers.smtp.hooks.smtp import SmtpHook
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
+from ploomes_sync.api.errors import scrub
 from ploomes_sync.config import alert_recipients
 from ploomes_sync.settings import DEFAULT_ALERT_FROM, PLOOMES_CONN_ID, SALES_DB_CONN_ID, SMTP_CONN_ID
 
@@ -34,13 +35,6 @@ def _known_secrets() -> list[str]:
         if password and len(password) >= 4:
             secrets.append(password)
     return secrets
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret replaced by ``***``."""
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
 
 
 def describe_failure(context: dict[str, Any]) -> tuple[str, str]:

@@ -18,6 +18,7 @@ came back and what to do. No message ever contains the key.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -25,7 +26,15 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from ploomes_sync.settings import KEY_RENEWAL_PLACE, MAX_SERVER_MESSAGE_CHARS, PLOOMES_CONN_ID
 
-REDACTED = "***"  # what stands for the key should a server echo it
+REDACTED = "***"  # what a secret reads as in any message
+
+
+def scrub(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every (non-empty) secret replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 def readable_url(url: str | None) -> str:
@@ -54,8 +63,7 @@ def server_message(body: bytes | str | None, limit: int = MAX_SERVER_MESSAGE_CHA
     if message is None:
         return None
     flat = " ".join(str(message).split())
-    if secret:
-        flat = flat.replace(secret, REDACTED)
+    flat = scrub(flat, (secret,))
     if not flat:
         return None
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
