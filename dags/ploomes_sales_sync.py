@@ -107,7 +107,7 @@ def _plan(data: dict[str, Any]):
 def _stream_tasks(stream: Stream) -> tuple[Any, Any]:
     """The extract and the load of one stream of the registry (``extract_deals``, ``load_sales``, ...)."""
     name = stream.name
-    outlets = [asset_of(stream.target), *([CUSTOMER_SALES] if stream.customer_key else [])]
+    outlets = [*map(asset_of, stream.tables), *([CUSTOMER_SALES] if stream.customer_key else [])]
 
     @task(task_id=f"extract_{name}", pool=API_POOL, execution_timeout=TASK_TIMEOUTS["extract"])
     def extract(plan: dict) -> dict:
@@ -116,16 +116,15 @@ def _stream_tasks(stream: Stream) -> tuple[Any, Any]:
 
         config, hook = load_config(), budgeted_hook()
         with _connect() as conn, _connect() as reject_conn:
-            return tasks.extract(registry(config.client_tag_id)[name], _plan(plan), hook=hook, conn=conn,
-                                 reject_conn=reject_conn, config=config)
+            own = registry(config.client_tag_id, config.quote_entity_id)[name]
+            return tasks.extract(own, _plan(plan), hook=hook, conn=conn, reject_conn=reject_conn, config=config)
 
     @task(task_id=f"load_{stream.target}", outlets=outlets, execution_timeout=TASK_TIMEOUTS["load"])
     def load(plan: dict) -> dict:
         from ploomes_sync import tasks
-        from ploomes_sync.config import load_config
 
-        with _connect() as conn:
-            return tasks.load(registry(load_config().client_tag_id)[name], _plan(plan), conn=conn)
+        with _connect() as conn:  # a stream's tables and columns do not depend on the configuration
+            return tasks.load(registry()[name], _plan(plan), conn=conn)
 
     return extract, load
 
@@ -183,7 +182,7 @@ def build(streams: Registry) -> Any:
                 return tasks.list_deletions(_plan(plan), hook=hook, conn=conn, reject_conn=reject_conn,
                                             config=load_config())
 
-        @task(trigger_rule="none_failed", outlets=[asset_of(s.target) for s in streams] + [CUSTOMER_SALES],
+        @task(trigger_rule="none_failed", outlets=[asset_of(t) for s in streams for t in s.tables] + [CUSTOMER_SALES],
               execution_timeout=TASK_TIMEOUTS["reconcile_deletions"])
         def reconcile_deletions(plan: dict) -> dict:
             from ploomes_sync import tasks

@@ -46,13 +46,17 @@ def ploomes_webhook_setup():
 
     @task(execution_timeout=timedelta(minutes=15))
     def register_webhooks(*, params=None) -> dict:
+        from ploomes_sync.config import load_config
+        from ploomes_sync.streams import registry
         from ploomes_sync.webhooks import registration
 
         callback_url, key = registration.receiver_settings()
         hook = budgeted_hook()
         if params["remove"]:
             return registration.remove(hook, callback_url).as_dict()
-        return registration.register(hook, callback_url, key).as_dict()
+        config = load_config()
+        streams = registry(config.client_tag_id, config.quote_entity_id)
+        return registration.register(hook, callback_url, key, streams).as_dict()
 
     migrate_schema() >> register_webhooks()
 

@@ -347,7 +347,7 @@ class TestDealRow:
 
     def test_extra_fields_are_ignored(self) -> None:
         noisy = changed(DEAL, OtherProperties=[{"FieldKey": "x", "StringValue": "\x00"}], StartAmount="n/a",
-                        CurrencyId=None, WonQuoteId=[1, 2])
+                        CurrencyId=None, LossReasonId=[1, 2])
         assert deal_row(noisy) == deal_row(DEAL)
 
     @pytest.mark.parametrize(("status_id", "status"), [(1, "open"), (2, "won"), (3, "lost")])

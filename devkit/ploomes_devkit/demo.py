@@ -275,6 +275,44 @@ def _revenue(figures: YearFigures | None) -> str:
     return "-" if figures is None else f"{figures.won_revenue:,.2f}"
 
 
+def _plain(value: Decimal | None, places: int | None = None) -> str:
+    """``3.0000`` -> ``3``, ``2.5000`` -> ``2.5``; with ``places``, that many (``1,234.50``); ``-`` for null."""
+    if value is None:
+        return "-"
+    return f"{value:,.{places}f}" if places is not None else f"{value.normalize():,f}"
+
+
+def price_history_report(db_url: str, limit: int = 12) -> str:
+    """One customer's price history as the dashboard's modal shows it (``customer_price_history``):
+    the customer with the most lines, product by product, oldest sale first."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        try:
+            found = conn.execute(
+                "SELECT h.customer_id, c.name, count(*) FROM public.customer_price_history AS h "
+                "LEFT JOIN public.customers AS c ON c.id = h.customer_id WHERE h.customer_id IS NOT NULL "
+                "GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT 1").fetchone()
+            if found is None:
+                return "No customer has bought anything yet (customer_price_history is empty)."
+            customer_id, name, total = found
+            rows = conn.execute(
+                "SELECT product_code, product_name, (sold_at AT TIME ZONE 'America/Sao_Paulo')::date, quantity, "
+                "unit_price, discount_percent, net_unit_price, source, source_id FROM public.customer_price_history "
+                "WHERE customer_id = %s ORDER BY product_id, sold_at LIMIT %s", [customer_id, limit]).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return "The price history is not there (public.customer_price_history is missing)."
+    header = (f"{'product':<28}  {'sold on':>10}  {'quantity':>9}  {'unit price':>11}  {'discount':>8}  "
+              f"{'net unit price':>14}  from")
+    lines = [f"Price history of customer {customer_id} ({name or 'unnamed'}), as the dashboard's modal shows it "
+             "(customer_price_history):", header, "-" * len(header)]
+    for code, product, sold_on, quantity, unit_price, discount, net, source, source_id in rows:
+        label = f"{code} {product}" if code else f"{product} (no product)" if product else "(no name)"
+        lines.append(f"{label[:28]:<28}  {sold_on!s:>10}  {_plain(quantity):>9}  {_plain(unit_price, 2):>11}  "
+                     f"{_plain(discount) + '%':>8}  {_plain(net, 2):>14}  {source} {source_id}")
+    if total > len(rows):
+        lines.append(f"... and {total - len(rows)} more lines")
+    return "\n".join(lines)
+
+
 # --- following a run -----------------------------------------------------------------------------
 
 
@@ -484,6 +522,8 @@ def _demo(stack: contextlib.ExitStack, options: DemoOptions, console: Console) -
     console.say(table)
     console.say("MATCH: the warehouse equals the simulator's truth for every year." if matched
                 else "MISMATCH: the warehouse and the simulator's truth differ (see the table).")
+    console.say()
+    console.say(price_history_report(db_url))
     console.say()
     if succeeded:
         webhook_demo(client, sim, db_url, console, alive)

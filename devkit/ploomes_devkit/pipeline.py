@@ -116,7 +116,7 @@ class Pipeline:
         self.before = before
         self.parallel_extracts = parallel_extracts
         self.shared_budget = shared_budget
-        self.streams = streams or registry(self.config.client_tag_id)
+        self.streams = streams or registry(self.config.client_tag_id, self.config.quote_entity_id)
         self._counter = 0
         self._lock = threading.Lock()
         self.last_run: PipelineRun | None = None  # also when run() raised

@@ -81,6 +81,24 @@ class AdminClient:
         """Delete a deal; returns the record it was."""
         return self._call("DELETE", f"deals/{quote(str(deal_id))}")
 
+    def truth(self, entity: str) -> list[dict[str, Any]]:
+        """Every current record of ``entity`` (``deals``, ``products``, ``orders``, ...) in full form
+        (orders and quotes with their lines under ``Products``), sorted by Id."""
+        return self._call("GET", f"truth/{entity}")
+
+    def create(self, entity: str, **fields: Any) -> dict[str, Any]:
+        """Create a record of ``entity``; what is not given is defaulted (an order's or a quote's
+        lines, under ``Products``, get Ids and Totals; its Amount follows them)."""
+        return self._call("POST", entity, fields)
+
+    def update(self, entity: str, record_id: int | str, **fields: Any) -> dict[str, Any]:
+        """Change fields of a record of ``entity``; LastUpdateDate becomes now unless given."""
+        return self._call("PATCH", f"{entity}/{quote(str(record_id))}", fields)
+
+    def delete(self, entity: str, record_id: int | str) -> dict[str, Any]:
+        """Delete a record of ``entity`` (it simply vanishes from lists); returns the record it was."""
+        return self._call("DELETE", f"{entity}/{quote(str(record_id))}")
+
     def truth_users(self) -> list[dict[str, Any]]:
         """Every user (``/Users``) as stored."""
         return self._call("GET", "truth/users")

@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from . import commerce
 from .dates import render, sao_paulo_epoch, sao_paulo_midnight
 
 CLIENT_TAG_ID = 40006184
@@ -147,11 +148,15 @@ _EMAIL_DOMAINS = ("gmail.com", "hotmail.com", "uol.com.br", "bol.com.br", "terra
 
 @dataclass
 class Dataset:
-    """Generated records, each list sorted by Id. Contacts carry their full Tags."""
+    """Generated records, each list sorted by Id. Contacts carry their full Tags, orders and quotes
+    their lines (``Products``)."""
 
     deals: list[dict[str, Any]]
     contacts: list[dict[str, Any]]
     end: int  # epoch seconds: nothing was created or updated after this
+    products: list[dict[str, Any]]
+    quotes: list[dict[str, Any]]
+    orders: list[dict[str, Any]]
 
 
 def default_end() -> int:
@@ -161,7 +166,8 @@ def default_end() -> int:
 
 def generate(deals: int, contacts: int, seed: int, end: int | None = None,
              dated_ahead_percent: float = 0.0) -> Dataset:
-    """Contacts then deals, deterministic for a given ``(deals, contacts, seed, end, dated_ahead_percent)``.
+    """Contacts, deals, then products, quotes and orders (:mod:`.commerce`), deterministic for a given
+    ``(deals, contacts, seed, end, dated_ahead_percent)``.
 
     ``dated_ahead_percent`` of each entity's records carry a LastUpdateDate 2 to 6 days after
     ``end`` (so at least a day after the API's clock), as a clock glitch or an import leaves them.
@@ -177,7 +183,9 @@ def generate(deals: int, contacts: int, seed: int, end: int | None = None,
         for records in (contact_records, deal_records):
             for record in ahead.sample(records, round(len(records) * dated_ahead_percent / 100)):
                 record["LastUpdateDate"] = render(end + 2 * 86400 + ahead.randrange(4 * 86400), fraction(ahead))
-    return Dataset(deals=deal_records, contacts=contact_records, end=end)
+    sold = commerce.generate(deal_records, seed, end)
+    return Dataset(deals=deal_records, contacts=contact_records, end=end, products=sold.products,
+                   quotes=sold.quotes, orders=sold.orders)
 
 
 def generate_users(end: int) -> list[dict[str, Any]]:

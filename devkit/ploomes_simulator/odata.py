@@ -24,12 +24,14 @@ from .schema import (
     CONTACT_TAG_PROPERTIES,
     DATETIME,
     NUMERIC_TYPES,
+    PRODUCTS,
     STRING,
     TAG_PROPERTIES,
     EntitySchema,
 )
 
 MAX_TOP = 300
+PRODUCT_PROPERTIES = PRODUCTS.properties
 KNOWN_OPTIONS = frozenset({"$filter", "$select", "$orderby", "$expand", "$top", "$skip", "$count"})
 
 Record = dict[str, Any]
@@ -480,16 +482,27 @@ class TagsExpand:
 
 
 @dataclass(frozen=True)
+class LinesExpand:
+    """How the lines of an order or a quote (``Products``) are rendered: their ``$select``, and
+    whether each carries its catalogue ``Product`` (with that one's ``$select``)."""
+
+    select: tuple[str, ...] | None = None
+    with_product: bool = False
+    product_select: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Expand:
     """The navigations a query expands."""
 
     tags: TagsExpand | None = None
     other_properties: bool = False
+    lines: LinesExpand | None = None
 
     @property
     def empty(self) -> bool:
         """Whether nothing is expanded."""
-        return self.tags is None and not self.other_properties
+        return self.tags is None and not self.other_properties and self.lines is None
 
 
 def _split_top_level(text: str, separator: str) -> list[str]:
@@ -542,8 +555,10 @@ def _select_list(text: str, properties: Iterable[str], where: str) -> tuple[str,
 
 
 def parse_expand(text: str, schema: EntitySchema) -> Expand:
-    """Parse ``$expand``: ``Tags``, ``Tags($expand=Tag)``, ``OtherProperties`` (as allowed)."""
+    """Parse ``$expand``: ``Tags``, ``Tags($expand=Tag)``, ``OtherProperties``, and the lines of an
+    order or a quote, ``Products($select=...;$expand=Product($select=...))`` (as allowed)."""
     tags: TagsExpand | None = None
+    lines: LinesExpand | None = None
     other = False
     for name, options in _expand_items(text):
         if name not in schema.navigations:
@@ -555,8 +570,30 @@ def parse_expand(text: str, schema: EntitySchema) -> Expand:
                 raise ODataError("Query options inside $expand=OtherProperties are not supported.")
             other = True
             continue
+        if name == "Products" and schema.lines is not None:
+            lines = _parse_lines_options(options, schema.lines)
+            continue
         tags = _parse_tags_options(options)
-    return Expand(tags=tags, other_properties=other)
+    return Expand(tags=tags, other_properties=other, lines=lines)
+
+
+def _parse_lines_options(options: dict[str, str], properties: dict[str, str]) -> LinesExpand:
+    select, with_product, product_select = None, False, None
+    for key, value in options.items():
+        if key == "$select":
+            select = _select_list(value, properties, "Products")
+        elif key == "$expand":
+            items = _expand_items(value)
+            if len(items) != 1 or items[0][0] != "Product":
+                raise ODataError(f"Could not find a navigation property named '{value}' on Products.")
+            with_product = True
+            for inner_key, inner_value in items[0][1].items():
+                if inner_key != "$select":
+                    raise ODataError(f"The query option '{inner_key}' is not supported inside Product.")
+                product_select = _select_list(inner_value, PRODUCT_PROPERTIES, "Product")
+        else:
+            raise ODataError(f"The query option '{key}' is not supported inside Products.")
+    return LinesExpand(select=select, with_product=with_product, product_select=product_select)
 
 
 def _parse_tags_options(options: dict[str, str]) -> TagsExpand:

@@ -22,6 +22,8 @@ class EntitySchema:
     properties: dict[str, str]
     navigations: frozenset[str] = field(default_factory=frozenset)
     hidden: frozenset[str] = field(default_factory=frozenset)  # stored, but shown only when expanded
+    # The properties of the lines under the ``Products`` navigation (orders, quotes), else None.
+    lines: dict[str, str] | None = None
 
 
 DEALS = EntitySchema(
@@ -46,6 +48,8 @@ DEALS = EntitySchema(
         "LastUpdateDate": DATETIME,
         "DealNumber": INT,
         "WonQuoteId": INT,
+        "LastQuoteId": INT,
+        "LastOrderId": INT,
         "LossReasonId": INT,
         "CreatorId": INT,
         "UpdaterId": INT,
@@ -81,6 +85,92 @@ USERS = EntitySchema(
     type_name="Ploomes.User",
     properties={"Id": INT, "Name": STRING, "Email": STRING, "CreateDate": DATETIME, "LastUpdateDate": DATETIME},
 )
+
+PRODUCTS = EntitySchema(
+    name="Products",
+    type_name="Ploomes.Product",
+    properties={
+        "Id": INT,
+        "Code": STRING,
+        "Name": STRING,
+        "GroupId": INT,
+        "FamilyId": INT,
+        "MeasurementUnit": STRING,
+        "CurrencyId": INT,
+        "UnitPrice": DECIMAL,
+        "Suspended": BOOLEAN,
+        "ImageUrl": STRING,
+        "Editable": BOOLEAN,
+        "Deletable": BOOLEAN,
+        "CreatorId": INT,
+        "UpdaterId": INT,
+        "CreateDate": DATETIME,
+        "LastUpdateDate": DATETIME,
+    },
+)
+
+# A line of an order or a quote: what ``$expand=Products`` shows and ``/Orders@Products`` lists.
+_LINE = {"Id": INT, "SectionId": INT, "ProductId": INT, "ProductName": STRING, "Quantity": DECIMAL,
+         "CurrencyId": INT, "UnitPrice": DECIMAL, "Discount": DECIMAL, "Total": DECIMAL}
+ORDER_LINE_PROPERTIES = {"OrderId": INT, "OrderDate": DATETIME, "DealId": INT, "ContactId": INT, **_LINE,
+                         "Bonus": BOOLEAN}
+QUOTE_LINE_PROPERTIES = {"QuoteId": INT, **_LINE}
+
+ORDERS = EntitySchema(
+    name="Orders",
+    type_name="Ploomes.Order",
+    properties={
+        "Id": INT,
+        "OrderNumber": INT,
+        "Date": DATETIME,
+        "ContactId": INT,
+        "ContactName": STRING,
+        "PersonId": INT,
+        "DealId": INT,
+        "StageId": INT,
+        "Amount": DECIMAL,
+        "Discount": DECIMAL,
+        "OwnerId": INT,
+        "TemplateId": INT,
+        "OriginQuoteId": INT,
+        "CreatorId": INT,
+        "UpdaterId": INT,
+        "CreateDate": DATETIME,
+        "LastUpdateDate": DATETIME,
+    },
+    navigations=frozenset({"Products", "OtherProperties"}),
+    hidden=frozenset({"Products"}),
+    lines=ORDER_LINE_PROPERTIES,
+)
+
+QUOTES = EntitySchema(
+    name="Quotes",
+    type_name="Ploomes.Quote",
+    properties={
+        "Id": INT,
+        "DealId": INT,
+        "ContactId": INT,
+        "Date": DATETIME,
+        "QuoteNumber": INT,
+        "ReviewNumber": INT,
+        "LastReview": BOOLEAN,
+        "ApprovalStatusId": INT,
+        "CurrencyId": INT,
+        "Amount": DECIMAL,
+        "Discount": DECIMAL,
+        "ExpirationDate": DATETIME,
+        "CreateDate": DATETIME,
+        "LastUpdateDate": DATETIME,
+    },
+    navigations=frozenset({"Products", "OtherProperties"}),
+    hidden=frozenset({"Products"}),
+    lines=QUOTE_LINE_PROPERTIES,
+)
+
+ORDER_LINES = EntitySchema(name="Orders@Products", type_name="Ploomes.OrderProduct",
+                           properties={**ORDER_LINE_PROPERTIES})
+QUOTE_LINES = EntitySchema(name="Quotes@Products", type_name="Ploomes.QuoteProduct",
+                           properties={**QUOTE_LINE_PROPERTIES})
 
 ACCOUNT = EntitySchema(name="Account", type_name="Ploomes.Account", properties={"Id": INT, "Name": STRING})
 DEAL_STATUSES = EntitySchema(

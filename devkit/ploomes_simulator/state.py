@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl
 
-from . import data
+from . import commerce, data
 from .config import RUNTIME_SETTINGS, SimulatorConfig, ignored_option_names, validate_settings
 from .dates import now_string, parse_ticks, render, sao_paulo_midnight
 from .faults import ERROR_STATUS_KINDS, FaultInjector, normalize_path
@@ -28,6 +28,7 @@ from .ratelimit import RollingWindowLimiter
 from .requestlog import RequestLog
 from .schema import (
     ACCOUNT,
+    BOOLEAN,
     CONTACT_TYPES,
     CONTACTS,
     DATETIME,
@@ -35,6 +36,11 @@ from .schema import (
     DEALS,
     DECIMAL,
     INT,
+    ORDER_LINES,
+    ORDERS,
+    PRODUCTS,
+    QUOTE_LINES,
+    QUOTES,
     STRING,
     USERS,
     EntitySchema,
@@ -46,7 +52,10 @@ log = logging.getLogger(__name__)
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 ADMIN_PREFIX = "/_admin"
-ENTITIES = ("deals", "contacts", "users")  # what the admin endpoints create, change, delete and show
+# what the admin endpoints create, change, delete and show
+ENTITIES = ("deals", "contacts", "users", "products", "orders", "quotes")
+SCHEMAS = {"deals": DEALS, "contacts": CONTACTS, "users": USERS, "products": PRODUCTS, "orders": ORDERS,
+           "quotes": QUOTES}
 
 
 @dataclass
@@ -114,6 +123,9 @@ class SimulatorState:
         self.deals = Table(DEALS)
         self.contacts = Table(CONTACTS)
         self.users = Table(USERS)
+        self.products = Table(PRODUCTS)
+        self.orders = Table(ORDERS)
+        self.quotes = Table(QUOTES)
         self._next_deal_number = 1
         self._rng = random.Random(config.seed)
         self._latency_rng = random.Random(f"latency-{config.seed}")
@@ -133,24 +145,31 @@ class SimulatorState:
             self.deals = Table(DEALS, dataset.deals)
             self.contacts = Table(CONTACTS, dataset.contacts)
             self.users = Table(USERS, data.generate_users(self._end))
+            self.products = Table(PRODUCTS, dataset.products)
+            self.orders = Table(ORDERS, dataset.orders, products=self.products.get)
+            self.quotes = Table(QUOTES, dataset.quotes, products=self.products.get)
             self._next_deal_number = 1 + max((d["DealNumber"] for d in dataset.deals), default=1000)
             self._rng = random.Random(f"new-ids-{self.initial.seed}")
         log.info(
-            "Generated %d deals and %d contacts (seed %d) in %.1f s",
+            "Generated %d deals, %d contacts, %d products, %d quotes and %d orders (seed %d) in %.1f s",
             len(dataset.deals),
             len(dataset.contacts),
+            len(dataset.products),
+            len(dataset.quotes),
+            len(dataset.orders),
             self.initial.seed,
             time.monotonic() - started,
         )
 
     def _table(self, path: str) -> Table | None:
         key = normalize_path(path)
-        if key == "/deals":
-            return self.deals
-        if key == "/contacts":
-            return self.contacts
-        if key == "/users":
-            return self.users
+        entity = key.lstrip("/")
+        if entity in ENTITIES:
+            return self._entity_table(entity)
+        if key in ("/orders@products", "/quotes@products"):  # every line of every order (quote), flat
+            parent, schema = (self.orders, ORDER_LINES) if key.startswith("/orders") else (self.quotes, QUOTE_LINES)
+            return Table(schema, [line for record in parent.records() for line in record.get("Products") or ()
+                                  if isinstance(line, dict) and type(line.get("Id")) is int])
         return self._static.get(key)
 
     # --- the API ---------------------------------------------------------------------------
@@ -341,7 +360,8 @@ class SimulatorState:
         raise AdminRequestError(404, f"No admin endpoint at /_admin/{'/'.join(parts)}.")
 
     def _entity_table(self, name: str) -> Table:
-        return {"deals": self.deals, "contacts": self.contacts, "users": self.users}[name]
+        return {"deals": self.deals, "contacts": self.contacts, "users": self.users, "products": self.products,
+                "orders": self.orders, "quotes": self.quotes}[name]
 
     def _route_records(self, method: str, parts: list[str], raw: bool, payload: Any) -> Response:
         entity = parts[0]
@@ -407,6 +427,8 @@ class SimulatorState:
                 record = self._new_deal(fields)
             elif entity == "contacts":
                 record = self._new_contact(fields)
+            elif entity in ("products", "orders", "quotes"):
+                record = self._new_commerce(entity, fields)
             else:
                 raise AdminRequestError(400, f"Create {entity} records with ?raw=1 (every field given).")
             try:
@@ -432,15 +454,12 @@ class SimulatorState:
             if raw:
                 record = {**old, **fields}
             else:
-                if entity == "deals":
-                    _check_fields(DEALS, fields)
-                elif entity == "contacts":
-                    _check_fields(CONTACTS, fields, extra={"Tags"})
-                else:
-                    _check_fields(USERS, fields)
+                _check_fields(SCHEMAS[entity], fields, extra=_EXTRA_FIELDS.get(entity))
                 record = {**old, **self._normalized(entity, fields)}
                 if entity == "deals":
                     self._follow_deal_changes(old, record, fields)
+                elif entity in ("orders", "quotes"):
+                    self._follow_lines(entity, record, fields)
                 if "LastUpdateDate" not in fields:
                     record["LastUpdateDate"] = now_string()
             table.replace(key, record)
@@ -551,6 +570,8 @@ class SimulatorState:
             "LastUpdateDate": now,
             "DealNumber": number,
             "WonQuoteId": None,
+            "LastQuoteId": None,
+            "LastOrderId": None,
             "LossReasonId": None,
             "CreatorId": owner,
             "UpdaterId": owner,
@@ -581,6 +602,62 @@ class SimulatorState:
             "Tags": [],
         }
         return {name: fields.get(name, default) for name, default in defaults.items()}
+
+    def _new_commerce(self, entity: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """A product, order or quote with defaults for what ``fields`` leave out (an order's or a
+        quote's lines given as ``Products``: each gets an Id and its Total when it has none)."""
+        _check_fields(SCHEMAS[entity], fields, extra=_EXTRA_FIELDS.get(entity))
+        table = self._entity_table(entity)
+        now = now_string()
+        first = {"products": commerce.FIRST_PRODUCT_ID, "orders": commerce.FIRST_ORDER_ID,
+                 "quotes": commerce.FIRST_QUOTE_ID}[entity]
+        record_id = fields.get("Id", (table.max_id() or first) + self._rng.randint(1, 30))
+        defaults: dict[str, Any] = {name: None for name in SCHEMAS[entity].properties}
+        defaults.update(Id=record_id, CreateDate=now, LastUpdateDate=now, CurrencyId=1)
+        if entity == "products":
+            defaults.update(Code=f"P{record_id}", Name=f"Produto {record_id}", UnitPrice=0, Suspended=False,
+                            Editable=True, Deletable=True)
+        else:
+            defaults.update(Date=now, Discount=0, Products=[])
+            if entity == "quotes":
+                defaults.update(ReviewNumber=1, LastReview=True, QuoteNumber=record_id - commerce.FIRST_QUOTE_ID)
+            else:
+                defaults.update(OrderNumber=record_id - commerce.FIRST_ORDER_ID)
+        record = {name: fields.get(name, default) for name, default in defaults.items()}
+        if entity != "products":
+            self._follow_lines(entity, record, fields)
+        return record
+
+    def _follow_lines(self, entity: str, record: dict[str, Any], fields: dict[str, Any]) -> None:
+        """Lines given as ``Products`` get their parent's Id, an Id and a Total each (unless given),
+        and the document's Amount follows them (unless given)."""
+        if "Products" not in fields:
+            return
+        lines = fields["Products"]
+        if not isinstance(lines, list) or not all(isinstance(line, dict) for line in lines):
+            raise AdminRequestError(400, "Products must be a list of line objects.")
+        parent = "OrderId" if entity == "orders" else "QuoteId"
+        taken = {line["Id"] for table in (self.orders, self.quotes) for other in table.records()
+                 for line in other.get("Products") or () if isinstance(line, dict) and "Id" in line}
+        shaped = []
+        for line in lines:
+            line = {"SectionId": None, "ProductId": None, "ProductName": None, "Quantity": 1, "CurrencyId": 1,
+                    "UnitPrice": 0, "Discount": 0, **line, parent: record["Id"]}
+            if "Id" not in line:
+                line["Id"] = max(taken | {commerce.FIRST_LINE_ID}) + self._rng.randint(1, 5)
+            taken.add(line["Id"])
+            if line["ProductName"] is None and type(line["ProductId"]) is int:
+                product = self.products.get(line["ProductId"])
+                line["ProductName"] = product.get("Name") if product else None
+            if "Total" not in line:
+                line["Total"] = commerce.line_total(line["Quantity"], line["UnitPrice"], line["Discount"])
+            if entity == "orders":
+                line.update(OrderDate=record.get("Date"), DealId=record.get("DealId"),
+                            ContactId=record.get("ContactId"), Bonus=line.get("Bonus", False))
+            shaped.append(line)
+        record["Products"] = shaped
+        if "Amount" not in fields:
+            record["Amount"] = commerce.amount(shaped, record.get("Discount") or 0)
 
     def _normalized(self, entity: str, fields: dict[str, Any]) -> dict[str, Any]:
         """Tags given as ids become full tag entries."""
@@ -645,7 +722,9 @@ def _object(payload: Any, allowed: set[str]) -> dict[str, Any]:
     return payload
 
 
+_EXTRA_FIELDS = {"contacts": {"Tags"}, "orders": {"Products"}, "quotes": {"Products"}}
 _TYPE_CHECKS = {
+    BOOLEAN: lambda v: type(v) is bool,
     INT: lambda v: type(v) is int,
     DECIMAL: lambda v: type(v) in (int, float),
     STRING: lambda v: isinstance(v, str),

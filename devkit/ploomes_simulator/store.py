@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .dates import parse_instant
-from .odata import Query, TagsExpand
+from .odata import LinesExpand, Query, TagsExpand
 from .schema import DATETIME, EntitySchema
 
 Record = dict[str, Any]
@@ -46,8 +46,10 @@ class _Row:
 class Table:
     """The current records of one entity set."""
 
-    def __init__(self, schema: EntitySchema, records: Iterable[Record] = ()) -> None:
+    def __init__(self, schema: EntitySchema, records: Iterable[Record] = (),
+                 products: Callable[[Any], Record | None] | None = None) -> None:
         self.schema = schema
+        self._products = products  # a line's catalogue Product by its Id (orders and quotes)
         self._ids: list[int] = []
         self._rows: list[_Row] = []
         self._tail: list[_Row] = []  # records without an integer Id
@@ -134,15 +136,22 @@ class Table:
     def truth(self) -> bytes:
         """Every record in full form (with Tags when the entity has them) as a JSON list."""
         full = TagsExpand(with_tag=True) if "Tags" in self.schema.navigations else None
-        return b"[" + b",".join(self._render(row, None, full, False) for row in self._all_rows()) + b"]"
+        lines = LinesExpand() if self.schema.lines is not None else None
+        return b"[" + b",".join(self._render(row, None, full, False, lines) for row in self._all_rows()) + b"]"
 
     def _all_rows(self) -> Iterator[_Row]:
         yield from self._rows
         yield from self._tail
 
     def _render(
-        self, row: _Row, select: tuple[str, ...] | None, tags: TagsExpand | None, other: bool
+        self, row: _Row, select: tuple[str, ...] | None, tags: TagsExpand | None, other: bool,
+        lines: LinesExpand | None = None,
     ) -> bytes:
+        if lines is not None:
+            shaped = self._shaped(row.record, select, tags, other)
+            shaped["Products"] = [self._shape_line(line, lines) for line in row.record.get("Products") or ()
+                                  if isinstance(line, dict)]
+            return to_json(shaped)
         if select is None and not other:
             if tags is None:
                 if row.plain is None:
@@ -179,6 +188,15 @@ class Table:
             shaped["OtherProperties"] = []
         return shaped
 
+    def _shape_line(self, line: Record, lines: LinesExpand) -> Record:
+        shaped = dict(line) if lines.select is None else {k: v for k, v in line.items() if k in lines.select}
+        if lines.with_product:
+            product = self._products(line.get("ProductId")) if self._products else None
+            if product is not None and lines.product_select is not None:
+                product = {k: v for k, v in product.items() if k in lines.product_select}
+            shaped["Product"] = product
+        return shaped
+
     # --- queries -------------------------------------------------------------------------
 
     def query(self, query: Query) -> tuple[list[bytes], int | None]:
@@ -189,8 +207,8 @@ class Table:
             rows, count = self._scan_down_in_id_order(query)
         else:
             rows, count = self._sort_and_slice(query)
-        tags, other = query.expand.tags, query.expand.other_properties
-        return [self._render(row, query.select, tags, other) for row in rows], count
+        tags, other, lines = query.expand.tags, query.expand.other_properties, query.expand.lines
+        return [self._render(row, query.select, tags, other, lines) for row in rows], count
 
     def _id_span(self, query: Query) -> tuple[int, int]:
         """The positions ``[low, high)`` of the rows within the query's Id bounds."""

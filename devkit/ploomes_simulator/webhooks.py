@@ -32,8 +32,10 @@ KEY_HEADER = "X-Ploomes-Validation-Key"
 # (Id, Name) as GET /Webhooks@Actions lists them.
 ACTIONS = ((1, "Create"), (2, "Update"), (3, "Delete"), (4, "Win"), (5, "Lose"))
 ACTION_IDS = {name: action_id for action_id, name in ACTIONS}
-ENTITIES = {1: "Contact", 2: "Deal", 4: "Order", 7: "Quote", 10: "Product", 12: "Task"}
-ENTITY_OF_TABLE = {"contacts": 1, "deals": 2}
+# The Entity a delivery names: singular for contacts and deals, plural for orders, quotes and
+# products, as deliveries captured in the wild carry them.
+ENTITIES = {1: "Contact", 2: "Deal", 4: "Orders", 7: "Quotes", 10: "Products", 12: "Task"}
+ENTITY_OF_TABLE = {"contacts": 1, "deals": 2, "orders": 4, "quotes": 7, "products": 10}
 SEND_TIMEOUT_SECONDS = 10.0
 _OFFSET = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?)(?:Z|[+-]\d{2}:\d{2})$")
 
@@ -120,7 +122,7 @@ class Webhooks:
     # --- changes -----------------------------------------------------------------------------
 
     def emit(self, table: str, action: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
-        """Queue the deliveries of one change of a record of ``table`` (deals, contacts; users have none)."""
+        """Queue the deliveries of one change of a record of ``table`` (users have none)."""
         entity = ENTITY_OF_TABLE.get(table)
         if entity is None:
             return

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from ploomes_sync.settings import DEFAULT_CLIENT_TAG_ID
+from ploomes_sync.settings import DEFAULT_CLIENT_TAG_ID, DEFAULT_QUOTE_ENTITY_ID
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class SyncConfig:
     """Knobs of the sync; the defaults suit most accounts."""
 
     client_tag_id: int = DEFAULT_CLIENT_TAG_ID  # tag that marks a contact as a client company
+    quote_entity_id: int = DEFAULT_QUOTE_ENTITY_ID  # quotes' EntityId in webhooks (sources disagree)
     lookback_minutes: float = 30.0  # re-read this much before the watermark (late commits, clock skew)
     max_reject_ratio: float = 0.01  # fail when more than this share of a read's records is rejected
     reject_allowance: int = 5  # ... and more than this many

@@ -39,8 +39,9 @@ def read_into_stage(
 ) -> dict[str, Any]:
     """Read ``stream``'s records matching ``filter_`` (Id in ``(after, upto]``) into its staging.
 
-    Rows go to the stream's staging (a listing is a stream of its own), rejects to
-    ``ploomes_sync.rejects`` with their reason, both committed every few pages. Returns the counts
+    Rows go to the stream's staging (a listing is a stream of its own), the lines its records carry
+    to their own (``reject_conn``, page by page), rejects to ``ploomes_sync.rejects`` with their
+    reason, all committed every few pages. Returns the counts
     and ``read_started_at``: Ploomes' clock when the read began (its first answer's Date less that
     answer's time and a margin; else the latest LastUpdateDate read; else ``fallback_started_at``), and
     ``read_ended_at`` (see :func:`read_ended_at`). Several reads that make one (a listing's ranges)
@@ -52,20 +53,30 @@ def read_into_stage(
     updated_at = stream.column_names.index("updated_at")
     latest: list[datetime] = []
 
+    lines = stream.lines
+    counts["lines"] = 0
+
     def rows() -> Iterator[tuple]:
-        pages = hook.iter_pages(stream.endpoint, filter=filter_, select=list(stream.select), expand=stream.expand,
-                                after=after, upto=upto, clock=clock)
+        pages = hook.iter_pages(stream.endpoint, filter=filter_, select=list(stream.select),
+                                expand=stream.expand_option, after=after, upto=upto, clock=clock)
         for page in pages:
             rejected = []
             newest = None
+            line_rows: list[tuple] = []
             for record in page.records:
-                row = stream.row(record)
+                row = stream.row(record) if lines is None else stream.row_and_lines(record)
                 if type(row) is tuple:
+                    if lines is not None:
+                        row, own = row
+                        stamp = row[updated_at]
+                        line_rows += [(stamp, *line) for line in own]
                     if newest is None or row[updated_at] > newest:
                         newest = row[updated_at]
                     yield row
                 else:
                     rejected.append(row)
+            if line_rows:  # on the side connection: this one is in the middle of the records' COPY
+                counts["lines"] += warehouse.stage_lines(reject_conn, stream, run_id, line_rows)
             counts["fetched"] += len(page.records)
             if newest is not None and (not latest or newest > latest[0]):
                 latest[:] = [newest]

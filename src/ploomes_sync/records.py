@@ -200,6 +200,34 @@ def money(value: Any, field: str) -> Decimal | None:
     return rounded if rounded else _ZERO_CENTS  # no "-0.00"
 
 
+def decimal(value: Any, field: str, scale: int, digits: int) -> Decimal | None:
+    """A number as ``numeric(digits, scale)`` stores it (rounded half away from zero), or null."""
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is float:
+        if not math.isfinite(value):
+            raise Invalid(f"{field}: not a finite number: {value!r}")
+        number = Decimal(repr(value))
+    elif kind is int:
+        number = Decimal(value)
+    else:
+        raise Invalid(f"{field}: expected a number or null, got {_describe(value)}")
+    limit = Decimal(10) ** (digits - scale)
+    if not -limit < number < limit:
+        raise Invalid(f"{field}: {_show(value)} does not fit numeric({digits},{scale}) (|value| < 10^{digits - scale})")
+    rounded = number.quantize(Decimal(1).scaleb(-scale), context=_MONEY_CONTEXT)
+    if not -limit < rounded < limit:
+        raise Invalid(f"{field}: {value!r} rounds to {rounded}, which does not fit numeric({digits},{scale})")
+    return rounded if rounded else Decimal(0).scaleb(-scale)
+
+
+def flag(value: Any, field: str) -> bool | None:
+    if value is None or type(value) is bool:
+        return value
+    raise Invalid(f"{field}: expected true, false or null, got {_describe(value)}")
+
+
 def cnpj(value: Any) -> str | None:
     """The 14 digits of a CNPJ, formatted (``12.345.678/0001-90``) or bare; else None."""
     if type(value) is str:

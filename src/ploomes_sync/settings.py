@@ -55,6 +55,9 @@ SALES_DB_CONN_ID = "sales_db"
 SYNC_SCHEMA = "ploomes_sync"
 BUSINESS_TIMEZONE = "America/Sao_Paulo"
 DEFAULT_CLIENT_TAG_ID = 40006184
+# The EntityId of quotes in Ploomes' webhooks: 7 in the API's own typing, other sources disagree,
+# so it is configuration (SyncConfig.quote_entity_id). Orders are 4, products 10, deals 2, contacts 1.
+DEFAULT_QUOTE_ENTITY_ID = 7
 
 # --- Alerts ------------------------------------------------------------------------------------
 SMTP_CONN_ID = "smtp_default"

@@ -101,11 +101,16 @@ class TestDagIntegrity:
     def test_the_tasks_that_change_public_tables_update_their_assets(self, dagbag):
         dag = dagbag.dags["ploomes_sales_sync"]
         outlets = {task.task_id: {asset.name for asset in task.outlets} for task in dag.tasks if task.outlets}
+        def tables(stream) -> set[str]:
+            return {f"ploomes_sync.public.{t}" for t in stream.tables}
+
+        customer_sales = {"ploomes_sync.public.customer_sales"}
+        expected = {f"load_{s.target}": tables(s) | (customer_sales if s.customer_key else set()) for s in registry()}
+        assert expected["load_sales"] == {"ploomes_sync.public.sales", "ploomes_sync.public.customer_sales"}
+        assert expected["load_orders"] == {"ploomes_sync.public.orders", "ploomes_sync.public.order_items"}
         assert outlets == {
-            "load_sales": {"ploomes_sync.public.sales", "ploomes_sync.public.customer_sales"},
-            "load_customers": {"ploomes_sync.public.customers", "ploomes_sync.public.customer_sales"},
-            "reconcile_deletions": {"ploomes_sync.public.sales", "ploomes_sync.public.customers",
-                                    "ploomes_sync.public.customer_sales"},
+            **expected,
+            "reconcile_deletions": set().union(*map(tables, registry())) | customer_sales,
             "aggregate_customer_sales": {"ploomes_sync.public.customer_sales"},
         }
 

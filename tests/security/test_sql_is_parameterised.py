@@ -232,10 +232,11 @@ class TestSqlFiles:
             assert re.search(r"%(\d\$)?I", template.group(1)), (name, statement)
 
     def test_statement_files_take_values_only_as_named_parameters(self):
+        from ploomes_sync.streams import registry
         from ploomes_sync.warehouse.statements import fields
-        from tests.support.streams import DEALS
 
-        identifiers = set(fields(DEALS))  # the only template fields: tables and column lists of a spec
+        # the only template fields: tables and column lists of a spec (of any stream: orders' lines too)
+        identifiers = {name for stream in registry() for name in fields(stream)}
         for path in sorted(SQL_DIR.rglob("*.sql")):
             if path.parent.name in ("migrations", "roles"):  # run whole, never with parameters
                 continue
@@ -252,7 +253,8 @@ class TestSqlFiles:
         from ploomes_sync.warehouse.statements import fields
 
         # the fixed SQL that joins identifiers (no value is ever part of a field)
-        fixed = {", ", " = ", "NULL::bigint", "NULL::integer", "NULL::numeric", "extract(year FROM coalesce(",
+        fixed = {", ", " = ", "NULL::bigint", "NULL::integer", "NULL::numeric", "NULL::timestamptz",
+                 "extract(year FROM coalesce(",
                  ") AT TIME ZONE %(tz)s)::integer", "CASE WHEN ", " THEN ", " END"}
 
         def pieces(node):
@@ -301,6 +303,7 @@ class TestHostileValues:
     def test_sql_and_placeholder_syntax_in_the_data_loads_byte_for_byte(self, hostile_sim, db_url):
         from ploomes_devkit.pipeline import Pipeline
         from ploomes_sync.config import SyncConfig
+        from ploomes_sync.streams import registry
 
         admin = hostile_sim.admin
         contact = admin.truth_contacts()[0]
@@ -329,7 +332,7 @@ class TestHostileValues:
         assert status == ("success",)
         assert {"public.sales", "public.customers", "public.customer_sales", "ploomes_sync.run_history",
                 "ploomes_sync.watermarks"} <= tables
-        assert sales == len(admin.truth_deals()) - 1 and watermarks == 2
+        assert sales == len(admin.truth_deals()) - 1 and watermarks == len(registry().names)
         (reject,) = [r for r in rejects if r[1] == str(bad["Id"])]
         assert reject[0] == HOSTILE_RUN_KEY
         assert json.loads(reject[2])["Title"] == HOSTILE[6] and json.loads(reject[2])["Amount"] == HOSTILE[0]

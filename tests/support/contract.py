@@ -7,19 +7,39 @@ from __future__ import annotations
 # (data_type, numeric_precision, numeric_scale) of information_schema.columns
 BIGINT, TEXT, BOOL, INT = ("bigint", 64, 0), ("text", None, None), ("boolean", None, None), ("integer", 32, 0)
 TSTZ, MONEY = ("timestamp with time zone", None, None), ("numeric", 15, 2)
+QUANTITY, PERCENT = ("numeric", 15, 4), ("numeric", 9, 4)
+_LINE = {"product_id": BIGINT, "product_name": TEXT, "quantity": QUANTITY, "unit_price": MONEY,
+         "discount_percent": PERCENT, "line_total": MONEY, "currency_id": BIGINT, "synced_at": TSTZ}
 
 PUBLIC = {
     "sales": {"id": BIGINT, "customer_id": BIGINT, "title": TEXT, "deal_value": MONEY, "status": TEXT,
               "won": BOOL, "pipeline_id": BIGINT, "stage_id": BIGINT, "owner_id": BIGINT, "created_at": TSTZ,
-              "updated_at": TSTZ, "closed_at": TSTZ, "synced_at": TSTZ},
+              "updated_at": TSTZ, "closed_at": TSTZ, "synced_at": TSTZ, "last_quote_id": BIGINT,
+              "won_quote_id": BIGINT},
     "customers": {"id": BIGINT, "name": TEXT, "legal_name": TEXT, "cnpj": TEXT, "zip_code": TEXT,
                   "is_client": BOOL, "created_at": TSTZ, "updated_at": TSTZ, "synced_at": TSTZ},
     "customer_sales": {"customer_id": BIGINT, "customer_name": TEXT, "customer_cnpj": TEXT,
                        "total_deals": INT, "won_deals": INT, "total_sales": INT, "total_revenue": MONEY,
                        "average_deal_value": MONEY, "first_purchase_date": TSTZ, "last_purchase_date": TSTZ,
                        "last_sync_at": TSTZ},
+    "products": {"id": BIGINT, "code": TEXT, "name": TEXT, "group_id": BIGINT, "family_id": BIGINT,
+                 "measurement_unit": TEXT, "unit_price": MONEY, "currency_id": BIGINT, "suspended": BOOL,
+                 "created_at": TSTZ, "updated_at": TSTZ, "synced_at": TSTZ},
+    "product_prices": {"product_id": BIGINT, "unit_price": MONEY, "currency_id": BIGINT, "valid_from": TSTZ,
+                       "valid_to": TSTZ},
+    "orders": {"id": BIGINT, "order_number": BIGINT, "deal_id": BIGINT, "customer_id": BIGINT, "ordered_at": TSTZ,
+               "amount": MONEY, "discount_percent": PERCENT, "stage_id": BIGINT, "owner_id": BIGINT,
+               "origin_quote_id": BIGINT, "created_at": TSTZ, "updated_at": TSTZ, "synced_at": TSTZ},
+    "order_items": {"id": BIGINT, "order_id": BIGINT, "deal_id": BIGINT, "customer_id": BIGINT, "ordered_at": TSTZ,
+                    **_LINE},
+    "quotes": {"id": BIGINT, "quote_number": BIGINT, "review_number": BIGINT, "deal_id": BIGINT,
+               "customer_id": BIGINT, "quoted_at": TSTZ, "amount": MONEY, "discount_percent": PERCENT,
+               "approval_status_id": BIGINT, "expires_at": TSTZ, "updated_at": TSTZ, "synced_at": TSTZ},
+    "quote_items": {"id": BIGINT, "quote_id": BIGINT, "deal_id": BIGINT, "customer_id": BIGINT, "quoted_at": TSTZ,
+                    **_LINE},
 }
-KEYS = {"sales": "id", "customers": "id", "customer_sales": "customer_id"}
+KEYS = {"sales": "id", "customers": "id", "customer_sales": "customer_id", "products": "id", "orders": "id",
+        "order_items": "id", "quotes": "id", "quote_items": "id"}
 WRITTEN_AT = ("synced_at", "last_sync_at")  # when the sync wrote a row: not a value from Ploomes
 
 

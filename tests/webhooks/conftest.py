@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 import pytest
@@ -47,9 +48,9 @@ class WebhookStack:
         run = Pipeline(self.db_url).run()
         assert run.status == "success", run.failed
 
-    def rows(self, table: str = "sales") -> dict[int, dict]:
+    def rows(self, table: str = "sales", key: str = "id") -> dict[Any, dict]:
         with self.connect() as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-            return {row["id"]: row for row in cur.execute(f"SELECT * FROM public.{table}")}  # fixed names
+            return {row[key]: row for row in cur.execute(f"SELECT * FROM public.{table}")}  # fixed names
 
     def inbox(self) -> list[dict]:
         with self.connect() as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:

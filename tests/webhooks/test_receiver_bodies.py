@@ -1,8 +1,9 @@
 """Bodies as Ploomes sends them, and bodies nobody should send.
 
 - Captured shapes (``tests/webhooks/captured``): deals and contacts are stored and applied by
-  re-reading the record; a deletion that carries only ``Old`` removes the row; orders and
-  products are recognised and refused with a 422 that says they are not synced.
+  re-reading the record; a deletion that carries only ``Old`` removes the row; orders (with their
+  lines) and products are stored and applied the same way, a new catalogue price reaching
+  ``product_prices``; an entity that is not synced (tasks) is refused with a 422 that says so.
 - Generated bodies and headers (hypothesis): whatever arrives, the answer is 202, 400, 401, 403,
   413 or 422, never a 5xx, and the inbox holds only deliveries the parser accepts.
 """
@@ -70,12 +71,32 @@ class TestCapturedBodies:
         assert [(e["stream"], e["record_id"], e["action"]) for e in stack.inbox()] == [
             ("contacts", contact["Id"], "Delete")]
 
-    @pytest.mark.parametrize(("name", "entity"), [("order_update", "orders (EntityId 4)"),
-                                                  ("product_update", "products (EntityId 10)")])
-    def test_orders_and_products_are_recognised_and_refused_as_not_synced(self, stack, name, entity):
-        answer = post(stack, captured(name, 12345))
+    def test_order_and_product_deliveries_are_applied_by_reading_the_record_again(self, stack):
+        order = stack.sim.admin.truth("orders")[0]
+        product = stack.sim.admin.truth("products")[0]
+        line = {k: order["Products"][0][k] for k in ("ProductId", "UnitPrice", "Discount")}
+        stack.sim.admin.update("orders", order["Id"], Products=[{**line, "Quantity": 7}])
+        stack.sim.admin.update("products", product["Id"], UnitPrice=77.7)
+
+        answers = [post(stack, captured("order_update", order["Id"])),
+                   post(stack, captured("product_update", product["Id"]))]
+        assert [a.status_code for a in answers] == [202] * 2, [a.text for a in answers]
+        assert [(e["stream"], e["record_id"]) for e in stack.inbox()] == [("orders", order["Id"]),
+                                                                          ("products", product["Id"])]
+        stack.apply()
+        lines = [row for row in stack.rows("order_items").values() if row["order_id"] == order["Id"]]
+        assert [(row["product_id"], row["quantity"]) for row in lines] == [(line["ProductId"], 7)]
+        assert str(stack.rows("products")[product["Id"]]["unit_price"]) == "77.70"
+        prices = sorted((row for row in stack.rows("product_prices", key="valid_from").values()
+                         if row["product_id"] == product["Id"]), key=lambda row: row["valid_from"])
+        assert [(str(row["unit_price"]), row["valid_to"] is None) for row in prices][-2:] == [
+            (f"{product['UnitPrice']:.2f}", False), ("77.70", True)]
+
+    @pytest.mark.parametrize("entity", ["Tasks", "Tarefa", 12])
+    def test_an_entity_that_is_not_synced_is_recognised_and_refused(self, stack, entity):
+        answer = post(stack, {**captured("order_update", 12345), "Entity": entity})
         assert answer.status_code == 422
-        assert f"{entity} deliveries are not synced" in answer.json()["detail"]
+        assert "tasks (EntityId 12) deliveries are not synced" in answer.json()["detail"]
         assert stack.inbox() == []
 
 

@@ -7,8 +7,8 @@
 WITH scope AS (
     SELECT t.id, t.synced_at
     FROM {target} AS t
-    WHERE (%(created_from)s::timestamptz IS NULL OR t.created_at >= %(created_from)s::timestamptz)
-      AND (%(created_to)s::timestamptz IS NULL OR t.created_at < %(created_to)s::timestamptz)
+    WHERE (%(created_from)s::timestamptz IS NULL OR {t_created} >= %(created_from)s::timestamptz)
+      AND (%(created_to)s::timestamptz IS NULL OR {t_created} < %(created_to)s::timestamptz)
 ),
 judged AS (
     SELECT t.id

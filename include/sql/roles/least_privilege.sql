@@ -8,9 +8,10 @@
 --   CONNECT on this database ........ to open sessions in it;
 --   owner of schema ploomes_sync .... the migrations create the staging, run-history, watermark,
 --                                     rejects and archive tables there, and comment on the schema;
---   USAGE, CREATE on schema public .. the migrations create public.sales, public.customers and
---                                     public.customer_sales (owned by the role, row-level security
---                                     on); the loads upsert into them and delete from them;
+--   USAGE, CREATE on schema public .. the migrations create public.sales, public.customers,
+--                                     public.customer_sales and the price-history tables and view
+--                                     (owned by the role, row-level security on); the loads
+--                                     upsert into them and delete from them;
 --   owner of those three tables ..... when they exist already (made by an older tool), the
 --                                     migrations conform them in place (ALTER TABLE), which only an
 --                                     owner may do: this script hands them over.

@@ -3,7 +3,8 @@
 -- record, over what the listing covers (its listed Id ranges and a date-range run's CreateDate
 -- scope). Each record falls in one class; 'equal' and 'differs' are compared. The others are left
 -- out, each counted:
---   rejected        this run set the record aside (its last good version stays);
+--   rejected        this run set the record aside, in its listing or its extract (a line of an
+--                   order the listing does not read): its last good version stays;
 --   written_since   another run wrote the row after this listing began (the warehouse's clock);
 --   archived_since  another run archived it as gone after this listing began (the warehouse's clock);
 --   changed_since   Ploomes changed it after this run read it: LastUpdateDate, on either side, at
@@ -21,8 +22,8 @@ WITH listing AS (
 covered AS (
     SELECT {listed}, t.synced_at
     FROM {target} AS t
-    WHERE (%(created_from)s::timestamptz IS NULL OR t.created_at >= %(created_from)s::timestamptz)
-      AND (%(created_to)s::timestamptz IS NULL OR t.created_at < %(created_to)s::timestamptz)
+    WHERE (%(created_from)s::timestamptz IS NULL OR {t_created} >= %(created_from)s::timestamptz)
+      AND (%(created_to)s::timestamptz IS NULL OR {t_created} < %(created_to)s::timestamptz)
       AND EXISTS (SELECT 1 FROM ploomes_sync.listing_ranges AS r
                   WHERE r.run_id = %(run_id)s AND r.stream = %(stream)s AND r.listed
                     AND (r.id_after IS NULL OR t.id > r.id_after)
@@ -47,7 +48,7 @@ classified AS (
            CASE
                WHEN p.in_ploomes AND p.in_warehouse AND p.same THEN 'equal'
                WHEN EXISTS (SELECT 1 FROM ploomes_sync.rejects AS x
-                            WHERE x.run_id = %(run_id)s AND x.stream = %(reject_stream)s
+                            WHERE x.run_id = %(run_id)s AND x.stream IN (%(reject_stream)s, %(stream)s)
                               AND x.record_id = p.id::text) THEN 'rejected'
                WHEN p.in_warehouse AND p.synced_at >= %(started_wh)s::timestamptz THEN 'written_since'
                WHEN NOT p.in_warehouse AND EXISTS (

@@ -155,7 +155,7 @@ def list_deletions(plan: RunPlan, *, hook: PloomesHook, conn: psycopg.Connection
                                    "extracts read every record and are the listings.")
     paced = hook.paced(config.listing_budget_share)  # the same counters, a share of the same budget
     done = {}
-    for stream in streams or registry(config.client_tag_id):
+    for stream in streams or registry(config.client_tag_id, config.quote_entity_id):
         method = plan.listing(stream.name)
         if method in LISTED_BY_THE_TASK:
             done[stream.name] = list_stream(stream, plan, method, hook=paced, conn=conn, reject_conn=reject_conn,

@@ -28,7 +28,7 @@ def reconcile_deletions(plan: RunPlan, *, conn: psycopg.Connection, config: Sync
     if not has_listing(plan):
         raise AirflowSkipException("No listing this run (listing_every_hours): deletions wait for the next one.")
     done: dict[str, Any] = {}
-    for stream in streams or registry(config.client_tag_id):
+    for stream in streams or registry(config.client_tag_id, config.quote_entity_id):
         listing = warehouse.get_listing(conn, plan.run_id, stream.name)
         if listing is None:
             continue

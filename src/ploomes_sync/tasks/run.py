@@ -52,7 +52,7 @@ def plan_run(
 ) -> RunPlan:
     """Decide each stream's window and listing (``streams``: the registry) and open the run's row
     in the run history."""
-    streams = streams or registry(config.client_tag_id)
+    streams = streams or registry(config.client_tag_id, config.quote_entity_id)
     watermarks = warehouse.get_watermarks(conn)
     plan = make_plan(
         run_id=run_id,

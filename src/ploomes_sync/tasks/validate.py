@@ -26,13 +26,14 @@ def _scope(listing: warehouse.Listing) -> str:
 def validate_by_year(plan: RunPlan, *, conn: psycopg.Connection, streams: Registry | None = None) -> dict[str, Any]:
     """Compare, record by record, each stream this run listed with its public table.
 
-    Deals are counted per São Paulo year with the won revenue on each side. What the validation leaves
+    Deals (and orders) are counted per São Paulo year with the won revenue (the orders' amount) on
+    each side, in one table. What the validation leaves
     out (and why) is counted in the run history and logged. Raises :class:`ValidationMismatch`
     when anything differs. A run that listed nothing (between listings) has nothing to compare.
     """
     checks: dict[str, Any] = {}
     reports = []
-    year_table = None
+    years = []
     ok = True
     for stream in streams or registry():
         listing = warehouse.get_listing(conn, plan.run_id, stream.name)
@@ -41,12 +42,13 @@ def validate_by_year(plan: RunPlan, *, conn: psycopg.Connection, streams: Regist
         result = warehouse.validate(conn, stream, listing)
         checks[stream.name] = {**result.summary(), "scope": _scope(listing), "method": listing.method}
         if result.years:
-            year_table = result.to_json()
+            years.append(result.years)
         reports.append(f"{stream.name} ({_scope(listing)}):\n{result.format()}")
         ok = ok and result.ok
     if not checks:
         log.info("No listing this run (listing_every_hours): nothing to compare; the next listing checks.")
         return {"compared": False}
+    year_table = warehouse.year_json(warehouse.combine_years(years)) if years else None
     warehouse.record_validation(conn, plan.run_id, year_table=year_table, checks=checks)
     report = "\n\n".join(reports)
     log.info("The warehouse against this run's listing:\n%s", report)

@@ -50,12 +50,13 @@ from ploomes_sync.warehouse.staging import (
     purge_stale_stage,
     register_stage,
     rejected_ids,
+    stage_lines,
     stage_rejects,
     stage_rows,
     staged,
     staged_ids,
 )
-from ploomes_sync.warehouse.validate import Validation, validate
+from ploomes_sync.warehouse.validate import Validation, combine_years, validate, year_json
 
 __all__ = [
     "AggregateResult",
@@ -73,7 +74,9 @@ __all__ = [
     "WarehouseError",
     "add_api_usage",
     "aggregate_customer_sales",
+    "combine_years",
     "validate",
+    "year_json",
     "clear_listing",
     "clear_stage",
     "drop_stage",
@@ -96,6 +99,7 @@ __all__ = [
     "refresh_customer_sales",
     "register_stage",
     "rejected_ids",
+    "stage_lines",
     "stage_rejects",
     "stage_rows",
     "staged",

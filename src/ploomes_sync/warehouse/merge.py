@@ -33,6 +33,8 @@ class MergeResult:
     updated: int
     unchanged: int  # the target already held this version, or a newer one
     customers: int = 0  # customer_sales rows recomputed
+    lines_removed: int = 0  # lines (of orders, quotes) gone from the records re-read
+    lines_written: int = 0  # lines inserted or changed
 
     @property
     def staged(self) -> int:
@@ -56,14 +58,28 @@ def merge(conn: psycopg.Connection, stream: Stream, run_id: str, *, move_waterma
         total, inserted, updated, customers = fetchrow(
             conn, statement("merge/upsert.sql", stream),
             {"run_id": run_id, "read_started_wh": staged.read_started_wh, "read_ended_at": staged.read_ended_at})
+        lines = None
+        if stream.lines is not None:
+            removed, written = fetchrow(conn, statement("merge/lines.sql", stream), {"run_id": run_id})
+            lines = (int(removed), int(written))
+        if stream.after_merge:
+            found = fetchone(conn, load("merge/watermark_of.sql"), {"stream": stream.name})
+            since = found[0] if found else None
+            for name in stream.after_merge:
+                done = fetchrow(conn, statement(name, stream), {"run_id": run_id, "since": since})
+                log.info("%s after the merge of run %s: %s", name, run_id, tuple(done))
         mark = watermark or staged.read_started_at
         if move_watermark and mark is not None:
             moved = fetchone(conn, load("merge/watermark.sql"),
                              {"stream": stream.name, "value": mark, "run_id": run_id})
         refreshed = refresh_customer_sales(conn, customers or [])
-    result = MergeResult(int(inserted), int(updated), int(total) - int(inserted) - int(updated), refreshed)
+    result = MergeResult(int(inserted), int(updated), int(total) - int(inserted) - int(updated), refreshed,
+                         *(lines or (0, 0)))
     log.info("public.%s <- run %s: %s inserted, %s updated, %s unchanged; %s customer_sales rows recomputed",
              stream.target, run_id, result.inserted, result.updated, result.unchanged, refreshed)
+    if stream.lines is not None:
+        log.info("public.%s <- run %s: %s lines written, %s lines removed", stream.lines.target, run_id,
+                 result.lines_written, result.lines_removed)
     if move_watermark:
         if moved is None:
             log.info("Watermark %s stays (at or past %s)", stream.name, mark.isoformat() if mark else "nothing")

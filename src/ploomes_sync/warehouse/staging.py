@@ -80,6 +80,17 @@ def stage_rows(conn: psycopg.Connection, stream: Stream, run_id: str, rows: Iter
     return count
 
 
+def stage_lines(conn: psycopg.Connection, stream: Stream, run_id: str, rows: Iterable[tuple[Any, ...]]) -> int:
+    """COPY the lines of ``stream``'s records (each: the record's LastUpdateDate, then the line's
+    columns, :class:`ploomes_sync.streams.Lines`) into their staging; return how many."""
+    count = 0
+    with transaction(conn), conn.cursor() as cur, cur.copy(statement("staging/copy_lines.sql", stream)) as copy:
+        for row in rows:
+            copy.write_row((run_id, *row))
+            count += 1
+    return count
+
+
 def register_stage(conn: psycopg.Connection, stream_name: str, run_id: str, row_count: int, *,
                    read_started_at: datetime | None, read_started_wh: datetime | None,
                    read_ended_at: datetime | None = None) -> None:
@@ -110,6 +121,8 @@ def clear_stage(conn: psycopg.Connection, stream: Stream, run_id: str) -> int:
     name = stream.name
     with transaction(conn):
         removed = execute(conn, statement("staging/clear.sql", stream), {"run_id": run_id})
+        if stream.lines is not None:
+            execute(conn, statement("staging/clear_lines.sql", stream), {"run_id": run_id})
         execute(conn, load("staging/unregister.sql"), {"run_id": run_id, "stream": name})
         execute(conn, load("staging/clear_rejects.sql"), {"run_id": run_id, "stream": name})
     if removed:
@@ -158,6 +171,8 @@ def _drop(conn: psycopg.Connection, run_id: str, streams: Iterable[Stream]) -> i
     for stream in streams:
         for staging in (stream, stream.listing()):
             removed += execute(conn, statement("staging/clear.sql", staging), params)
+        if stream.lines is not None:
+            removed += execute(conn, statement("staging/clear_lines.sql", stream), params)
     execute(conn, load("staging/drop_run.sql"), params)
     return removed
 

@@ -10,8 +10,12 @@ Fields: ``{stage}``, ``{listing}``, ``{target}``, ``{archive}`` (schema-qualifie
 (the same qualified with ``l.``/``w.``), ``{assignments}`` (``col = EXCLUDED.col``, every column but
 the key), ``{target_columns}``/``{excluded_columns}`` (``t.col``/``EXCLUDED.col``),
 ``{gone_columns}`` (``g.col``), ``{t_customer}``/``{g_customer}`` (the column that links a row to
-``customer_sales``, or NULL); for the check, ``{year}`` (the São Paulo year of the year column on
-either side, or NULL) and ``{amount_l}``/``{amount_w}`` (the amount counted on each side, or NULL).
+``customer_sales``, or NULL), ``{t_created}`` (``t.created_at``, or NULL for a stream without it);
+for the check, ``{year}`` (the São Paulo year of the year column on either side, or NULL) and
+``{amount_l}``/``{amount_w}`` (the amount counted on each side, or NULL); for a stream with lines,
+``{line_stage}``, ``{lines}`` (their public table), ``{line_columns}`` (``{line_columns_s}``
+qualified with ``s.``), ``{parent_key}``, ``{line_assignments}`` and
+``{line_target_columns}``/``{line_excluded_columns}``.
 """
 
 from __future__ import annotations
@@ -50,10 +54,32 @@ def _amount(stream: Stream, qualifier: str) -> sql.Composable:
     return sql.SQL("CASE WHEN {} THEN {} END").format(sql.Identifier(qualifier, stream.amount_if), value)
 
 
+def _line_fields(stream: Stream) -> dict[str, sql.Composable]:
+    """The fields of the lines' templates (``{line_stage}``, ``{lines}``, ``{line_columns}``, ...)."""
+    lines = stream.lines
+    if lines is None:
+        return {}
+    columns = lines.column_names
+    return {
+        "line_stage": sql.Identifier(SYNC_SCHEMA, lines.stage),
+        "lines": sql.Identifier("public", lines.target),
+        "line_columns": _names(columns),
+        "line_columns_s": _names(columns, "s"),
+        "parent_key": sql.Identifier(lines.parent_key),
+        "line_assignments": sql.SQL(", ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(name), sql.Identifier("excluded", name))
+            for name in columns[1:]
+        ),
+        "line_target_columns": _names(columns, "i"),
+        "line_excluded_columns": _names(columns, "excluded"),
+    }
+
+
 def fields(stream: Stream) -> dict[str, sql.Composable]:
     """Every template field for ``stream``."""
     columns = stream.column_names
     return {
+        **_line_fields(stream),
         "stage": sql.Identifier(SYNC_SCHEMA, stream.stage),
         "listing": sql.Identifier(SYNC_SCHEMA, stream.listing_stage),
         "target": sql.Identifier("public", stream.target),
@@ -70,6 +96,8 @@ def fields(stream: Stream) -> dict[str, sql.Composable]:
         "excluded_columns": _names(columns, "excluded"),
         "gone_columns": _names(columns, "g"),
         "t_customer": _customer(stream, "t"),
+        # what a date-range run's CreateDate scope reads (a stream without created_at has no such scope)
+        "t_created": sql.Identifier("t", "created_at") if "created_at" in columns else sql.SQL("NULL::timestamptz"),
         "g_customer": _customer(stream, "g"),
         "year": _year(stream),
         "amount_l": _amount(stream, "l"),

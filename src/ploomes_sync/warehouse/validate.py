@@ -20,7 +20,7 @@ import pandas as pd
 import psycopg
 
 from ploomes_sync.settings import BUSINESS_TIMEZONE
-from ploomes_sync.streams import Stream
+from ploomes_sync.streams import Stream, YearColumns
 from ploomes_sync.warehouse.connection import fetchall, transaction
 from ploomes_sync.warehouse.listing import Listing
 from ploomes_sync.warehouse.staging import require_staged
@@ -36,8 +36,6 @@ LEFT_OUT_MEANING = {
     "archived_since": "archived as gone by another run after the listing began",
     "changed_since": "changed in Ploomes after this run read them (the next run reads them)",
 }
-YEAR_COLUMNS = ("year", "ploomes_deals", "warehouse_deals", "deals_diff", "ploomes_won_revenue",
-                "warehouse_won_revenue", "revenue_diff", "differing", "ok")
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,7 @@ class Validation:
     differing: int = 0
     left_out: dict[str, int] = field(default_factory=dict)
     examples: list[int] = field(default_factory=list)  # ids of records that differ (a few)
-    years: list[dict[str, Any]] = field(default_factory=list)  # deals only: the per-year table
+    years: list[dict[str, Any]] = field(default_factory=list)  # streams with a year column: the per-year table
 
     @property
     def ok(self) -> bool:
@@ -62,20 +60,16 @@ class Validation:
 
     def frame(self) -> pd.DataFrame:
         """The per-year table as a DataFrame (one row per year; diffs are warehouse minus Ploomes)."""
-        return pd.DataFrame(self.years, columns=list(YEAR_COLUMNS))
+        return pd.DataFrame(self.years)
 
     def to_json(self) -> list[dict[str, Any]]:
         """JSON-safe per-year rows (decimals as strings), for ``run_history.year_table``."""
-        return [{key: str(value) if isinstance(value, Decimal) else value for key, value in row.items()}
-                for row in self.years]
+        return year_json(self.years)
 
     def format(self) -> str:
         """The per-year table (or the counts) as text, for logs and e-mails."""
         if self.years:
-            frame = self.frame()
-            frame["year"] = frame["year"].map(lambda year: "(none)" if pd.isna(year) else str(int(year)))
-            frame["ok"] = frame["ok"].map({True: "ok", False: "MISMATCH"})
-            text = frame.to_string(index=False)
+            text = format_years(self.years)
         elif self.compared or self.differing:
             text = f"{self.stream}: {self.compared} records compared, {self.differing} differ"
         else:
@@ -126,31 +120,66 @@ def validate(conn: psycopg.Connection, stream: Stream, listing: Listing) -> Vali
     compared, differing, left_out, examples = _counts([(cls, int(count), ex) for _, cls, count, *_, ex in rows],
                                                       listing)
     result = Validation(stream.name, compared, differing, left_out, examples,
-                        _year_table(rows) if stream.year_column else [])
+                        _year_table(rows, stream.year_columns) if stream.year_columns else [])
     if not result.ok:
         log.warning("Run %s: %s %s differ between Ploomes and public.%s (e.g. %s)", listing.run_id, differing,
                     stream.name, stream.target, examples)
     return result
 
 
-def _year_table(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+def _year_table(rows: list[tuple[Any, ...]], names: YearColumns) -> list[dict[str, Any]]:
+    p_records, w_records, records_diff, p_amount, w_amount, amount_diff = names.names
     years: dict[Any, dict[str, Any]] = {}
-    for year, cls, records, p_records, w_records, p_amount, w_amount, _ in rows:
+    for year, cls, records, ploomes, warehouse, ploomes_amount, warehouse_amount, _ in rows:
         if cls not in COMPARED:
             continue
-        entry = years.setdefault(year, {"year": year, "ploomes_deals": 0, "warehouse_deals": 0,
-                                        "ploomes_won_revenue": Decimal("0.00"),
-                                        "warehouse_won_revenue": Decimal("0.00"), "differing": 0})
-        entry["ploomes_deals"] += int(p_records)
-        entry["warehouse_deals"] += int(w_records)
-        entry["ploomes_won_revenue"] += p_amount
-        entry["warehouse_won_revenue"] += w_amount
+        entry = years.setdefault(year, {"year": year, p_records: 0, w_records: 0, p_amount: Decimal("0.00"),
+                                        w_amount: Decimal("0.00"), "differing": 0})
+        entry[p_records] += int(ploomes)
+        entry[w_records] += int(warehouse)
+        entry[p_amount] += ploomes_amount
+        entry[w_amount] += warehouse_amount
         if cls == "differs":
             entry["differing"] += int(records)
     table = []
     for entry in sorted(years.values(), key=lambda e: (e["year"] is None, e["year"] or 0)):
-        entry["deals_diff"] = entry["warehouse_deals"] - entry["ploomes_deals"]
-        entry["revenue_diff"] = entry["warehouse_won_revenue"] - entry["ploomes_won_revenue"]
-        entry["ok"] = entry["differing"] == 0 and entry["deals_diff"] == 0 and entry["revenue_diff"] == 0
-        table.append({column: entry[column] for column in YEAR_COLUMNS})
+        entry[records_diff] = entry[w_records] - entry[p_records]
+        entry[amount_diff] = entry[w_amount] - entry[p_amount]
+        entry["ok"] = entry["differing"] == 0 and entry[records_diff] == 0 and entry[amount_diff] == 0
+        table.append({column: entry[column] for column in ("year", *names.names, "differing", "ok")})
     return table
+
+
+def combine_years(tables: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One per-year table from several streams' (deals and orders side by side): a year one stream
+    lacks has zeros in its columns; ``differing`` adds up, ``ok`` holds when it holds for each."""
+    if len(tables) == 1:
+        return tables[0]
+    columns: dict[str, None] = {}
+    by_year: dict[Any, dict[str, Any]] = {}
+    for table in tables:
+        for row in table:
+            columns.update(dict.fromkeys(key for key in row if key not in ("year", "differing", "ok")))
+            entry = by_year.setdefault(row["year"], {"year": row["year"], "differing": 0, "ok": True})
+            entry.update({key: value for key, value in row.items() if key not in ("year", "differing", "ok")})
+            entry["differing"] += row["differing"]
+            entry["ok"] = entry["ok"] and row["ok"]
+    combined = []
+    for year in sorted(by_year, key=lambda y: (y is None, y or 0)):
+        entry = by_year[year]
+        combined.append({"year": year, **{c: entry.get(c, 0) for c in columns}, "differing": entry["differing"],
+                         "ok": entry["ok"]})
+    return combined
+
+
+def year_json(years: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """JSON-safe per-year rows (decimals as strings), for ``run_history.year_table``."""
+    return [{key: str(value) if isinstance(value, Decimal) else value for key, value in row.items()} for row in years]
+
+
+def format_years(years: list[dict[str, Any]]) -> str:
+    """A per-year table as text."""
+    frame = pd.DataFrame(years)
+    frame["year"] = frame["year"].map(lambda year: "(none)" if pd.isna(year) else str(int(year)))
+    frame["ok"] = frame["ok"].map({True: "ok", False: "MISMATCH"})
+    return frame.to_string(index=False)

@@ -85,15 +85,21 @@ def runs_table(report: HealthReport) -> str:
     return _table(pd.DataFrame(rows), "runs", "No run recorded yet.")
 
 
+def _year_label(column: str) -> str:
+    """``ploomes_won_revenue`` -> "won revenue in Ploomes", ``deals_diff`` -> "deals difference"."""
+    for prefix, side in (("ploomes_", "in Ploomes"), ("warehouse_", "in warehouse")):
+        if column.startswith(prefix):
+            return f"{column.removeprefix(prefix).replace('_', ' ')} {side}"
+    if column.endswith("_diff"):
+        return f"{column.removesuffix('_diff').replace('_', ' ')} difference"
+    return {"differing": "records that differ"}.get(column, column.replace("_", " "))
+
+
 def year_table(report: HealthReport) -> str:
     if report.year_table is None or not report.year_table["rows"]:
         return _table(pd.DataFrame(), "years", "No run has compared the years yet.")
-    columns = {
-        "year": "year", "ploomes_deals": "deals in Ploomes", "warehouse_deals": "deals in warehouse",
-        "deals_diff": "deals difference", "ploomes_won_revenue": "won revenue in Ploomes",
-        "warehouse_won_revenue": "won revenue in warehouse", "revenue_diff": "revenue difference",
-        "differing": "deals that differ", "ok": "ok"}
-    frame = pd.DataFrame(report.year_table["rows"]).reindex(columns=list(columns)).rename(columns=columns)
+    frame = pd.DataFrame(report.year_table["rows"])
+    frame = frame.rename(columns={column: _year_label(column) for column in frame.columns})
     frame["ok"] = frame["ok"].map({True: "yes", False: "NO"})
     return _table(frame, "years", "")
 

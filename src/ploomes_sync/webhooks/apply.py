@@ -135,7 +135,7 @@ def apply_batch(events: Sequence[Event], batch_id: str, *, hook: PloomesHook, co
     outcomes: dict[tuple[str, int], str] = {}
     counts: dict[str, Counter] = {}
     refusals = []
-    for stream in registry(config.client_tag_id):  # in its order: a deal's customer lands first
+    for stream in registry(config.client_tag_id, config.quote_entity_id):  # in its order: a deal's customer lands first
         name = stream.name
         if name not in touched:
             continue

@@ -18,18 +18,15 @@ from typing import Any
 
 from ploomes_sync.streams import registry
 
-#: Ploomes' EntityId of each stream that has webhooks (1 contact, 2 deal).
+#: Ploomes' EntityId of each stream that has webhooks (1 contact, 2 deal, 4 order, 10 product, and
+#: quotes' by default; a delivery is matched by its Entity name first, so a configured other id works).
 ENTITY_IDS = {s.name: s.webhook_entity_id for s in registry() if s.webhook_entity_id is not None}
 _STREAM_OF_ID = {entity_id: stream for stream, entity_id in ENTITY_IDS.items()}
 _STREAM_OF_NAME = {alias: s.name for s in registry() if s.webhook_entity_id is not None
                    for alias in (s.name, *s.webhook_names)}
-_SYNCED = " and ".join(f"{name} (EntityId {entity_id})" for name, entity_id in ENTITY_IDS.items())
+_SYNCED = ", ".join(f"{name} (EntityId {entity_id})" for name, entity_id in ENTITY_IDS.items())
 # Entities Ploomes can deliver that this version does not sync (known, so the refusal says so).
-_NOT_SYNCED = {"order": "orders (EntityId 4)", "orders": "orders (EntityId 4)", "venda": "orders (EntityId 4)",
-               "vendas": "orders (EntityId 4)", "4": "orders (EntityId 4)",
-               "product": "products (EntityId 10)", "products": "products (EntityId 10)",
-               "produto": "products (EntityId 10)", "produtos": "products (EntityId 10)",
-               "10": "products (EntityId 10)"}
+_NOT_SYNCED = {name: "tasks (EntityId 12)" for name in ("task", "tasks", "tarefa", "tarefas", "12")}
 MAX_ID = 2**63 - 1
 MAX_DEPTH = 32  # a delivery nests four levels (New.OtherProperties.<key>...); more is not one
 

@@ -21,7 +21,7 @@ from typing import Any
 from ploomes_sync.api.errors import PloomesError
 from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.settings import URL_PREFIX, WEBHOOK_CONN_ID
-from ploomes_sync.streams import registry
+from ploomes_sync.streams import Registry, registry
 from ploomes_sync.webhooks.delivery import ENTITY_IDS
 
 log = logging.getLogger(__name__)
@@ -92,10 +92,10 @@ def _actions(hook: PloomesHook) -> list[dict[str, Any]]:
     return actions
 
 
-def wanted(actions: Iterable[dict[str, Any]]) -> dict[tuple[int, int], str]:
+def wanted(actions: Iterable[dict[str, Any]], streams: Registry | None = None) -> dict[tuple[int, int], str]:
     """(EntityId, ActionId) -> a label, for every action of every stream that has webhooks."""
     result = {}
-    with_webhooks = [stream for stream in registry() if stream.webhook_entity_id is not None]
+    with_webhooks = [stream for stream in streams or registry() if stream.webhook_entity_id is not None]
     for action in actions:
         name = str(action.get("Name") or action["Id"])
         entity = action.get("EntityId")
@@ -120,10 +120,11 @@ def _call(hook: PloomesHook, what: str, method: str, endpoint: str, body: dict[s
         raise WebhookSetupError(f"Ploomes refused to {what}: {exc}") from exc
 
 
-def register(hook: PloomesHook, callback_url: str, key: str) -> Setup:
-    """Make Ploomes' webhooks for ``callback_url`` exactly the wanted ones, with ``key``."""
+def register(hook: PloomesHook, callback_url: str, key: str, streams: Registry | None = None) -> Setup:
+    """Make Ploomes' webhooks for ``callback_url`` exactly the wanted ones (of ``streams``, by default
+    the registry's), with ``key``."""
     setup = Setup(callback_url)
-    want = wanted(_actions(hook))
+    want = wanted(_actions(hook), streams)
     found: dict[tuple[int, int], list[dict[str, Any]]] = {}
     for webhook in _ours(hook, callback_url):
         found.setdefault((webhook.get("EntityId"), webhook.get("ActionId")), []).append(webhook)
