@@ -23,6 +23,8 @@ DEALS_PER_CONTACT = 15  # the simulator's default ratio (30,000 deals, 2,000 con
 DEFAULT_SIZES = (30_000, 300_000)
 DEFAULT_REFERENCE_DEALS = 30_000
 DEFAULT_CHANGES = (300, 6, 5)  # updates, creations, deletions between two 6-hourly runs
+DEFAULT_COMMERCE_CHANGES = (20, 10, 5)  # new orders, catalogue prices changed, deletions of each of orders,
+                                        # quotes and products, in the same interval
 DEFAULT_LATENCIES = (0.0, 0.5, 1.0, 2.0)
 RUNS_PER_DAY = 4
 OLD_PAGE_SIZE = 50  # what the old cron asked for with $top
@@ -92,6 +94,7 @@ class BenchPlan:
     uneven: Latency | None = UNEVEN  # one more rate-limited full sync at this latency
     feature_latencies: tuple[Latency, ...] = DEFAULT_FEATURE_LATENCIES  # runs without each reader refinement
     reader_features: tuple[str, ...] = field(default=READER_FEATURES)
+    commerce_changes: tuple[int, int, int] = DEFAULT_COMMERCE_CHANGES  # beside `changes`
 
     @classmethod
     def default(cls) -> BenchPlan:
@@ -106,7 +109,7 @@ class BenchPlan:
         return cls("tiny", (600,), 600, API_REQUESTS_PER_MINUTE * 10, (30, 2, 2), (0.0, 0.05), OLD_PAGE_SIZE,
                    OLD_PAUSE_SECONDS / 10, webhook_changes=15, webhook_change_interval=0.2, webhook_latency=0.05,
                    webhook_delivery_delay=0.2, uneven=tiny_uneven, feature_latencies=(tiny_uneven,),
-                   reader_features=("by_position",))
+                   reader_features=("by_position",), commerce_changes=(2, 2, 1))
 
     def with_options(self, *, sizes: tuple[int, ...] | None = None, reference_deals: int | None = None,
                      run_baseline: bool | None = None, repeat: int | None = None,
@@ -141,16 +144,19 @@ class BenchPlan:
         """Every dataset the run needs, smallest first (one simulator each)."""
         return tuple(sorted({*self.sizes, self.reference_deals}))
 
-    def floor_seconds(self, deals: int, contacts: int) -> float:
-        """The least time a full sync's reading takes at this plan's rate: one request per 300 deals
-        and per 300 contacts, nothing else (no key check, no probe, no last partial page)."""
-        return (pages(deals) + pages(contacts)) * 60.0 / self.requests_per_minute
+    def floor_seconds(self, *records: int) -> float:
+        """The least time a full sync's reading takes at this plan's rate: one request per 300 records
+        of each stream (deals, contacts, products, quotes, orders), nothing else (no key check, no
+        probe, no last partial page)."""
+        return sum(map(pages, records)) * 60.0 / self.requests_per_minute
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready copy."""
         values = asdict(self)
         values["sizes"] = list(self.sizes)
         values["changes"] = dict(zip(("updates", "creates", "deletes"), self.changes, strict=True))
+        values["commerce_changes"] = dict(zip(("orders", "price_changes", "deletes_each"), self.commerce_changes,
+                                              strict=True))
         values["latencies"] = list(self.latencies)
         values["latency_runs"] = [{"latency": latency.label, "without": feature}
                                   for latency, feature in self.latency_runs]

@@ -79,12 +79,15 @@ class BenchRunner:
                     continue
                 self._keep_fastest(first, name)
                 updates, creates, deletes = plan.changes
+                orders, prices, gone = plan.commerce_changes
                 for number, (label, config, count) in enumerate(SIX_HOURLY, start=1):
                     sim.admin.configure(count_supported=count)
                     try:
                         self._scenario(sim, db_url, "six_hourly",
-                                       f"{label} ({updates} updated, {creates} created, {deletes} deleted), "
-                                       f"{deals:,} deals", deals, contacts, unlimited, changes=list(plan.changes),
+                                       f"{label} ({updates} updated, {creates} created, {deletes} deleted; "
+                                       f"{orders} new orders, {prices} prices, {gone} deletions of each commerce "
+                                       f"stream), {deals:,} deals", deals, contacts, unlimited,
+                                       changes=list(plan.changes), commerce_changes=list(plan.commerce_changes),
                                        seed=number, config=config, count_supported=count)
                     finally:
                         sim.admin.configure(count_supported=True)
@@ -153,7 +156,9 @@ class BenchRunner:
         spec = {"kind": kind, "name": name, "deals": deals, "contacts": contacts, "sim_url": sim.url,
                 "db_url": db_url, "requests_per_minute": requests_per_minute, **extra}
         self.progress(f"{name}: running")
+        counts = sim.admin.health()  # what the floor counts pages of, as the scenario begins
         entry: dict[str, Any] = {"kind": kind, "name": name, "deals": deals, "contacts": contacts,
+                                 "commerce": {name: counts[name] for name in ("products", "quotes", "orders")},
                                  "requests_per_minute": None if requests_per_minute == UNLIMITED_REQUESTS_PER_MINUTE
                                  else requests_per_minute, **extra}
         simulator = psutil.Process(sim.process.pid) if sim.process is not None else None
@@ -171,11 +176,14 @@ class BenchRunner:
         self.progress(summary(entry))
 
     def _against_floor(self, entry: dict[str, Any]) -> None:
-        """Times against the floor (one request per 300 deals and per 300 contacts at the rate): the
+        """Times against the floor (one request per 300 records of each stream at the rate): the
         reading's span (first request to last answer of the extracts) and the whole run's wall time."""
-        plan, deals, contacts = self.plan, entry["deals"], entry["contacts"]
-        floor = plan.floor_seconds(deals, contacts)
-        entry["floor_requests"] = pages(deals) + pages(contacts)
+        plan = self.plan
+        records = [entry["deals"], entry["contacts"]]
+        if entry["kind"] != "baseline":  # the old cron read deals and contacts only
+            records += entry["commerce"].values()
+        floor = plan.floor_seconds(*records)
+        entry["floor_requests"] = sum(map(pages, records))
         entry["floor_seconds"] = floor
         entry["wall_vs_floor"] = entry["wall_seconds"] / floor
         reading = entry.get("reading")

@@ -18,6 +18,7 @@ from ploomes_devkit.pipeline import Pipeline, PipelineRun, task_order
 from ploomes_simulator import AdminClient
 from ploomes_sync.config import SyncConfig
 from ploomes_sync.hooks.ploomes import PloomesHook
+from ploomes_sync.streams import registry
 
 Spec = dict[str, Any]
 # Which records a task handles, for its rate: the stream it reads or writes.
@@ -84,9 +85,11 @@ def _task_rows(run: PipelineRun, tracker: HookTracker, deals: int) -> list[dict[
 
 
 def _reading(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The span of the reads of the deals and contacts, from the simulator's log: the first request's
-    arrival to the last answer (what the floor bounds), and how many requests were in flight at most."""
-    reads = [entry for entry in entries if entry["path"] in ("/Deals", "/Contacts")]
+    """The span of the reads of every stream (deals, contacts, products, quotes, orders), from the
+    simulator's log: the first request's arrival to the last answer (what the floor bounds), and how
+    many requests were in flight at most."""
+    endpoints = {f"/{stream.endpoint}" for stream in registry()}
+    reads = [entry for entry in entries if entry["path"] in endpoints]
     if not reads:
         return None
     spans = [(entry["t"], entry["answered"]) for entry in reads]
@@ -115,10 +118,7 @@ def _timed_run(spec: Spec, config: SyncConfig, run: Callable[[Pipeline], Pipelin
         "task_seconds": result.total_seconds,
         "deals_per_second": deals / wall,
         "tasks": _task_rows(result, tracker, deals),
-        "fetched": {
-            "deals": int(result.results["extract_deals"]["fetched"]),
-            "contacts": int(result.results["extract_contacts"]["fetched"]),
-        },
+        "fetched": {stream.name: int(result.results[f"extract_{stream.name}"]["fetched"]) for stream in registry()},
         "api": {
             "requests": result.api_requests,
             "throttled": result.api_throttled,
@@ -143,14 +143,17 @@ def full_sync(spec: Spec) -> dict[str, Any]:
 
 
 def six_hourly(spec: Spec) -> dict[str, Any]:
-    """Change deals through the admin API (updates, creations, deletions), then a scheduled run.
+    """Change deals through the admin API (updates, creations, deletions) and the commerce streams (new
+    orders, catalogue prices, deletions of orders, quotes and products), then a scheduled run.
 
     The lookback is 0 here: the runs of the benchmark are seconds apart, so a lookback would re-read
     the previous scenario's changes, which runs 6 hours apart hardly do.
     """
     admin = AdminClient(spec["sim_url"])
     updates, creates, deletes = spec["changes"]
-    changed = admin.mutate(updates=updates, creates=creates, deletes=deletes, seed=spec.get("seed", 0))
+    orders, prices, gone = spec.get("commerce_changes") or (0, 0, 0)
+    changed = admin.mutate(updates=updates, creates=creates, deletes=deletes, seed=spec.get("seed", 0),
+                           orders=orders, price_changes=prices, commerce_deletes=gone)
     config = _sync_config({"lookback_minutes": 0, **(spec.get("config") or {})})
     measured = _timed_run(spec, config, lambda pipeline: pipeline.run(run_type="scheduled"))
     measured["changed"] = {key: len(value) for key, value in changed.items()}

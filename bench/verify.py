@@ -2,7 +2,9 @@
 
 Computed from the simulator's truth (``/_admin/truth``), independently of the sync's own
 validation: the same deal ids with the same status and value, the same contact ids with the same
-client flag, and per customer the same deal count, won count and won revenue.
+client flag, per customer the same deal count, won count and won revenue; the same products with
+the same price (also the current one of their price history), orders and quotes with the same
+amount, and each of their lines with the same product, quantity and total.
 """
 
 from __future__ import annotations
@@ -37,6 +39,28 @@ def _differences(name: str, expected: dict, actual: dict) -> list[str]:
     return problems
 
 
+def _commerce(db_url: str, admin: AdminClient) -> list[str]:
+    """What differs in the products, orders, quotes and their lines (and the current catalogue prices)."""
+    problems: list[str] = []
+    products = {p["Id"]: _money(p.get("UnitPrice")) for p in admin.truth("products")}
+    documents = {entity: admin.truth(entity) for entity in ("orders", "quotes")}
+    with psycopg.connect(db_url) as conn:
+        problems += _differences("products", products, dict(conn.execute("SELECT id, unit_price FROM public.products")))
+        current = dict(conn.execute("SELECT product_id, unit_price FROM public.product_prices WHERE valid_to IS NULL "
+                                    "AND product_id IN (SELECT id FROM public.products)"))
+        problems += _differences("product_prices (current)", products, current)
+        for entity, lines in (("orders", "order_items"), ("quotes", "quote_items")):
+            records = documents[entity]
+            problems += _differences(entity, {r["Id"]: _money(r.get("Amount")) for r in records},
+                                     dict(conn.execute(f"SELECT id, amount FROM public.{entity}")))  # noqa: S608
+            expected = {line["Id"]: (line.get("ProductId"), Decimal(repr(line["Quantity"])).normalize(),
+                                     _money(line.get("Total"))) for r in records for line in r.get("Products") or ()}
+            actual = {row[0]: (row[1], row[2].normalize(), row[3]) for row in conn.execute(
+                f"SELECT id, product_id, quantity, line_total FROM public.{lines}")}  # noqa: S608
+            problems += _differences(lines, expected, actual)
+    return problems
+
+
 def verify_warehouse(db_url: str, admin: AdminClient, client_tag_id: int = DEFAULT_CLIENT_TAG_ID) -> dict[str, Any]:
     """Compare the three tables with the truth; ``matched`` is True when nothing differs."""
     deals, contacts = admin.truth_deals(), admin.truth_contacts()
@@ -61,7 +85,8 @@ def verify_warehouse(db_url: str, admin: AdminClient, client_tag_id: int = DEFAU
             "SELECT customer_id, total_deals, won_deals, total_revenue FROM public.customer_sales")}
     problems = (_differences("sales", sales, actual_sales)
                 + _differences("customers", customers, actual_customers)
-                + _differences("customer_sales", aggregates, actual_aggregates))
+                + _differences("customer_sales", aggregates, actual_aggregates)
+                + _commerce(db_url, admin))
     return {
         "matched": not problems,
         "truth_deals": len(sales),

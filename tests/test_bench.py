@@ -72,8 +72,11 @@ class TestTinyBench:
         updates, creates, deletes = self.PLAN.changes
         methods = []
         for entry in runs:
+            orders, prices, gone = self.PLAN.commerce_changes
             assert entry["mode"] == "incremental" and entry["changed"] == {
-                "updated": updates, "created": creates, "deleted": deletes}
+                "updated": updates, "created": creates, "deleted": deletes, "orders_created": orders,
+                "prices_changed": prices, "orders_deleted": gone, "quotes_deleted": gone, "products_deleted": gone}
+            assert entry["deleted"]["orders"] == entry["deleted"]["products"] == gone
             assert entry["deleted"]["deals"] == deletes and entry["checked"]
             methods.append(entry["listing"]["deals"]["method"])
         assert methods == ["count", "full", "full"]  # $count answered; the daily listing; no $count
@@ -87,7 +90,8 @@ class TestTinyBench:
             ("0 s", None), ("0.05 s", None), ("0.06 s + up to 0.2 s, 3% at 0.48 s", None),
             ("0.06 s + up to 0.2 s, 3% at 0.48 s", "by_position")]
         for entry in sweep:
-            assert entry["floor_requests"] == 3 and entry["floor_seconds"] > 0  # 600 deals, 40 contacts
+            records = [entry["deals"], entry["contacts"], *entry["commerce"].values()]  # 600 deals, 40 contacts...
+            assert entry["floor_requests"] == sum(-(-n // 300) for n in records) > 3 and entry["floor_seconds"] > 0
             assert entry["reading"]["requests"] >= entry["floor_requests"] and entry["reading_vs_floor"] > 0
 
     def test_the_report_compares_with_the_old_cron_and_lists_the_targets(self, report: dict) -> None:

@@ -136,12 +136,16 @@ class AdminClient:
         return self._call("DELETE", f"contacts/{quote(str(contact_id))}")
 
     def mutate(
-        self, updates: int = 0, deletes: int = 0, creates: int = 0, seed: int = 0
+        self, updates: int = 0, deletes: int = 0, creates: int = 0, seed: int = 0, orders: int = 0,
+        price_changes: int = 0, commerce_deletes: int = 0,
     ) -> dict[str, list[int]]:
-        """Random updates, deletions and creations of deals: ``{"updated", "deleted", "created"}``."""
-        return self._call(
-            "POST", "mutate", {"updates": updates, "deletes": deletes, "creates": creates, "seed": seed}
-        )
+        """Random updates, deletions and creations of deals: ``{"updated", "deleted", "created"}``; with
+        ``orders``, ``price_changes`` or ``commerce_deletes``, also new orders of won deals, changed catalogue
+        prices and deletions of each of orders, quotes and products (``orders_created``, ``prices_changed``,
+        ``orders_deleted``, ``quotes_deleted``, ``products_deleted``)."""
+        return self._call("POST", "mutate", {"updates": updates, "deletes": deletes, "creates": creates, "seed": seed,
+                                             "orders": orders, "price_changes": price_changes,
+                                             "commerce_deletes": commerce_deletes})
 
     # --- behaviour -----------------------------------------------------------------------
 

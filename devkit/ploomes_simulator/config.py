@@ -28,6 +28,7 @@ RUNTIME_SETTINGS: dict[str, tuple[type, ...]] = {
     "latency_tail_percent": (int, float),
     "latency_tail_seconds": (int, float),
     "max_page_size": (int,),
+    "expand_timeout_top": (int,),
     "hidden_deals_percent": (int,),
     "ignored_options": (str,),
     "refused_options": (str,),
@@ -62,6 +63,9 @@ class SimulatorConfig:
     latency_tail_percent: float = 0.0  # ... except this share of answers, drawn at random,
     latency_tail_seconds: float = 0.0  # ... which take this long instead (an uneven API's slow tail)
     max_page_size: int = 300  # a larger $top is cut to this, silently (as the API is reported to)
+    # A read that expands the lines of orders or quotes (heavy for the API) with a $top above this
+    # times out: 504 (0: never). Smaller pages of the same read are answered.
+    expand_timeout_top: int = 0
     hidden_deals_percent: int = 0  # the API hides this share of deals (a key that lost permissions)
     # This share of the generated deals and contacts carry a LastUpdateDate days after the API's
     # own clock (a clock glitch, or an import that set the dates): generated once, at start.
@@ -119,6 +123,8 @@ def validate_settings(settings: dict[str, Any]) -> None:
         raise ValueError("dated_ahead_percent must be between 0 and 100")
     if settings.get("error_shape", "odata") not in ERROR_SHAPES:
         raise ValueError(f"error_shape must be one of {ERROR_SHAPES}")
+    if settings.get("expand_timeout_top", 0) < 0:
+        raise ValueError("expand_timeout_top must not be negative (0 turns it off)")
     if not 1 <= settings.get("max_page_size", 300) <= 300:
         raise ValueError("max_page_size must be between 1 and 300")
     for name in ("ignored_options", "refused_options"):

@@ -285,6 +285,9 @@ class SimulatorState:
             query = parse_query(params, table.schema, settings.count_supported, settings.max_page_size)
         except ODataError as exc:
             return self._error(400, "BadRequest", str(exc))
+        if settings.expand_timeout_top and query.expand.lines is not None and query.top > settings.expand_timeout_top:
+            return self._error(504, "GatewayTimeout", f"The request timed out expanding Products of {query.top} "
+                               f"{table.schema.name}; ask for fewer records per page.")
         if table is self.deals and settings.hidden_deals_percent:
             _hide(query, settings.hidden_deals_percent)
         with self._lock:
@@ -323,7 +326,8 @@ class SimulatorState:
             return self._route_records(method, parts, raw, payload)
         if parts == ["mutate"]:
             _allow(method, "POST")
-            return json_response(self.mutate(**_object(payload, {"updates", "deletes", "creates", "seed"})))
+            return json_response(self.mutate(**_object(payload, {"updates", "deletes", "creates", "seed", "orders",
+                                                                 "price_changes", "commerce_deletes"})))
         if parts == ["config"]:
             _allow(method, "GET", "PUT")
             if method == "PUT":
@@ -356,7 +360,9 @@ class SimulatorState:
             return json_response({"webhooks": self.webhooks.list(), "deliveries": deliveries, "pending": pending})
         if parts == ["health"]:
             _allow(method, "GET")
-            return json_response({"status": "ok", "deals": len(self.deals), "contacts": len(self.contacts)})
+            return json_response({"status": "ok", "deals": len(self.deals), "contacts": len(self.contacts),
+                                  "products": len(self.products), "quotes": len(self.quotes),
+                                  "orders": len(self.orders)})
         raise AdminRequestError(404, f"No admin endpoint at /_admin/{'/'.join(parts)}.")
 
     def _entity_table(self, name: str) -> Table:
@@ -477,10 +483,14 @@ class SimulatorState:
             return old
 
     def mutate(
-        self, updates: int = 0, deletes: int = 0, creates: int = 0, seed: int = 0
+        self, updates: int = 0, deletes: int = 0, creates: int = 0, seed: int = 0, orders: int = 0,
+        price_changes: int = 0, commerce_deletes: int = 0,
     ) -> dict[str, list[int]]:
-        """Random changes to deals, reproducible for a given state and seed."""
-        for name, value in (("updates", updates), ("deletes", deletes), ("creates", creates)):
+        """Random changes to deals, reproducible for a given state and seed; then ``orders`` new orders
+        of won deals, ``price_changes`` catalogue prices changed and ``commerce_deletes`` deletions each
+        of orders, quotes and products (each delivered by webhook like any change)."""
+        for name, value in (("updates", updates), ("deletes", deletes), ("creates", creates), ("orders", orders),
+                            ("price_changes", price_changes), ("commerce_deletes", commerce_deletes)):
             if type(value) is not int or value < 0:
                 raise AdminRequestError(400, f"{name} must be a non-negative integer, got {value!r}")
         if type(seed) is not int:
@@ -528,7 +538,42 @@ class SimulatorState:
         log.info(
             "Mutated deals: %d updated, %d deleted, %d created", len(updated), len(deleted), len(created)
         )
-        return {"updated": updated, "deleted": deleted, "created": created}
+        result = {"updated": updated, "deleted": deleted, "created": created}
+        if orders or price_changes or commerce_deletes:
+            result.update(self._mutate_commerce(rng, orders, price_changes, commerce_deletes))
+        return result
+
+    def _mutate_commerce(self, rng: random.Random, orders: int, price_changes: int,
+                         deletes: int) -> dict[str, list[int]]:
+        with self._lock:
+            products = [p for p in self.products.records() if type(p.get("Id")) is int]
+            won = [d for d in self.deals.records() if d.get("StatusId") == data.STATUS_WON]
+            created = []
+            for deal in rng.sample(won, min(orders, len(won))):
+                lines = [{"ProductId": product["Id"], "Quantity": rng.randint(1, 9),
+                          "UnitPrice": product.get("UnitPrice") or 0, "Discount": rng.choice((0, 5))}
+                         for product in rng.sample(products, min(len(products), rng.randint(1, 3)))]
+                record = self._new_commerce("orders", {"DealId": deal["Id"], "ContactId": deal.get("ContactId"),
+                                                       "Products": lines})
+                self.orders.insert(record)
+                self.webhooks.record_changes("orders", None, record)
+                created.append(record["Id"])
+            repriced = []
+            for product in rng.sample(products, min(price_changes, len(products))):
+                new = {**product, "UnitPrice": commerce.money((product.get("UnitPrice") or 1) * 1.1),
+                       "LastUpdateDate": now_string()}
+                self.products.replace(product["Id"], new)
+                self.webhooks.record_changes("products", product, new)
+                repriced.append(product["Id"])
+            gone: dict[str, list[int]] = {}
+            for entity in ("orders", "quotes", "products"):
+                table = self._entity_table(entity)
+                gone[f"{entity}_deleted"] = rng.sample(table.ids(), min(deletes, len(table.ids())))
+                for record_id in gone[f"{entity}_deleted"]:
+                    self.webhooks.record_changes(entity, table.delete(record_id), None)
+        log.info("Mutated commerce: %d orders created, %d prices changed, %d deleted of each", len(created),
+                 len(repriced), deletes)
+        return {"orders_created": created, "prices_changed": repriced, **gone}
 
     # --- record defaults -----------------------------------------------------------------------
 

@@ -30,6 +30,12 @@ CONN_FIELDS: dict[str, Any] = {
     "page_size": _number(
         "Page size", f"Records asked per request; the API never returns more than {settings.MAX_PAGE_SIZE}.",
         settings.DEFAULT_PAGE_SIZE, integer=True, minimum=1, maximum=settings.MAX_PAGE_SIZE),
+    "expanded_page_size": _number(
+        "Page size with lines", "Records asked per request when each record's lines come with it (orders, "
+        "quotes): such pages are heavy for the API, which times out on large ones. A read that times out goes "
+        f"on with pages half the size, down to {settings.MIN_EXPANDED_PAGE_SIZE}, and says so in the log.",
+        settings.DEFAULT_EXPANDED_PAGE_SIZE, integer=True, minimum=settings.MIN_EXPANDED_PAGE_SIZE,
+        maximum=settings.MAX_PAGE_SIZE),
     "max_in_flight": _number(
         "Requests in flight", "How many requests of one read may wait for answers at once (large reads are "
         "cut into Id ranges read side by side), so the API's latency does not set the pace.",

@@ -58,7 +58,8 @@ def read_into_stage(
 
     def rows() -> Iterator[tuple]:
         pages = hook.iter_pages(stream.endpoint, filter=filter_, select=list(stream.select),
-                                expand=stream.expand_option, after=after, upto=upto, clock=clock)
+                                expand=stream.expand_option, after=after, upto=upto, clock=clock,
+                                heavy=lines is not None)
         for page in pages:
             rejected = []
             newest = None

@@ -10,6 +10,12 @@ DEFAULT_BASE_URL = "https://public-api2.ploomes.com"
 MAX_PAGE_SIZE = 300  # the API never returns more than 300 records a page
 DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE
 DEFAULT_REQUESTS_PER_MINUTE = 120  # the whole account's budget
+# Reads that expand each record's lines (orders, quotes) are heavy for the API, which may time out on
+# large pages of them: they ask for this many records a page (full pages by default: half the requests
+# of pages of 150), and halve it after a page that timed out, down to the floor. An account whose
+# large pages time out every time sets expanded_page_size lower, and saves those failed requests.
+DEFAULT_EXPANDED_PAGE_SIZE = MAX_PAGE_SIZE
+MIN_EXPANDED_PAGE_SIZE = 10
 DEFAULT_MAX_IN_FLIGHT = 8  # requests of one read in flight at once: holds the rate up to ~3.5 s latency
 DEFAULT_TIMEOUT_SECONDS = 60.0
 DEFAULT_MAX_ATTEMPTS = 5  # for 5xx, timeouts, dropped connections, invalid JSON

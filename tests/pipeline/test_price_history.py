@@ -185,3 +185,16 @@ def test_the_check_fails_naming_an_order_the_warehouse_holds_wrong(sim, db_url) 
     with pytest.raises(ValidationMismatch) as failure:
         Pipeline(db_url, config=FULL_LISTING, before=corrupt).run(run_id="corrupted")
     assert "orders" in str(failure.value) and str(wrong) in str(failure.value)
+
+
+def test_an_expanded_read_that_times_out_goes_on_with_smaller_pages_and_says_so(sim, db_url, caplog) -> None:
+    sim.admin.configure(expand_timeout_top=30)  # pages of more than 30 orders (quotes) with lines time out
+    run = Pipeline(db_url, config=FULL_LISTING).run(run_id="first")
+    assert run.status == "success", run.failed
+    assert_equal_to_ploomes(sim, db_url)
+    asked = {(r["path"], r["query"].get("$top"), r["status"]) for r in sim.admin.requests()
+             if r["path"] in ("/Orders", "/Quotes") and "$expand" in r["query"]}
+    # 300 (the default expanded_page_size), then half of it each time, each tried twice: 150, 75, 37, 18
+    assert {top for path, top, status in asked if path == "/Orders" and status == 504} == {"300", "150", "75", "37"}
+    assert {top for path, top, status in asked if path == "/Orders" and status == 200} == {"18"}
+    assert "reading on with pages of 18" in caplog.text

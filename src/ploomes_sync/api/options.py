@@ -21,6 +21,7 @@ class PloomesOptions:
 
     requests_per_minute: float = settings.DEFAULT_REQUESTS_PER_MINUTE
     page_size: int = settings.DEFAULT_PAGE_SIZE
+    expanded_page_size: int = settings.DEFAULT_EXPANDED_PAGE_SIZE
     max_in_flight: int = settings.DEFAULT_MAX_IN_FLIGHT
     timeout: float = settings.DEFAULT_TIMEOUT_SECONDS
     max_attempts: int = settings.DEFAULT_MAX_ATTEMPTS
@@ -40,7 +41,7 @@ class PloomesOptions:
                 raw, origin = extra.get(spec.name), f"extra {spec.name!r} of connection {conn_id!r}"
             if raw is None or raw == "":
                 continue
-            if spec.name == "page_size" and _number(raw, int, origin) > settings.MAX_PAGE_SIZE:
+            if spec.name in ("page_size", "expanded_page_size") and _number(raw, int, origin) > settings.MAX_PAGE_SIZE:
                 raw = settings.MAX_PAGE_SIZE  # the API never serves more: asking for more is harmless
             values[spec.name] = _checked(spec.name, raw, origin)
         return cls(**values)

@@ -51,7 +51,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ploomes_sync.api.errors import PloomesBadRequestError, PloomesError, PloomesPagingError, ReadCancelled
+from ploomes_sync.api.errors import (
+    PloomesBadRequestError,
+    PloomesError,
+    PloomesPagingError,
+    PloomesRequestError,
+    ReadCancelled,
+)
 from ploomes_sync.api.paging import KEY, KeysetPaginator, id_range_filter
 
 log = logging.getLogger(__name__)
@@ -224,10 +230,12 @@ class PageReader:
         max_in_flight: int = 1,
         interval: float = 0.0,
         latency: Callable[[], float | None] = lambda: None,
+        min_page_size: int | None = None,
     ) -> None:
         self._fetch = fetch
         self._params = dict(params)
         self._page_size = page_size
+        self._min_page_size = min_page_size  # a page that timed out is asked again half as large, down to this
         self._base_filter = base_filter
         self._max_in_flight = max(1, max_in_flight)
         self._interval = interval  # seconds between two requests the rate allows
@@ -308,9 +316,16 @@ class PageReader:
             if self.cancel.is_set():
                 raise ReadCancelled("read cancelled")
         try:
-            if self.cancel.is_set():
-                raise ReadCancelled("read cancelled")
-            payload = self._fetch(params, self.cancel)
+            while True:
+                if self.cancel.is_set():
+                    raise ReadCancelled("read cancelled")
+                try:
+                    payload = self._fetch(params, self.cancel)
+                    break
+                except PloomesRequestError as exc:
+                    if not self._shrink(int(params.get("$top", "0")), exc):
+                        raise
+                    params = {**params, "$top": str(self._page_size)}
         except BaseException:
             self._slots.release()
             raise
@@ -320,6 +335,23 @@ class PageReader:
                 self._answers += 1
                 self._answer_seconds += latency
         return payload["value"], odata_count(payload)
+
+    def _shrink(self, asked: int, exc: PloomesRequestError) -> bool:
+        """After a page of ``asked`` records timed out: whether to ask again with smaller pages (every
+        range of the read from now on, at half the size that failed, down to ``min_page_size``)."""
+        timed_out = exc.status in (500, 502, 503, 504) or (exc.status is None and "imeout" in exc.cause)
+        if self._min_page_size is None or asked <= self._min_page_size or not timed_out:
+            return False
+        with self._ids.lock:
+            smaller = max(self._min_page_size, asked // 2)
+            if smaller < self._page_size:
+                self._page_size = self._ids.page_size = smaller
+                for paginator in self._ids.ranges:
+                    paginator.page_size = smaller
+                log.warning("A page of %s records with their lines failed (%s): reading on with pages of %s "
+                            "(the floor is %s; expanded_page_size of the connection sets the first size)",
+                            asked, exc.cause, smaller, self._min_page_size)
+        return True
 
     def _hand(self, records: Records, last_id: int | None) -> None:
         """Give a page to the caller; an empty one frees its slot."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from airflow.sdk import BaseHook
@@ -242,11 +243,14 @@ class PloomesHook(BaseHook):
         return payload
 
     def fetch(self, endpoint: str, params: Mapping[str, str], cancel: threading.Event | None = None,
-              clock: ReadClock | None = None) -> dict[str, Any]:
-        """GET ``endpoint`` (rate-limited, retried per :func:`retry.retrying`); the JSON object. Each
-        answer's Date goes to ``clock`` (the sync's)."""
+              clock: ReadClock | None = None, max_attempts: int | None = None) -> dict[str, Any]:
+        """GET ``endpoint`` (rate-limited, retried per :func:`retry.retrying`, at most ``max_attempts``
+        times when given); the JSON object. Each answer's Date goes to ``clock`` (the sync's)."""
         prepared = self.build_request(endpoint, params)
-        retrying = retry.retrying(self._options(), prepared.method or "GET", readable_url(prepared.url),
+        options = self._options()
+        if max_attempts is not None:
+            options = replace(options, max_attempts=min(max_attempts, options.max_attempts))
+        retrying = retry.retrying(options, prepared.method or "GET", readable_url(prepared.url),
                                   stats=self.stats, limiter=self.limiter, log=self.log, cancel=cancel)
         return retrying(self._attempt, prepared, cancel, clock)
 
@@ -268,13 +272,16 @@ class PloomesHook(BaseHook):
         upto: int | None = None,
         max_in_flight: int | None = None,
         clock: ReadClock | None = None,
+        heavy: bool = False,
     ) -> Iterator[Page]:
         """Every record of ``endpoint`` matching ``filter`` (with Id in ``(after, upto]``), page by page.
 
         ``select`` gets ``Id`` added when missing. Nothing is requested until the first page is
         asked for. A large read goes on in Id ranges side by side, as many as the rate needs at the
         latency the first page took. Pages arrive in the order they are read, not in Id order. The
-        answers' Dates go to ``clock``.
+        answers' Dates go to ``clock``. A ``heavy`` read (each record's lines expanded) asks for
+        ``expanded_page_size`` records a page, and for half as many after a page that timed out (one
+        retry at that size first), down to ``MIN_EXPANDED_PAGE_SIZE``.
         """
         options = self._options()
         params: dict[str, str] = {}
@@ -284,9 +291,15 @@ class PloomesHook(BaseHook):
         if expand:
             params["$expand"] = expand if isinstance(expand, str) else ",".join(expand)
         name = endpoint.strip("/")
+        floor = settings.MIN_EXPANDED_PAGE_SIZE if heavy else None
+
+        def get(query: Mapping[str, str], cancel: threading.Event) -> dict[str, Any]:
+            shrinkable = floor is not None and int(query.get("$top", "0")) > floor
+            return self.fetch(name, query, cancel, clock, max_attempts=2 if shrinkable else None)
+
         reader = PageReader(
-            lambda query, cancel: self.fetch(name, query, cancel, clock),
-            params=params, page_size=options.page_size, base_filter=filter, after=after, upto=upto,
+            get, params=params, page_size=options.expanded_page_size if heavy else options.page_size,
+            min_page_size=floor, base_filter=filter, after=after, upto=upto,
             max_in_flight=max_in_flight or options.max_in_flight, interval=60.0 / options.requests_per_minute,
             latency=lambda: self.stats.last_latency_seconds,
         )
