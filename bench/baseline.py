@@ -30,6 +30,9 @@ from ploomes_sync.settings import DEFAULT_CLIENT_TAG_ID, USER_KEY_HEADER
 DEFAULT_TIMEOUT_SECONDS = 60.0
 MAX_THROTTLED = 100  # 429s in a row before giving up
 
+# The columns of public.sales the old cron wrote (it knew nothing of quotes)
+OLD_SALES_COLUMNS = ("id", "customer_id", "title", "deal_value", "status", "won", "pipeline_id", "stage_id",
+                     "owner_id", "created_at", "updated_at", "closed_at")
 UPSERT_SALE = """
 INSERT INTO public.sales (id, customer_id, title, deal_value, status, won, pipeline_id, stage_id, owner_id,
                           created_at, updated_at, closed_at, synced_at)
@@ -137,9 +140,12 @@ class OldCron:
     def sync_deals(self, conn: psycopg.Connection) -> None:
         """Every deal, page by page, one upsert each."""
 
+        deals = streams.registry()["deals"]
+        wanted = [deals.column_names.index(name) for name in OLD_SALES_COLUMNS]
+
         def to_params(record: dict) -> tuple | None:
-            row = streams.registry()["deals"].row(record)  # the columns of public.sales, in its order
-            return None if isinstance(row, records.Reject) else row
+            row = deals.row(record)
+            return None if isinstance(row, records.Reject) else tuple(row[at] for at in wanted)
 
         self._sync(conn, "deals", self.pages("Deals", streams.registry()["deals"].select), to_params)
 
