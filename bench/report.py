@@ -241,6 +241,10 @@ def render(report: dict[str, Any]) -> str:
                   str(entry["api"]["requests"]), str(entry["api"]["throttled"]),
                   "match" if (entry.get("verified") or {}).get("matched") else "MISMATCH"]
                  for entry in scenarios if entry["kind"] == "webhooks" and _ok(entry)]
+    hook_rows += [["  of which prices and order lines (product_prices, order_items)", str(fresh["changes"]),
+                   f"{fresh['p50']:.1f}", f"{fresh['p95']:.1f}", f"{fresh['max']:.1f}", "", "", "", ""]
+                  for entry in scenarios if entry["kind"] == "webhooks" and _ok(entry)
+                  for fresh in [entry.get("commerce_freshness")] if fresh]
     if hook_rows:
         parts.append("freshness by webhook: seconds from a change in Ploomes to the warehouse showing it\n" + _table(
             ["scenario", "changes", "p50 s", "p95 s", "max s", "applies", "requests", "429s", "vs truth"], hook_rows))

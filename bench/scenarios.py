@@ -11,6 +11,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from bench.baseline import OldCron
@@ -199,7 +200,8 @@ SCENARIOS: dict[str, Callable[[Spec], dict[str, Any]]] = {
 
 
 def webhooks(spec: Spec) -> dict[str, Any]:
-    """Freshness by webhook: changes made in Ploomes one after another, delivered to the plugin's
+    """Freshness by webhook: changes made in Ploomes one after another (deals updated, created and
+    deleted; catalogue prices; an order's line), delivered to the plugin's
     receiver (uvicorn, on loopback) and applied by the applier loop (the AssetWatcher's poll and the
     DAG's task, outside Airflow), at the account's rate and the spec's latency. For each change, the
     seconds from the change to the warehouse showing it."""
@@ -240,6 +242,7 @@ def webhooks(spec: Spec) -> dict[str, Any]:
 
     rng = random.Random(spec["seed"])
     seconds: list[float] = []
+    commerce_seconds: list[float] = []  # of the price and order changes alone
     with ReceiverServer(create_app()) as receiver:
         os.environ["AIRFLOW_CONN_PLOOMES_WEBHOOK"] = json.dumps(
             {"conn_type": "http", "host": receiver.url, "password": key})
@@ -249,16 +252,36 @@ def webhooks(spec: Spec) -> dict[str, Any]:
                          poll_interval=DEFAULT_POLL_SECONDS) as applier, \
                 psycopg.connect(db_url, autocommit=True) as watch:
             pending: dict[int, tuple[float, str | None]] = {}  # deal id -> (changed at, title expected; None: gone)
+            # (kind, product or order id) -> (changed at, value expected, id of the row that shows it)
+            commerce: dict[tuple[str, int], tuple[float, Decimal, int]] = {}
             ids = [deal["Id"] for deal in admin.truth_deals()]
+            products = [product["Id"] for product in admin.truth("products")]
+            orders = {order["Id"]: order for order in admin.truth("orders") if order["Products"]}
             began = time.monotonic()
             next_change = began
             made = 0
-            while made < spec["changes_count"] or pending:
+            while made < spec["changes_count"] or pending or commerce:
                 now = time.monotonic()
                 if made < spec["changes_count"] and now >= next_change:
-                    kind = rng.choices(("update", "create", "delete"), (8, 1, 1))[0]
+                    kind = rng.choices(("update", "create", "delete", "price", "order"), (6, 1, 1, 1, 1))[0]
                     at = time.monotonic()
-                    if kind == "create":
+                    if kind == "price":  # a catalogue price: product_prices' current period shows it
+                        product_id = rng.choice([p for p in products if ("price", p) not in commerce])
+                        price = Decimal(f"{rng.uniform(1, 900):.2f}")
+                        admin.update("products", product_id, UnitPrice=float(price))
+                        commerce[("price", product_id)] = (at, price, product_id)
+                    elif kind == "order":  # an order's first line: order_items (and the view) show it
+                        order = orders[rng.choice([o for o in orders if ("order", o) not in commerce])]
+                        quantity = Decimal(rng.randint(1, 99))
+                        lines = [{key: line[key] for key in ("Id", "ProductId", "ProductName", "Quantity",
+                                                             "UnitPrice", "Discount")} for line in order["Products"]]
+                        lines[0]["Quantity"] = int(quantity)
+                        admin.update("orders", order["Id"], Products=lines)
+                        commerce[("order", order["Id"])] = (at, quantity, lines[0]["Id"])
+                    if kind in ("price", "order"):
+                        made += 1
+                        next_change += spec["change_interval"]
+                    elif kind == "create":
                         title = f"bench creation {made}"
                         deal_id = admin.create_deal(Title=title, Amount=round(rng.uniform(100, 9000), 2))["Id"]
                         ids.append(deal_id)
@@ -281,6 +304,19 @@ def webhooks(spec: Spec) -> dict[str, Any]:
                         if rows.get(deal_id) == title:  # None: the deletion landed
                             seconds.append(time.monotonic() - at)
                             del pending[deal_id]
+                if commerce:
+                    rows_of = {kind: [row for (k, _), (_, _, row) in commerce.items() if k == kind]
+                               for kind in ("price", "order")}
+                    shown = {("price", row[0]): row[1] for row in watch.execute(
+                        "SELECT product_id, unit_price FROM public.product_prices WHERE valid_to IS NULL "
+                        "AND product_id = ANY(%s)", [rows_of["price"]])}
+                    shown.update({("order", row[0]): row[1] for row in watch.execute(
+                        "SELECT id, quantity FROM public.order_items WHERE id = ANY(%s)", [rows_of["order"]])})
+                    for change, (at, value, row) in list(commerce.items()):
+                        if shown.get((change[0], row)) == value:
+                            commerce_seconds.append(time.monotonic() - at)
+                            seconds.append(commerce_seconds[-1])
+                            del commerce[change]
                 if time.monotonic() - began > spec["timeout"]:
                     raise RuntimeError(f"{len(pending)} changes did not land within {spec['timeout']} s")
                 time.sleep(0.1)
@@ -295,9 +331,17 @@ def webhooks(spec: Spec) -> dict[str, Any]:
         "changes": len(seconds), "applies": applies, "api": {"requests": int(requests), "throttled": int(throttled)},
         "freshness": {"p50": _percentile(ordered, 50), "p95": _percentile(ordered, 95), "max": ordered[-1],
                       "mean": sum(ordered) / len(ordered)},
+        "commerce_freshness": _freshness(sorted(commerce_seconds)),
         "wall_seconds": time.monotonic() - began,
         "deals_per_second": None,
     }
+
+
+def _freshness(ordered: list[float]) -> dict[str, Any] | None:
+    if not ordered:
+        return None
+    return {"changes": len(ordered), "p50": _percentile(ordered, 50), "p95": _percentile(ordered, 95),
+            "max": ordered[-1]}
 
 
 def _percentile(ordered: list[float], percent: float) -> float:

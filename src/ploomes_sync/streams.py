@@ -9,7 +9,8 @@ Everything else derives from it: the ``$select`` of its reads, the row tuples (o
 COPY, merge, archive and check statements (``ploomes_sync.warehouse.statements`` fills the
 column lists of ``include/sql`` templates from the spec). Adding a deal field is a column here,
 one migration (the column in ``stage_deals``, ``public.sales`` and ``deleted_sales``) and a line
-in the warehouse contract.
+in the warehouse contract. Orders and quotes carry :class:`Lines` (read with them, replaced with
+them); the products' merge is followed by the catalogue price history (``after_merge``).
 
 :func:`registry` is the one list of the streams: the plan, the DAG's tasks, the listings, the
 reconcile, the check, the health report, the metrics and the webhook applier iterate it, and a
@@ -160,7 +161,6 @@ class Lines:
         return rows
 
 
-
 @dataclass(frozen=True)
 class YearColumns:
     """How the check's per-year table names a stream's columns: ``ploomes_<records>``,
@@ -179,7 +179,8 @@ class YearColumns:
 
 @dataclass(frozen=True)
 class Stream:
-    """One Ploomes entity read into one staging table and merged into one ``public`` table."""
+    """One Ploomes entity read into one staging table and merged into one ``public`` table (and its
+    lines, when it has them, into one more)."""
 
     name: str  # run history, rejects, watermarks and staging say this
     endpoint: str  # the API's entity set

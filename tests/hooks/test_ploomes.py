@@ -128,6 +128,7 @@ class TestPloomesHook:
         assert hook.base_url == settings.DEFAULT_BASE_URL
         assert hook.options is not None
         assert hook.options.page_size == settings.DEFAULT_PAGE_SIZE == 300
+        assert hook.options.expanded_page_size == settings.DEFAULT_EXPANDED_PAGE_SIZE == 300
         assert hook.options.requests_per_minute == settings.DEFAULT_REQUESTS_PER_MINUTE == 120
         assert hook.options.max_throttle_wait == settings.DEFAULT_MAX_THROTTLE_WAIT_SECONDS
 
@@ -158,7 +159,7 @@ class TestPloomesHook:
         ("max_in_flight", 33, "at most 32"), ("max_in_flight", 0, "at least 1"), ("timeout", 0, "more than 0"),
         ("requests_per_minute", -1, "more than 0"), ("max_attempts", 1.5, "whole number"),
         ("backoff_base", -0.1, "at least 0"), ("trust_env", "maybe", "true or false"),
-        ("verify", 5, "a CA bundle's path"),
+        ("verify", 5, "a CA bundle's path"), ("expanded_page_size", 9, "at least 10"),
     ])
     def test_options_are_checked_against_the_connection_forms_schema(self, connect: Connect, option, value,
                                                                      says) -> None:

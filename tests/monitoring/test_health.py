@@ -37,7 +37,7 @@ def test_the_report_says_how_fresh_the_warehouse_is_and_what_each_run_did(histor
         "success", 36, 1, 5 + 20 + 1 + 1 + 3)
     assert report.year_table["run_id"] == "scheduled__latest" and report.year_table["rows"][0]["year"] == 2024
     assert [(r["record_id"], r["stream"]) for r in report.rejects] == [("123", "deals")]
-    assert report.deletions_30d == {"sales": 1, "customers": 0}
+    assert report.deletions_30d == {"customers": 0, "sales": 1, "products": 0, "quotes": 0, "orders": 0}
     assert report.inbox["pending"] == 1
 
 

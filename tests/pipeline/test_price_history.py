@@ -17,6 +17,7 @@ import pytest
 from ploomes_devkit.pipeline import Pipeline
 from ploomes_sync import records
 from ploomes_sync.config import SyncConfig
+from ploomes_sync.monitoring.report import read_report
 from ploomes_sync.tasks import ValidationMismatch
 
 FULL_LISTING = dataclasses.replace(SyncConfig(), full_listing_every_hours=0)
@@ -130,6 +131,13 @@ def test_a_reread_order_replaces_its_lines_and_deletions_of_each_kind_are_archiv
                                [gone_product["Id"]]).fetchone()
     assert history == (1,)  # a product deleted in Ploomes keeps its price history
     assert second.results["reconcile_deletions"]["orders"]["deleted"] == 1
+    with psycopg.connect(db_url) as conn:  # the health page shows them with no change of its own
+        report = read_report(conn, stale_after_seconds=3600)
+    assert {t: report.deletions_30d[t] for t in ("orders", "quotes", "products")} == dict.fromkeys(
+        ("orders", "quotes", "products"), 1)
+    assert {d["table"] for d in report.deletions} >= {"orders", "quotes", "products"}
+    loaded = second.results["load_orders"]
+    assert loaded["lines_removed"] == len(changed["Products"]) - 1 and loaded["lines_written"] == 2
 
 
 def test_each_catalogue_price_seen_opens_a_period_of_product_prices(sim, db_url) -> None:

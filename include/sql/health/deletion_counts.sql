@@ -1,5 +1,3 @@
--- How many rows were archived as gone from Ploomes in the last %(days)s days, per table.
-SELECT (SELECT count(*) FROM ploomes_sync.deleted_sales
-        WHERE deleted_at > clock_timestamp() - make_interval(days => %(days)s)) AS sales,
-       (SELECT count(*) FROM ploomes_sync.deleted_customers
-        WHERE deleted_at > clock_timestamp() - make_interval(days => %(days)s)) AS customers;
+-- Template (one stream's archive): how many of its rows were archived as gone from Ploomes in the
+-- last %(days)s days.
+SELECT count(*) FROM {archive} WHERE deleted_at > clock_timestamp() - make_interval(days => %(days)s);

@@ -13,8 +13,10 @@ from typing import Any
 
 import psycopg
 
-from ploomes_sync.warehouse.connection import fetchdicts, transaction
+from ploomes_sync import streams
+from ploomes_sync.warehouse.connection import fetchdicts, fetchrow, transaction
 from ploomes_sync.warehouse.sqlfiles import load
+from ploomes_sync.warehouse.statements import statement
 
 RUNS_SHOWN = 200  # runs read for the tables and charts (30 days of 6-hourly runs is 120)
 CHART_DAYS = 30
@@ -102,11 +104,17 @@ def read_report(conn: psycopg.Connection, *, stale_after_seconds: float) -> Heal
 
     with transaction(conn):
         fresh = fetchdicts(conn, load("health/freshness.sql"))[0]
-        runs = fetchdicts(conn, load("health/runs.sql"), {"days": CHART_DAYS, "limit": RUNS_SHOWN})
+        runs = fetchdicts(conn, load("health/runs.sql"), {"days": CHART_DAYS, "limit": RUNS_SHOWN,
+                                                          "streams": list(streams.registry().names)})
         years = fetchdicts(conn, load("health/year_table.sql"))
         rejects = fetchdicts(conn, load("health/rejects.sql"), {"limit": REJECTS_SHOWN})
-        deletions = fetchdicts(conn, load("health/deletions.sql"), {"days": CHART_DAYS, "limit": DELETIONS_SHOWN})
-        deleted = fetchdicts(conn, load("health/deletion_counts.sql"), {"days": CHART_DAYS})[0]
+        deletions, deleted = [], {}
+        for stream in streams.registry():  # every stream's archive, no list of its own
+            deletions += fetchdicts(conn, statement("health/deletions.sql", stream),
+                                    {"days": CHART_DAYS, "limit": DELETIONS_SHOWN, "table": stream.target})
+            deleted[stream.target] = fetchrow(conn, statement("health/deletion_counts.sql", stream),
+                                              {"days": CHART_DAYS})[0]
+        deletions = sorted(deletions, key=lambda d: d["deleted_at"], reverse=True)[:DELETIONS_SHOWN]
     for run in runs:
         run["duration_seconds"] = float(run["duration_seconds"] or 0)
         run["rows_changed"] = int(run["rows_changed"] or 0)

@@ -15,10 +15,12 @@ log = logging.getLogger(__name__)
 
 
 def load(stream: Stream, plan: RunPlan, *, conn: psycopg.Connection) -> dict[str, int]:
-    """Merge the run's staged rows of ``stream``; its watermark (not for a date range) and the
-    ``customer_sales`` rows it touches move with them."""
+    """Merge the run's staged rows of ``stream`` (and their lines); its watermark (not for a date
+    range) and the ``customer_sales`` rows it touches move with them."""
     result = warehouse.merge(conn, stream, plan.run_id, move_watermark=plan.stream(stream.name).moves_watermark)
     counts = {"inserted": result.inserted, "updated": result.updated, "unchanged": result.unchanged}
+    if stream.lines is not None:
+        counts.update(lines_written=result.lines_written, lines_removed=result.lines_removed)
     warehouse.record_stream(conn, plan.run_id, stream.name, **counts)
     log.info("%s: %s; %s customer_sales rows recomputed", stream.target, counts, result.customers)
     return counts
