@@ -1,30 +1,37 @@
 """
 # Ploomes → warehouse sales sync
 
-Keeps `public.sales`, `public.customers` and `public.customer_sales` in the warehouse (connection
-`sales_db`) equal to the deals and contacts in Ploomes (connection `ploomes_default`), every 6 hours.
+Keeps `public.sales`, `public.customers`, `public.customer_sales` and the price history
+(`products`, `product_prices`, `orders`, `order_items`, `quotes`, `quote_items` and the view
+`customer_price_history`) in the warehouse (connection `sales_db`) equal to Ploomes (connection
+`ploomes_default`), every 6 hours.
 
 ```
-migrate_schema → plan_run → check_ploomes_key ─┬→ extract_deals ────→ load_sales ─────┬→ list_deletions
-                                               └→ extract_contacts ─→ load_customers ─┘        ↓
+migrate_schema → plan_run → check_ploomes_key ─┬→ extract_contacts → load_customers ─┬→ list_deletions
+                                               ├→ extract_deals ───→ load_sales ─────┤        ↓
+                                               ├→ extract_products → load_products ──┤        ↓
+                                               ├→ extract_quotes ──→ load_quotes ────┤        ↓
+                                               └→ extract_orders ──→ load_orders ────┘        ↓
    finish_run (teardown) ← validate_by_year ← aggregate_customer_sales ← reconcile_deletions ←─┘
 ```
 
 - `migrate_schema`: applies pending SQL migrations.
 - `plan_run`: decides the run's mode, windows and listings; opens its row in `ploomes_sync.run_history`.
 - `check_ploomes_key`: one cheap request; a refused User-Key fails here, once, with no retry.
-- `extract_deals`, `extract_contacts`: page through Ploomes into staging tables under `ploomes_sync`
-  (large reads in Id ranges side by side); bad records go to `ploomes_sync.rejects` with the reason.
-- `load_sales`, `load_customers`: merge staging into `public` in one short transaction each; the
-  watermark and the touched `customer_sales` rows move with them.
-- `list_deletions`: which deals and contacts Ploomes still has: by `$count` over Id ranges where
+- `extract_<stream>` (one per stream of the registry): page through Ploomes into staging tables
+  under `ploomes_sync` (large reads in Id ranges side by side; orders and quotes with their lines);
+  bad records go to `ploomes_sync.rejects` with the reason.
+- `load_<table>`: merge staging into `public` in one short transaction each; the watermark, the
+  touched `customer_sales` rows, an order's or a quote's lines and the catalogue's price history
+  move with them.
+- `list_deletions`: which records of each stream Ploomes still has: by `$count` over Id ranges where
   the API answers it, else (and once a day) by listing every record lightly. *Skipped* when no
   listing is due or the extracts already read every record (full and date-range runs).
 - `reconcile_deletions`: rows Ploomes no longer has are archived under `ploomes_sync` and removed;
   a mass deletion (over 200 rows, or over 2% of a table) is refused unless confirmed.
 - `aggregate_customer_sales`: recomputes `public.customer_sales` from the tables as they are.
 - `validate_by_year`: compares the warehouse, record by record, with what the run listed; per São
-  Paulo year for deals. It writes nothing to `public`; any difference fails it.
+  Paulo year for deals and orders. It writes nothing to `public`; any difference fails it.
 - `finish_run`: records the run's status and drops its staging, whatever happened.
 
 **Modes.** A scheduled run reads what changed since the last watermark (less a lookback), up to

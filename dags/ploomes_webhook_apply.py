@@ -8,10 +8,11 @@ It has no schedule: the Asset `ploomes_sync.webhook_inbox` is watched by a trigg
 triggerer that fires when new events are pending in `ploomes_sync.webhook_inbox`; each firing runs
 this DAG (events arriving meanwhile coalesce into the next run). So a run means there was work.
 
-`apply_webhook_events` re-reads the touched deals and contacts from Ploomes by Id (the payload is
-never trusted), merges them with the sync's stale-write guard, archives those Ploomes no longer
-has (under the mass-deletion guard), recomputes the affected customers' `customer_sales` rows and
-marks the events applied. It uses pool `ploomes_api` and the account's request budget, like the
+`apply_webhook_events` re-reads the touched records of every stream (deals, contacts, products,
+quotes, orders with their lines) from Ploomes by Id (the payload is never trusted), merges them
+with the sync's stale-write guard, archives those Ploomes no longer has (under the mass-deletion
+guard), recomputes the affected customers' `customer_sales` rows (and a changed catalogue price's
+`product_prices` period) and marks the events applied. It uses pool `ploomes_api` and the account's request budget, like the
 sync. Duplicates and out-of-order deliveries change nothing.
 
 A delivery that never arrives is caught by the next scheduled run of `ploomes_sales_sync`: the
@@ -26,9 +27,10 @@ import pendulum
 from airflow.sdk import Asset, AssetWatcher, dag, task
 
 from ploomes_sync.alerts import FailureEmail
-from ploomes_sync.assets import CUSTOMER_SALES, CUSTOMERS, GROUP, SALES
+from ploomes_sync.assets import CUSTOMER_SALES, GROUP, asset_of
 from ploomes_sync.connections import budgeted_hook, connect_warehouse
 from ploomes_sync.settings import API_POOL, WEBHOOK_DAG_ID
+from ploomes_sync.streams import registry
 from ploomes_sync.webhooks.trigger import InboxTrigger
 
 INBOX = Asset(name="ploomes_sync.webhook_inbox", uri="warehouse://sales_db/ploomes_sync/webhook_inbox", group=GROUP,
@@ -49,7 +51,9 @@ INBOX = Asset(name="ploomes_sync.webhook_inbox", uri="warehouse://sales_db/ploom
     doc_md=__doc__,
 )
 def ploomes_webhook_apply():
-    @task(pool=API_POOL, outlets=[SALES, CUSTOMERS, CUSTOMER_SALES], execution_timeout=timedelta(minutes=30))
+    tables = [asset_of(table) for stream in registry() for table in stream.tables]
+
+    @task(pool=API_POOL, outlets=[*tables, CUSTOMER_SALES], execution_timeout=timedelta(minutes=30))
     def apply_webhook_events(*, dag_run=None) -> dict:
         from ploomes_sync.config import load_config
         from ploomes_sync.webhooks.apply import apply_pending

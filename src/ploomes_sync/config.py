@@ -60,6 +60,9 @@ class SyncConfig:
     # events stay in the inbox.
     webhook_batch_size: int = 1000
     inbox_keep_days: float = 7.0
+    # The applier's task keeps watching the inbox this long after the last event it applied, and
+    # applies what arrives (0: it applies what is pending and ends; the watcher starts the next run).
+    webhook_linger_seconds: float = 15.0
     # Stale-data alert: e-mail when no scheduled, manual or backfill run has succeeded for this long.
     stale_after_hours: float = 8.0
 
@@ -67,7 +70,8 @@ class SyncConfig:
         if not 0 < self.listing_budget_share <= 1:
             raise ConfigError(f"listing_budget_share must be in (0, 1], got {self.listing_budget_share}")
         for name in ("lookback_minutes", "listing_every_hours", "full_listing_every_hours", "max_deletion_rows",
-                     "max_deletion_share", "deletion_guard_min_rows", "reject_allowance", "max_reject_ratio"):
+                     "max_deletion_share", "deletion_guard_min_rows", "reject_allowance", "max_reject_ratio",
+                     "webhook_linger_seconds"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
         for name in ("stale_stage_days", "webhook_batch_size", "inbox_keep_days", "stale_after_hours"):

@@ -134,8 +134,9 @@ class TestWebhookAndWatchdogDags:
         assert dag.max_active_runs == 1 and dag.catchup is False
         (task,) = dag.tasks
         assert task.pool == "ploomes_api" and task.retries >= 1 and task.on_failure_callback
-        assert {o.name for o in task.outlets} == {"ploomes_sync.public.sales", "ploomes_sync.public.customers",
-                                                  "ploomes_sync.public.customer_sales"}
+        assert {o.name for o in task.outlets} == {
+            "ploomes_sync.public.customer_sales", *(f"ploomes_sync.public.{t}" for s in registry() for t in s.tables)}
+        assert "ploomes_sync.public.order_items" in {o.name for o in task.outlets}
 
     def test_the_setup_is_manual_migrates_first_and_has_a_remove_param(self, dagbag):
         dag = dagbag.dags["ploomes_webhook_setup"]

@@ -11,13 +11,14 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ploomes_sync.streams import registry
 from tests.e2e.conftest import DAG_ID, E2E_API_KEY, E2E_DEALS, E2EStack
 from tests.support.smtp import Mailbox
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
-TASKS = {"migrate_schema", "plan_run", "check_ploomes_key", "extract_deals", "extract_contacts", "load_sales",
-         "load_customers", "list_deletions", "reconcile_deletions", "aggregate_customer_sales", "validate_by_year",
-         "finish_run"}
+TASKS = {"migrate_schema", "plan_run", "check_ploomes_key", "list_deletions", "reconcile_deletions",
+         "aggregate_customer_sales", "validate_by_year", "finish_run",
+         *(f"extract_{s.name}" for s in registry()), *(f"load_{s.target}" for s in registry())}
 
 
 def sao_paulo_day(deal: dict[str, Any]) -> date:

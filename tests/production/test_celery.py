@@ -23,6 +23,7 @@ from ploomes_devkit.demo import postgres_connection
 from ploomes_devkit.postgres import create_database, drop_database, sqlalchemy_url
 from ploomes_devkit.simulator_process import SimulatorProcess
 from ploomes_sync.settings import API_POOL
+from ploomes_sync.streams import registry
 from tests.support.truth import assert_warehouse_equals_truth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +103,7 @@ def test_two_celery_workers_hand_the_run_over_to_each_other_and_the_warehouse_eq
     tis = {ti["task_id"]: ti for ti in api.task_instances(DAG_ID, run["dag_run_id"])}
     assert finished["state"] == "success", {task: ti["state"] for task, ti in tis.items()}
 
-    api_tasks = {"check_ploomes_key", "extract_deals", "extract_contacts", "list_deletions"}
+    api_tasks = {"check_ploomes_key", "list_deletions", *(f"extract_{stream.name}" for stream in registry())}
     for task_id, ti in tis.items():
         if ti["state"] == "skipped":
             continue
@@ -110,8 +111,8 @@ def test_two_celery_workers_hand_the_run_over_to_each_other_and_the_warehouse_eq
         assert (ti["queue"], ti["hostname"]) == (API_QUEUE if task_id in api_tasks else WAREHOUSE_QUEUE,
                                                  expected), task_id
     # every extract and its load ran on different workers
-    assert tis["extract_deals"]["hostname"] != tis["load_sales"]["hostname"]
-    assert tis["extract_contacts"]["hostname"] != tis["load_customers"]["hostname"]
+    for stream in registry():
+        assert tis[f"extract_{stream.name}"]["hostname"] != tis[f"load_{stream.target}"]["hostname"]
 
     with psycopg.connect(celery_airflow["warehouse"]) as conn:
         assert_warehouse_equals_truth(conn, sim.admin.truth_deals(), sim.admin.truth_contacts())

@@ -189,3 +189,50 @@ def test_when_ten_percent_of_deliveries_are_dropped_the_next_scheduled_run_conve
     stack.sync()
     assert_deals_match_truth(stack)
     assert_customer_sales_consistent(stack)
+
+
+def test_events_arriving_while_the_applier_lingers_are_applied_by_the_same_task(registered: WebhookStack):
+    """The task keeps watching the inbox after its apply: an event that arrives meanwhile is applied by
+    it (its own run-history row), and the task ends once the inbox stayed quiet for the linger."""
+    from ploomes_sync.hooks.ploomes import PloomesHook
+    from ploomes_sync.webhooks.apply import apply_until_quiet
+
+    stack = registered
+    deals = stack.sim.admin.truth_deals()
+    stack.sim.admin.update_deal(deals[0]["Id"], Title="before the task")
+    stack.wait_for_deliveries(1)
+    now = [0.0]
+    later = iter([(deals[1]["Id"], 2), (deals[2]["Id"], 3)])  # the deal, and the deliveries made by then
+
+    def sleep(seconds: float) -> None:  # the inbox polled at a fake clock; a change arrives on two polls
+        now[0] += seconds
+        if now[0] in (1.0, 2.5):
+            deal_id, delivered = next(later)
+            stack.sim.admin.update_deal(deal_id, Title="while it lingers")
+            stack.wait_for_deliveries(delivered)
+
+    config = SyncConfig(webhook_linger_seconds=3.0)
+    with stack.connect() as conn, stack.connect() as reject_conn:
+        applies = apply_until_quiet(hook=PloomesHook(), conn=conn, reject_conn=reject_conn, config=config,
+                                    run_id="webhook__linger", dag_id="ploomes_webhook_apply", poll_seconds=0.5,
+                                    clock=lambda: now[0], sleep=sleep)
+    assert [a.events for a in applies] == [1, 1, 1]
+    assert [a.run_id for a in applies] == ["webhook__linger", "webhook__linger+2", "webhook__linger+3"]
+    assert now[0] == 2.5 + 3.0  # quiet for the linger after the last event, then done
+    assert {row["title"] for i, row in stack.rows("sales").items() if i in {d["Id"] for d in deals[:3]}} == {
+        "before the task", "while it lingers"}
+    assert stack.inbox() and all(e["applied_at"] for e in stack.inbox())
+
+
+def test_with_no_linger_the_applier_applies_what_is_pending_and_ends(registered: WebhookStack):
+    from ploomes_sync.hooks.ploomes import PloomesHook
+    from ploomes_sync.webhooks.apply import apply_until_quiet
+
+    def sleep(seconds: float) -> None:
+        raise AssertionError("a task without linger does not wait")
+
+    with registered.connect() as conn, registered.connect() as reject_conn:
+        applies = apply_until_quiet(hook=PloomesHook(), conn=conn, reject_conn=reject_conn,
+                                    config=SyncConfig(webhook_linger_seconds=0), run_id="webhook__once",
+                                    dag_id="ploomes_webhook_apply", sleep=sleep)
+    assert [a.events for a in applies] == [0]

@@ -18,8 +18,9 @@ Watermarks do not move (only some records were read). Each batch stages under an
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -195,6 +196,31 @@ def apply_pending(*, hook: PloomesHook, conn: psycopg.Connection, reject_conn: p
         raise refusals[0]
     warehouse.finish_run(conn, run_id, status="success")
     return applied
+
+
+def apply_until_quiet(*, hook: PloomesHook, conn: psycopg.Connection, reject_conn: psycopg.Connection,
+                      config: SyncConfig, run_id: str, dag_id: str, poll_seconds: float = 0.5,
+                      clock: Callable[[], float] = time.monotonic,
+                      sleep: Callable[[float], None] = time.sleep) -> list[Applied]:
+    """:func:`apply_pending`, then the inbox watched for ``webhook_linger_seconds`` after the last
+    event applied (a cheap query every ``poll_seconds``), each new event applied as it comes.
+
+    An event that arrives while an apply runs is applied by the same task, a fraction of a second
+    later, rather than waiting for the watcher to start another run. The task holds its pool slot
+    for the linger after the last event, and no longer (0: apply what is pending and return).
+    """
+    applies = [apply_pending(hook=hook, conn=conn, reject_conn=reject_conn, config=config, run_id=run_id,
+                             dag_id=dag_id)]
+    quiet_since = clock()
+    while clock() - quiet_since < config.webhook_linger_seconds:
+        if inbox.high_water(conn) is None:
+            sleep(poll_seconds)
+            continue
+        applied = apply_pending(hook=hook, conn=conn, reject_conn=reject_conn, config=config,
+                                run_id=f"{run_id}+{len(applies) + 1}", dag_id=dag_id)  # its own history row
+        applies.append(applied)
+        quiet_since = clock()
+    return applies
 
 
 RECORDED = ("events", "fetched", "inserted", "updated", "unchanged", "deleted", "rejected")
