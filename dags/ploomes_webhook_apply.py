@@ -6,14 +6,17 @@ server) within seconds, so dashboards need not wait for the 6-hourly sync.
 
 It has no schedule: the Asset `ploomes_sync.webhook_inbox` is watched by a trigger in Airflow's
 triggerer that fires when new events are pending in `ploomes_sync.webhook_inbox`; each firing runs
-this DAG (events arriving meanwhile coalesce into the next run). So a run means there was work.
+this DAG. So a run means there was work. Its task then keeps watching the inbox for
+`webhook_linger_seconds` (15 s) after the last event it applied, and applies what arrives at once:
+a burst of changes is applied by one run as it comes, and the task holds its pool slot for those
+seconds after the last event, never longer.
 
 `apply_webhook_events` re-reads the touched records of every stream (deals, contacts, products,
 quotes, orders with their lines) from Ploomes by Id (the payload is never trusted), merges them
 with the sync's stale-write guard, archives those Ploomes no longer has (under the mass-deletion
 guard), recomputes the affected customers' `customer_sales` rows (and a changed catalogue price's
-`product_prices` period) and marks the events applied. It uses pool `ploomes_api` and the account's request budget, like the
-sync. Duplicates and out-of-order deliveries change nothing.
+`product_prices` period) and marks the events applied. It uses pool `ploomes_api` and the
+account's request budget, like the sync. Duplicates and out-of-order deliveries change nothing.
 
 A delivery that never arrives is caught by the next scheduled run of `ploomes_sales_sync`: the
 webhooks make data fresher, never less correct. Set them up with the DAG `ploomes_webhook_setup`.
@@ -56,12 +59,13 @@ def ploomes_webhook_apply():
     @task(pool=API_POOL, outlets=[*tables, CUSTOMER_SALES], execution_timeout=timedelta(minutes=30))
     def apply_webhook_events(*, dag_run=None) -> dict:
         from ploomes_sync.config import load_config
-        from ploomes_sync.webhooks.apply import apply_pending
+        from ploomes_sync.webhooks.apply import apply_until_quiet
 
         with connect_warehouse() as conn, connect_warehouse() as reject_conn:
-            applied = apply_pending(hook=budgeted_hook(), conn=conn, reject_conn=reject_conn, config=load_config(),
-                                    run_id=f"webhook__{dag_run.run_id}", dag_id=WEBHOOK_DAG_ID)
-        return applied.as_dict()
+            applies = apply_until_quiet(hook=budgeted_hook(), conn=conn, reject_conn=reject_conn, config=load_config(),
+                                        run_id=f"webhook__{dag_run.run_id}", dag_id=WEBHOOK_DAG_ID)
+        return {"applies": [applied.as_dict() for applied in applies if applied.events or applied is applies[0]],
+                "events": sum(applied.events for applied in applies)}
 
     apply_webhook_events()
 

@@ -120,20 +120,18 @@ def test_an_order_line_and_a_catalogue_price_land_in_the_price_history(stack: E2
         time.sleep(0.5)
 
 
-def measure_freshness(stack: E2EStack, changes: int, interval: float) -> list[float]:
-    """Deals changed one at a time, ``interval`` seconds apart, each delivered 50 ms after the change
-    (the sync paused): the seconds from each change to ``public.sales`` showing it."""
-    deals = stack.sim.admin.truth_deals()[40:40 + changes]
+def measure_freshness(stack: E2EStack, deals: list[dict], interval: float) -> list[float]:
+    """``deals`` changed one at a time, ``interval`` seconds apart, each delivered 50 ms after the
+    change (the sync paused): the seconds from each change to ``public.sales`` showing it."""
     stack.sim.admin.configure(webhook_delay_seconds=0.05)
     changed: dict[int, tuple[float, str]] = {}
     landed: dict[int, float] = {}
     try:
         next_change = time.monotonic()
-        while len(landed) < changes:
-            now = time.monotonic()
-            if len(changed) < changes and now >= next_change:
+        while len(landed) < len(deals):
+            if len(changed) < len(deals) and time.monotonic() >= next_change:
                 deal = deals[len(changed)]
-                title = f"freshness {len(changed)}"
+                title = f"freshness {time.monotonic():.3f}"
                 changed[deal["Id"]] = (time.monotonic(), title)
                 stack.sim.admin.update_deal(deal["Id"], Title=title)
                 next_change += interval
@@ -152,17 +150,27 @@ def measure_freshness(stack: E2EStack, changes: int, interval: float) -> list[fl
     return [landed[deal["Id"]] for deal in deals]
 
 
-def test_freshness_of_changes_one_at_a_time_is_measured_in_a_real_airflow(stack: E2EStack):
-    """The figure the README reports (issue: "The speed a user feels in a real Airflow"); the test
-    asserts only that every change lands within the bound, and writes what it measured."""
-    seconds = measure_freshness(stack, changes=20, interval=4.0)
+def figures(seconds: list[float], interval: float) -> dict[str, Any]:
     ordered = sorted(seconds)
-    figures = {"changes": len(ordered), "interval_seconds": 4.0, "p50": ordered[len(ordered) // 2],
-               "p95": ordered[max(0, round(0.95 * len(ordered)) - 1)], "max": ordered[-1],
-               "each": [round(s, 2) for s in seconds], "runs": len(stack.api.list_dag_runs(APPLY))}
-    (artifacts_dir("webhooks") / "freshness-real-airflow.json").write_text(json.dumps(figures, indent=2))
-    logging.getLogger(__name__).warning("webhook freshness in a real Airflow: %s", figures)
-    assert len(seconds) == 20
+    return {"changes": len(ordered), "interval_seconds": interval, "p50": round(ordered[len(ordered) // 2], 2),
+            "p95": round(ordered[max(0, round(0.95 * len(ordered)) - 1)], 2), "max": round(ordered[-1], 2),
+            "each": [round(s, 2) for s in seconds]}
+
+
+def test_freshness_of_changes_one_at_a_time_is_measured_in_a_real_airflow(stack: E2EStack):
+    """What the README reports: 20 changes 4 s apart (the applier's task lingers between them), then
+    3 changes 25 s apart (each after the task ended: the watcher starts a new run). One change first,
+    so the watcher runs (an applier just unpaused starts watching when its DAG is next parsed). The
+    test asserts only that every change lands within the bound, and writes what it measured."""
+    deals = stack.sim.admin.truth_deals()[40:64]
+    first = measure_freshness(stack, deals[:1], 1.0)
+    close = measure_freshness(stack, deals[1:21], 4.0)
+    apart = measure_freshness(stack, deals[21:24], 25.0)
+    measured = {"first change after the applier was unpaused": round(first[0], 2), "4 s apart": figures(close, 4.0),
+                "25 s apart": figures(apart, 25.0), "applier runs": len(stack.api.list_dag_runs(APPLY))}
+    (artifacts_dir("webhooks") / "freshness-real-airflow.json").write_text(json.dumps(measured, indent=2))
+    logging.getLogger(__name__).warning("webhook freshness in a real Airflow: %s", measured)
+    assert len(close) == 20 and len(apart) == 3
 
 
 def test_forged_and_malformed_deliveries_are_refused_and_store_nothing(stack: E2EStack):
