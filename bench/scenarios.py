@@ -216,7 +216,7 @@ def webhooks(spec: Spec) -> dict[str, Any]:
     from ploomes_sync import tasks
     from ploomes_sync.web.app import create_app
     from ploomes_sync.webhooks import registration
-    from ploomes_sync.webhooks.apply import apply_pending
+    from ploomes_sync.webhooks.apply import apply_until_quiet
     from ploomes_sync.webhooks.trigger import DEFAULT_POLL_SECONDS
 
     admin = AdminClient(spec["sim_url"])
@@ -235,10 +235,11 @@ def webhooks(spec: Spec) -> dict[str, Any]:
     def connect() -> psycopg.Connection:
         return psycopg.connect(db_url)
 
-    def apply_once(run_id: str) -> None:
+    def apply_once(run_id: str) -> None:  # what the DAG's task does: apply, then linger for more
         with connect() as conn, connect() as reject_conn:
-            apply_pending(hook=PloomesHook(limiter=tasks.account_budget(connect)), conn=conn, reject_conn=reject_conn,
-                          config=SyncConfig(), run_id=run_id, dag_id="ploomes_webhook_apply")
+            apply_until_quiet(hook=PloomesHook(limiter=tasks.account_budget(connect)), conn=conn,
+                              reject_conn=reject_conn, config=SyncConfig(), run_id=run_id,
+                              dag_id="ploomes_webhook_apply")
 
     rng = random.Random(spec["seed"])
     seconds: list[float] = []
