@@ -279,13 +279,11 @@ def webhooks(spec: Spec) -> dict[str, Any]:
                         lines[0]["Quantity"] = int(quantity)
                         admin.update("orders", order["Id"], Products=lines)
                         commerce[("order", order["Id"])] = (at, quantity, lines[0]["Id"])
-                    if kind in ("price", "order"):
-                        made += 1
-                        next_change += spec["change_interval"]
                     elif kind == "create":
                         title = f"bench creation {made}"
                         deal_id = admin.create_deal(Title=title, Amount=round(rng.uniform(100, 9000), 2))["Id"]
                         ids.append(deal_id)
+                        pending[deal_id] = (at, title)
                     else:
                         deal_id = rng.choice([i for i in ids if i not in pending])
                         if kind == "update":
@@ -295,7 +293,7 @@ def webhooks(spec: Spec) -> dict[str, Any]:
                             title = None
                             admin.delete_deal(deal_id)
                             ids.remove(deal_id)
-                    pending[deal_id] = (at, title)
+                        pending[deal_id] = (at, title)
                     made += 1
                     next_change += spec["change_interval"]
                 if pending:
