@@ -33,6 +33,7 @@ from ploomes_devkit.airflow_standalone import free_port
 from ploomes_devkit.pipeline import Pipeline
 from ploomes_sync.config import SyncConfig
 from tests.support.connections import simulated_ploomes
+from tests.support.contract import PUBLIC
 from tests.support.truth import assert_warehouse_equals_truth
 
 README_EXTRAS = {"sslmode": "require", "prepare_threshold": None}
@@ -190,8 +191,7 @@ def test_a_least_privilege_login_syncs_through_the_pooler(
             with house.superuser() as conn:
                 owners = dict(conn.execute("SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public'"
                                            ).fetchall())
-            assert owners == {"other_app": house.other_owner, "sales": ROLE, "customers": ROLE,
-                              "customer_sales": ROLE}
+            assert owners == {"other_app": house.other_owner, **dict.fromkeys(PUBLIC, ROLE)}
         finally:
             bouncer.stop()
     finally:

@@ -218,6 +218,10 @@ def test_an_event_for_a_deal_deleted_later_removes_it(stack: E2EStack):
 
 def test_the_inbox_survives_an_api_server_restart_between_receipt_and_apply(stack: E2EStack):
     stack.api.set_paused(APPLY, True)
+    deadline = time.monotonic() + 90  # a run under way goes on (its task lingers): let it end
+    while any(stack.api.list_dag_runs(APPLY, state=state) for state in ("queued", "running")):
+        assert time.monotonic() < deadline, "the applier's run did not end"
+        time.sleep(1)
     deal = stack.sim.admin.truth_deals()[30]
     stack.sim.admin.update_deal(deal["Id"], Title="received before the restart")
     deadline = time.monotonic() + 20
