@@ -206,3 +206,14 @@ def test_an_expanded_read_that_times_out_goes_on_with_smaller_pages_and_says_so(
     assert {top for path, top, status in asked if path == "/Orders" and status == 504} == {"300", "150", "75", "37"}
     assert {top for path, top, status in asked if path == "/Orders" and status == 200} == {"18"}
     assert "reading on with pages of 18" in caplog.text
+
+
+def test_other_failures_of_an_expanded_read_keep_their_retries_and_its_page_size(sim, db_url, caplog) -> None:
+    # three broken answers in a row: more than a heavy page's two attempts, fewer than the five retries
+    sim.admin.set_faults(schedule=[{"kind": "malformed", "count": 3, "after": 1, "path": "/Orders"}])
+    run = Pipeline(db_url, config=FULL_LISTING).run(run_id="first")
+    assert run.status == "success", run.failed
+    assert_equal_to_ploomes(sim, db_url)
+    assert "reading on with pages of" not in caplog.text
+    broken = [r for r in sim.admin.requests() if r["path"] == "/Orders" and r["fault"] == "malformed"]
+    assert len(broken) == 3 and {r["query"].get("$top") for r in broken} == {"300"}

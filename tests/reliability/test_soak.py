@@ -84,12 +84,15 @@ def _change(sim: RunningSimulator, rng: random.Random) -> None:
 
 
 def _kill_session_mid_load(db_url: str) -> threading.Thread:
-    """Terminate, from the server side, the session of the first load found waiting on our lock."""
+    """Terminate, from the server side, the session of the load found waiting on our lock (the deals'
+    watermark row; other sessions may wait on other locks a moment, such as the request budget's row
+    the extracts side by side take turns on)."""
     def killer() -> None:
         with psycopg.connect(db_url, autocommit=True) as conn:
             for _ in range(600):
                 row = conn.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                   "AND datname = current_database() AND pid <> pg_backend_pid()").fetchone()
+                                   "AND datname = current_database() AND pid <> pg_backend_pid() "
+                                   "AND query LIKE '%ploomes_sync.watermarks%'").fetchone()
                 if row is not None:
                     conn.execute("SELECT pg_terminate_backend(%s)", [row[0]])
                     return

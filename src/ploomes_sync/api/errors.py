@@ -153,6 +153,12 @@ class PloomesRequestError(PloomesError):
         )
 
 
+def timed_out(exc: PloomesRequestError) -> bool:
+    """Whether a request that gave up failed the way a page too heavy for the API fails: a 5xx
+    (500, 502, 503, 504) or a timeout of ours."""
+    return exc.status in (500, 502, 503, 504) or (exc.status is None and "imeout" in exc.cause)
+
+
 class PloomesBadRequestError(PloomesError):
     """The API refused the request with a 4xx that retrying cannot fix (e.g. 400 for a bad $filter)."""
 

@@ -57,6 +57,7 @@ from ploomes_sync.api.errors import (
     PloomesPagingError,
     PloomesRequestError,
     ReadCancelled,
+    timed_out,
 )
 from ploomes_sync.api.paging import KEY, KeysetPaginator, id_range_filter
 
@@ -339,8 +340,7 @@ class PageReader:
     def _shrink(self, asked: int, exc: PloomesRequestError) -> bool:
         """After a page of ``asked`` records timed out: whether to ask again with smaller pages (every
         range of the read from now on, at half the size that failed, down to ``min_page_size``)."""
-        timed_out = exc.status in (500, 502, 503, 504) or (exc.status is None and "imeout" in exc.cause)
-        if self._min_page_size is None or asked <= self._min_page_size or not timed_out:
+        if self._min_page_size is None or asked <= self._min_page_size or not timed_out(exc):
             return False
         with self._ids.lock:
             smaller = max(self._min_page_size, asked // 2)

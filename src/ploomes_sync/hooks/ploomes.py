@@ -35,11 +35,13 @@ from ploomes_sync.api.errors import (
     PloomesAuthError,
     PloomesError,
     PloomesInvalidResponseError,
+    PloomesRequestError,
     PloomesServerError,
     PloomesThrottledError,
     error_for_status,
     readable_url,
     server_message,
+    timed_out,
 )
 from ploomes_sync.api.options import OPTION_NAMES, PloomesOptions, base_url
 from ploomes_sync.api.paging import select_with_key
@@ -280,8 +282,8 @@ class PloomesHook(BaseHook):
         asked for. A large read goes on in Id ranges side by side, as many as the rate needs at the
         latency the first page took. Pages arrive in the order they are read, not in Id order. The
         answers' Dates go to ``clock``. A ``heavy`` read (each record's lines expanded) asks for
-        ``expanded_page_size`` records a page, and for half as many after a page that timed out (one
-        retry at that size first), down to ``MIN_EXPANDED_PAGE_SIZE``.
+        ``expanded_page_size`` records a page, and for half as many after a page that timed out twice
+        (a 5xx, or our timeout), down to ``MIN_EXPANDED_PAGE_SIZE``; other failures keep their retries.
         """
         options = self._options()
         params: dict[str, str] = {}
@@ -294,8 +296,15 @@ class PloomesHook(BaseHook):
         floor = settings.MIN_EXPANDED_PAGE_SIZE if heavy else None
 
         def get(query: Mapping[str, str], cancel: threading.Event) -> dict[str, Any]:
-            shrinkable = floor is not None and int(query.get("$top", "0")) > floor
-            return self.fetch(name, query, cancel, clock, max_attempts=2 if shrinkable else None)
+            if floor is None or int(query.get("$top", "0")) <= floor:
+                return self.fetch(name, query, cancel, clock)
+            try:  # a heavy page: two attempts, then the reader asks for smaller pages if it timed out
+                return self.fetch(name, query, cancel, clock, max_attempts=2)
+            except PloomesRequestError as exc:
+                left = options.max_attempts - exc.attempts
+                if timed_out(exc) or left < 1:
+                    raise
+                return self.fetch(name, query, cancel, clock, max_attempts=left)  # any other failure: its retries
 
         reader = PageReader(
             get, params=params, page_size=options.expanded_page_size if heavy else options.page_size,
