@@ -578,41 +578,36 @@ def parse_expand(text: str, schema: EntitySchema) -> Expand:
 
 
 def _parse_lines_options(options: dict[str, str], properties: dict[str, str]) -> LinesExpand:
-    select, with_product, product_select = None, False, None
-    for key, value in options.items():
-        if key == "$select":
-            select = _select_list(value, properties, "Products")
-        elif key == "$expand":
-            items = _expand_items(value)
-            if len(items) != 1 or items[0][0] != "Product":
-                raise ODataError(f"Could not find a navigation property named '{value}' on Products.")
-            with_product = True
-            for inner_key, inner_value in items[0][1].items():
-                if inner_key != "$select":
-                    raise ODataError(f"The query option '{inner_key}' is not supported inside Product.")
-                product_select = _select_list(inner_value, PRODUCT_PROPERTIES, "Product")
-        else:
-            raise ODataError(f"The query option '{key}' is not supported inside Products.")
+    select, with_product, product_select = _nested_options(options, "Products", properties, "Product",
+                                                           PRODUCT_PROPERTIES)
     return LinesExpand(select=select, with_product=with_product, product_select=product_select)
 
 
 def _parse_tags_options(options: dict[str, str]) -> TagsExpand:
-    with_tag, tag_select, select = False, None, None
+    select, with_tag, tag_select = _nested_options(options, "Tags", CONTACT_TAG_PROPERTIES, "Tag", TAG_PROPERTIES)
+    return TagsExpand(with_tag=with_tag, tag_select=tag_select, select=select)
+
+
+def _nested_options(options: dict[str, str], where: str, properties: Iterable[str], child: str,
+                    child_properties: Iterable[str]) -> tuple[tuple[str, ...] | None, bool, tuple[str, ...] | None]:
+    """The options inside an expanded navigation ``where``: its ``$select``, and whether (and with
+    which ``$select``) it expands its one navigation ``child``."""
+    select, with_child, child_select = None, False, None
     for key, value in options.items():
         if key == "$select":
-            select = _select_list(value, CONTACT_TAG_PROPERTIES, "Tags")
+            select = _select_list(value, properties, where)
         elif key == "$expand":
             items = _expand_items(value)
-            if len(items) != 1 or items[0][0] != "Tag":
-                raise ODataError(f"Could not find a navigation property named '{value}' on Tags.")
-            with_tag = True
+            if len(items) != 1 or items[0][0] != child:
+                raise ODataError(f"Could not find a navigation property named '{value}' on {where}.")
+            with_child = True
             for inner_key, inner_value in items[0][1].items():
                 if inner_key != "$select":
-                    raise ODataError(f"The query option '{inner_key}' is not supported inside Tag.")
-                tag_select = _select_list(inner_value, TAG_PROPERTIES, "Tag")
+                    raise ODataError(f"The query option '{inner_key}' is not supported inside {child}.")
+                child_select = _select_list(inner_value, child_properties, child)
         else:
-            raise ODataError(f"The query option '{key}' is not supported inside Tags.")
-    return TagsExpand(with_tag=with_tag, tag_select=tag_select, select=select)
+            raise ODataError(f"The query option '{key}' is not supported inside {where}.")
+    return select, with_child, child_select
 
 
 # --- the whole query -------------------------------------------------------------------------
