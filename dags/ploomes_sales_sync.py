@@ -7,16 +7,17 @@ Keeps `public.sales`, `public.customers`, `public.customer_sales` and the price 
 `ploomes_default`), every 6 hours.
 
 ```
-migrate_schema → plan_run → check_ploomes_key ─┬→ extract_contacts → load_customers ─┬→ list_deletions
-                                               ├→ extract_deals ───→ load_sales ─────┤        ↓
-                                               ├→ extract_products → load_products ──┤        ↓
-                                               ├→ extract_quotes ──→ load_quotes ────┤        ↓
-                                               └→ extract_orders ──→ load_orders ────┘        ↓
+plan_run → check_ploomes_key ─┬→ extract_contacts → load_customers ─┬→ list_deletions
+                              ├→ extract_deals ───→ load_sales ─────┤        ↓
+                              ├→ extract_products → load_products ──┤        ↓
+                              ├→ extract_quotes ──→ load_quotes ────┤        ↓
+                              └→ extract_orders ──→ load_orders ────┘        ↓
    finish_run (teardown) ← validate_by_year ← aggregate_customer_sales ← reconcile_deletions ←─┘
 ```
 
-- `migrate_schema`: applies pending SQL migrations.
-- `plan_run`: decides the run's mode, windows and listings; opens its row in `ploomes_sync.run_history`.
+- `plan_run`: applies pending SQL migrations, then decides the run's mode, windows and listings and
+  opens its row in `ploomes_sync.run_history`. A backfill run whose interval another run of its
+  backfill re-syncs ends here, every other task skipped.
 - `check_ploomes_key`: one cheap request; a refused User-Key fails here, once, with no retry.
 - `extract_<stream>` (one per stream of the registry): page through Ploomes into staging tables
   under `ploomes_sync` (large reads in Id ranges side by side; orders and quotes with their lines);
@@ -38,7 +39,10 @@ migrate_schema → plan_run → check_ploomes_key ─┬→ extract_contacts →
 the moment it reads: nothing visible is deferred. The first run, or `full_refresh`, reads
 everything. A manual run with `from_date` and `to_date` brings every deal *created* in that range
 (São Paulo dates, both inclusive) to its current state. An Airflow backfill re-syncs the deals
-created in each run's data interval; backfill runs may overlap each other and scheduled runs.
+created in its runs' data intervals as one range: the first of its runs to plan re-syncs the range
+of the consecutive runs queued or running beside it, and those end in `plan_run` (so a year's
+backfill costs about what the Trigger form's date range for that year does). Backfill runs may
+overlap each other and scheduled runs.
 
 **Params.** `from_date`, `to_date` (dates), `full_refresh`, `confirm_mass_deletion` (booleans).
 
@@ -153,24 +157,27 @@ def build(streams: Registry) -> Any:
         doc_md=__doc__,
     )
     def ploomes_sales_sync():
-        @task(execution_timeout=TASK_TIMEOUTS["migrate_schema"])
-        def migrate_schema() -> list[str]:
-            from ploomes_sync import tasks
-
-            with _connect() as conn:
-                return tasks.migrate_schema(conn)
-
         @task(execution_timeout=TASK_TIMEOUTS["plan_run"])
-        def plan_run(*, dag_run=None, params=None, data_interval_start=None, data_interval_end=None) -> dict:
+        def plan_run(*, dag_run=None, ti=None, task=None, params=None, data_interval_start=None,
+                     data_interval_end=None) -> dict:
+            from airflow.sdk.exceptions import DownstreamTasksSkipped
+
             from ploomes_sync import tasks
             from ploomes_sync.config import load_config
 
+            def active_runs(logical_dates) -> int:  # the backfill's runs beside this one
+                return ti.get_dr_count(dag_id=DAG_ID, logical_dates=list(logical_dates), states=["queued", "running"])
+
             with _connect() as conn:
+                tasks.migrate_schema(conn)
                 plan = tasks.plan_run(
                     conn, dag_id=DAG_ID, run_id=dag_run.run_id,
                     run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
                     params=dict(params), data_interval=(data_interval_start, data_interval_end), config=load_config(),
+                    active_runs=active_runs,
                 )
+            if plan.covered_by is not None:  # the whole run is done by another run of its backfill
+                raise DownstreamTasksSkipped(tasks=sorted(task.get_flat_relative_ids(upstream=False)))
             return plan.to_xcom()
 
         @task(pool=API_POOL, execution_timeout=TASK_TIMEOUTS["check_ploomes_key"])
@@ -227,7 +234,6 @@ def build(streams: Registry) -> Any:
                 return tasks.finish_run(conn, _plan(plan), failed_tasks=failed)
 
         plan = plan_run()
-        migrate_schema() >> plan
         key_checked = check_ploomes_key()
         plan >> key_checked
         loads = []

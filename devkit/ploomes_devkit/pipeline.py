@@ -33,6 +33,7 @@ from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.plan import RunPlan
 from ploomes_sync.settings import DAG_ID
 from ploomes_sync.streams import Registry, Stream, registry
+from ploomes_sync.warehouse.backfill import ActiveRuns
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "ploomes_sales_sync.py"
 
@@ -133,8 +134,13 @@ class Pipeline:
         run_type: str = "manual",
         params: dict[str, Any] | None = None,
         data_interval: tuple[datetime | None, datetime | None] = (None, None),
+        active_runs: ActiveRuns | None = None,
     ) -> PipelineRun:
-        """One whole run; raises what the first failing task raised (after the teardown, as the DAG)."""
+        """One whole run; raises what the first failing task raised (after the teardown, as the DAG).
+
+        ``active_runs``: what Airflow would answer a backfill run asking which logical dates have
+        runs queued or running (see :func:`ploomes_sync.tasks.plan_run`); a run whose plan is covered
+        by another run skips every other task, the teardown too, as the DAG's ``plan_run`` does."""
         self._counter += 1
         run = self.last_run = PipelineRun(run_id or f"pipeline__{datetime.now(UTC):%Y%m%dT%H%M%S.%f}_{self._counter}")
         states: dict[str, str] = {}
@@ -142,25 +148,29 @@ class Pipeline:
             for wave in dag_waves(self.streams):
                 work = [task for task in wave if not task.is_teardown]
                 for task in work:
-                    if task.trigger_rule == "all_success" and any(states.get(up) == "skipped"
+                    if run.plan is not None and run.plan.get("covered_by"):
+                        run.skipped.append(task.task_id)
+                        states[task.task_id] = "skipped"
+                    elif task.trigger_rule == "all_success" and any(states.get(up) == "skipped"
                                                                   for up in task.upstream_task_ids):
                         run.skipped.append(task.task_id)
                         states[task.task_id] = "skipped"
                 runnable = [task.task_id for task in work if task.task_id not in states]
-                self._wave(run, runnable, states, params or {}, run_type, data_interval)
+                self._wave(run, runnable, states, params or {}, run_type, data_interval, active_runs)
         finally:
-            if run.plan is not None:
+            if run.plan is not None and not run.plan.get("covered_by"):
                 self._finish(run)
         return run
 
     def _wave(self, run: PipelineRun, task_ids: list[str], states: dict[str, str], params: dict[str, Any],
-              run_type: str, data_interval: tuple[datetime | None, datetime | None]) -> None:
+              run_type: str, data_interval: tuple[datetime | None, datetime | None],
+              active_runs: ActiveRuns | None) -> None:
         """Run tasks whose upstream tasks are done, side by side (or one by one); raise the first failure."""
         errors: dict[str, BaseException] = {}
 
         def one(task_id: str) -> None:
             try:
-                self._step(run, task_id, self._body(run, task_id, params, run_type, data_interval))
+                self._step(run, task_id, self._body(run, task_id, params, run_type, data_interval, active_runs))
                 states[task_id] = "skipped" if task_id in run.skipped else "success"
             except BaseException as exc:  # noqa: BLE001 (re-raised below, in the caller's thread)
                 states[task_id] = "failed"
@@ -182,7 +192,8 @@ class Pipeline:
                 raise errors[task_id]
 
     def _body(self, run: PipelineRun, task_id: str, params: dict[str, Any], run_type: str,
-              data_interval: tuple[datetime | None, datetime | None]) -> Callable[[], Any]:
+              data_interval: tuple[datetime | None, datetime | None],
+              active_runs: ActiveRuns | None) -> Callable[[], Any]:
         """What the DAG's task ``task_id`` calls, on this pipeline's connections and hooks."""
         if task_id.startswith("extract_"):
             stream = self.streams[task_id.removeprefix("extract_")]
@@ -191,8 +202,7 @@ class Pipeline:
             stream = next(s for s in self.streams if s.target == task_id.removeprefix("load_"))
             return lambda: self._load(stream, run.plan)
         bodies: dict[str, Callable[[], Any]] = {
-            "migrate_schema": lambda: self._with_conn(tasks.migrate_schema),
-            "plan_run": lambda: self._plan(run, run_type, params, data_interval),
+            "plan_run": lambda: self._plan(run, run_type, params, data_interval, active_runs),
             "check_ploomes_key": lambda: self._check_key(run),
             "list_deletions": lambda: self._list(run, run.plan),
             "reconcile_deletions": lambda: self._reconcile(run.plan),
@@ -226,15 +236,14 @@ class Pipeline:
         run.results[name] = result
         return result
 
-    def _with_conn(self, function: Callable[[psycopg.Connection], Any]) -> Any:
-        with self.connect() as conn:
-            return function(conn)
-
     def _plan(self, run: PipelineRun, run_type: str, params: dict[str, Any],
-              data_interval: tuple[datetime | None, datetime | None]) -> dict[str, Any]:
+              data_interval: tuple[datetime | None, datetime | None],
+              active_runs: ActiveRuns | None) -> dict[str, Any]:
         with self.connect() as conn:
+            tasks.migrate_schema(conn)
             plan = tasks.plan_run(conn, dag_id=DAG_ID, run_id=run.run_id, run_type=run_type, params=params,
-                                  data_interval=data_interval, config=self.config, streams=self.streams)
+                                  data_interval=data_interval, config=self.config, streams=self.streams,
+                                  active_runs=active_runs)
         run.plan = plan.to_xcom()
         return run.plan
 

@@ -13,6 +13,10 @@ A run is one of three modes:
   run with ``from_date``/``to_date``, or an Airflow backfill run, whose range is its data interval);
   their extract is the listing of that range. The other streams are synced incrementally alongside.
 
+The runs of one Airflow backfill share one range: the first to plan re-syncs the backfill's runs'
+whole range, and each of the others plans as *covered* (``covered_by`` that run) and reads nothing
+(:mod:`ploomes_sync.warehouse.backfill`).
+
 Clocks: the windows compare Ploomes' dates with Ploomes-derived bounds (watermarks are the Ploomes
 time a read began); whether a listing is due compares the warehouse's clock with itself. The
 worker's clock decides nothing.
@@ -74,6 +78,7 @@ class RunPlan:
     created_from: datetime | None = None
     created_to: datetime | None = None
     confirm_mass_deletion: bool = False
+    covered_by: str | None = None  # a backfill run whose interval another run re-syncs: it does nothing
 
     def stream(self, name: str) -> StreamPlan:
         """The plan of stream ``name`` (a stream added since the run was planned is not read by it)."""
@@ -88,6 +93,7 @@ class RunPlan:
         return {"run_id": self.run_id, "run_type": self.run_type, "mode": self.mode,
                 "planned_at": _text(self.planned_at), "created_from": _text(self.created_from),
                 "created_to": _text(self.created_to), "confirm_mass_deletion": self.confirm_mass_deletion,
+                "covered_by": self.covered_by,
                 "streams": {name: {"since": _text(plan.since), "listing": plan.listing,
                                    "created_range": plan.created_range} for name, plan in self.streams.items()}}
 
@@ -100,7 +106,8 @@ class RunPlan:
         return cls(run_id=data["run_id"], run_type=data["run_type"], mode=data["mode"],
                    planned_at=_instant(data["planned_at"]), streams=streams,
                    created_from=_instant(data.get("created_from")), created_to=_instant(data.get("created_to")),
-                   confirm_mass_deletion=bool(data.get("confirm_mass_deletion")))
+                   confirm_mass_deletion=bool(data.get("confirm_mass_deletion")),
+                   covered_by=data.get("covered_by"))
 
     @property
     def window_start(self) -> datetime | None:

@@ -36,8 +36,7 @@ DAG_ID = "ploomes_sales_sync"
 # its timeout leaves room for 429 storms (max_throttle_wait) and retries.
 TASK_TIMEOUTS = {
     "default": timedelta(minutes=30),
-    "migrate_schema": timedelta(minutes=15),
-    "plan_run": timedelta(minutes=5),
+    "plan_run": timedelta(minutes=15),  # applies pending migrations first
     "check_ploomes_key": timedelta(minutes=15),
     "extract": timedelta(hours=2),
     "load": timedelta(minutes=30),
@@ -48,6 +47,12 @@ TASK_TIMEOUTS = {
     "finish_run": timedelta(minutes=10),
     "run": timedelta(hours=5, minutes=30),
 }
+
+# The runs of one Airflow backfill share one re-sync (ploomes_sync.warehouse.backfill): a claim on a
+# run's interval that nobody took within this many hours is dropped; one re-sync covers at most this
+# many runs on each side of the run that makes it (1,460 six-hourly runs are a year).
+BACKFILL_CLAIM_HOURS = 24.0
+BACKFILL_MAX_RUNS = 3_000
 
 # --- The plugin and the webhooks ---------------------------------------------------------------
 URL_PREFIX = "/ploomes-sync"  # where the plugin's app is mounted on the API server

@@ -1,4 +1,4 @@
-"""A real Airflow (standalone on loopback: SQLite, LocalExecutor, all four components, the plugin),
+"""A real Airflow (standalone on loopback: PostgreSQL metadata, LocalExecutor, all four components, the plugin),
 the simulator as a separate process, a real PostgreSQL warehouse and a real SMTP server: the stack
 the end-to-end, webhook and browser tests drive.
 
@@ -87,7 +87,7 @@ class E2EStack:
     def history(self, run_id: str) -> dict[str, Any]:
         """The run's row of ploomes_sync.run_history."""
         with self.connect() as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-            cur.execute("SELECT run_type, mode, status, streams, year_table, error "
+            cur.execute("SELECT run_type, mode, status, streams, year_table, error, api_requests "
                         "FROM ploomes_sync.run_history WHERE run_id = %s", [run_id])
             row = cur.fetchone()
         assert row is not None, f"no run_history row for {run_id}"
@@ -108,14 +108,16 @@ WEBHOOK_KEY = "test-key-e2e-webhook-5a9c3e7b1d"
 
 @contextlib.contextmanager
 def airflow_stack(pg_admin_url: str, home: Path, *, deals: int = E2E_DEALS, contacts: int = E2E_CONTACTS,
-                  env: dict[str, str] | None = None, use_schedule: bool = False) -> Iterator[E2EStack]:
+                  env: dict[str, str] | None = None, use_schedule: bool = False,
+                  requests_per_minute: int = 6000) -> Iterator[E2EStack]:
     """The simulator (no rate limit), a fresh warehouse, an SMTP server and Airflow (with the plugin)
     with the connections (``ploomes_webhook`` pointing at Airflow itself), the alert Variable and pool
     ``ploomes_api`` set, and the sync DAG parsed and unpaused.
 
     ``use_schedule``: let the scheduler create scheduled and asset-triggered runs (the webhook
     applier's); then the sync DAG stays paused (a manual run made while it is paused waits for
-    :meth:`E2EStack.initial_sync`)."""
+    :meth:`E2EStack.initial_sync`). ``requests_per_minute``: the connection's budget (the simulator's
+    own limit is off until a test configures it)."""
     db_url = create_database(pg_admin_url, prefix="ploomes_e2e")
     # Airflow's own metadata in PostgreSQL too, as in production: with SQLite the API server and the
     # scheduler lock each other out (a backfill created from the UI meets "database is locked")
@@ -127,7 +129,7 @@ def airflow_stack(pg_admin_url: str, home: Path, *, deals: int = E2E_DEALS, cont
             stack_env = {
                 "AIRFLOW_CONN_PLOOMES_DEFAULT": json.dumps({
                     "conn_type": "ploomes", "host": sim.url, "password": E2E_API_KEY,
-                    "extra": {"requests_per_minute": 6000, "backoff_base": 0.05, "backoff_max": 0.2}}),
+                    "extra": {"requests_per_minute": requests_per_minute, "backoff_base": 0.05, "backoff_max": 0.2}}),
                 "AIRFLOW_CONN_SALES_DB": json.dumps(postgres_connection(db_url)),
                 "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps({
                     "conn_type": "smtp", "host": "127.0.0.1", "port": mailbox.port,

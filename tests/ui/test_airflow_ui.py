@@ -114,4 +114,5 @@ class TestBackfillDialog:
         with stack.connect() as conn:
             recorded = conn.execute("SELECT run_type, mode, status FROM ploomes_sync.run_history "
                                     "WHERE run_id = ANY(%s)", [[run["dag_run_id"] for run in runs]]).fetchall()
-        assert sorted(recorded) == [("backfill", "range", "success")] * len(runs)
+        # one of them re-synced the backfill's range; the others saw it done and ended in plan_run
+        assert len(runs) >= 2 and recorded == [("backfill", "range", "success")], recorded

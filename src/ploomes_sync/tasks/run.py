@@ -14,6 +14,7 @@ from ploomes_sync.config import SyncConfig
 from ploomes_sync.hooks.ploomes import LimiterFactory, PloomesHook
 from ploomes_sync.plan import RunPlan, make_plan
 from ploomes_sync.streams import Registry, registry
+from ploomes_sync.warehouse import backfill
 from ploomes_sync.warehouse.budget import WarehouseBudget
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,24 @@ def plan_run(
     data_interval: tuple[datetime | None, datetime | None],
     config: SyncConfig,
     streams: Registry | None = None,
+    active_runs: backfill.ActiveRuns | None = None,
 ) -> RunPlan:
     """Decide each stream's window and listing (``streams``: the registry) and open the run's row
-    in the run history."""
+    in the run history.
+
+    ``active_runs`` (the DAG passes Airflow's count of queued and running runs by logical date) lets
+    a backfill run share the backfill's re-sync: it re-syncs the range of the backfill's runs, or,
+    when another run does, returns a plan ``covered_by`` that run, reads nothing and records no row.
+    """
     streams = streams or registry(config.client_tag_id, config.quote_entity_id)
+    start, end = data_interval
+    if run_type == "backfill" and active_runs is not None and start and end \
+            and not (params.get("from_date") or params.get("to_date")):
+        part = backfill.share(conn, run_id, (start, end), active_runs)
+        if part.covered_by is not None:
+            return RunPlan(run_id=run_id, run_type=run_type, mode="range", planned_at=warehouse.warehouse_now(conn),
+                           streams={}, created_from=part.start, created_to=part.end, covered_by=part.covered_by)
+        data_interval = (part.start, part.end)
     watermarks = warehouse.get_watermarks(conn)
     plan = make_plan(
         run_id=run_id,

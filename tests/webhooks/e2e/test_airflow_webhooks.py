@@ -22,9 +22,8 @@ from ploomes_sync.records import parse_instant
 from ploomes_sync.streams import registry
 from tests.support.airflow_stack import E2E_API_KEY, WEBHOOK_KEY, E2EStack, airflow_stack
 from tests.support.artifacts import artifacts_dir
+from tests.support.freshness import APPLY, BOUND, SETUP, figures, measure_freshness, start_webhooks
 
-APPLY, SETUP = "ploomes_webhook_apply", "ploomes_webhook_setup"
-BOUND = 60.0  # seconds from a change in Ploomes to the warehouse, in a real Airflow
 # Create, Update and Delete of each stream, and Win and Lose of deals (the simulator lists 5 actions)
 WEBHOOKS = 3 * len(registry().names) + 2
 
@@ -33,14 +32,7 @@ WEBHOOKS = 3 * len(registry().names) + 2
 def stack(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
     with airflow_stack(pg_admin_url, tmp_path_factory.mktemp("airflow-home"), deals=300, contacts=30,
                        use_schedule=True) as stack:
-        run = stack.initial_sync()
-        assert run["state"] == "success", stack.explain(run["dag_run_id"])
-        for dag_id in (SETUP, APPLY):
-            stack.api.wait_for_dag(dag_id, alive=stack.alive)
-            stack.api.set_paused(dag_id, False)
-        setup = stack.api.trigger_dag_run(SETUP)
-        done = stack.api.wait_for_dag_run(SETUP, setup["dag_run_id"], timeout=180, alive=stack.alive)
-        assert done["state"] == "success"
+        start_webhooks(stack)
         yield stack
 
 
@@ -118,43 +110,6 @@ def test_an_order_line_and_a_catalogue_price_land_in_the_price_history(stack: E2
         stack.alive()
         assert time.monotonic() - started < BOUND, (quantity, price)
         time.sleep(0.5)
-
-
-def measure_freshness(stack: E2EStack, deals: list[dict], interval: float) -> list[float]:
-    """``deals`` changed one at a time, ``interval`` seconds apart, each delivered 50 ms after the
-    change (the sync paused): the seconds from each change to ``public.sales`` showing it."""
-    stack.sim.admin.configure(webhook_delay_seconds=0.05)
-    changed: dict[int, tuple[float, str]] = {}
-    landed: dict[int, float] = {}
-    try:
-        next_change = time.monotonic()
-        while len(landed) < len(deals):
-            if len(changed) < len(deals) and time.monotonic() >= next_change:
-                deal = deals[len(changed)]
-                title = f"freshness {time.monotonic():.3f}"
-                changed[deal["Id"]] = (time.monotonic(), title)
-                stack.sim.admin.update_deal(deal["Id"], Title=title)
-                next_change += interval
-            with stack.connect() as conn:
-                rows = dict(conn.execute("SELECT id, title FROM public.sales WHERE id = ANY(%s)",
-                                         [[i for i in changed if i not in landed]]).fetchall())
-            for deal_id, (at, title) in changed.items():
-                if deal_id not in landed and rows.get(deal_id) == title:
-                    landed[deal_id] = time.monotonic() - at
-            stack.alive()
-            late = set(changed) - set(landed)
-            assert time.monotonic() - next_change < BOUND, f"not landed within {BOUND:.0f} s: {late}"
-            time.sleep(0.1)
-    finally:
-        stack.sim.admin.configure(webhook_delay_seconds=0)
-    return [landed[deal["Id"]] for deal in deals]
-
-
-def figures(seconds: list[float], interval: float) -> dict[str, Any]:
-    ordered = sorted(seconds)
-    return {"changes": len(ordered), "interval_seconds": interval, "p50": round(ordered[len(ordered) // 2], 2),
-            "p95": round(ordered[max(0, round(0.95 * len(ordered)) - 1)], 2), "max": round(ordered[-1], 2),
-            "each": [round(s, 2) for s in seconds]}
 
 
 def test_freshness_of_changes_one_at_a_time_is_measured_in_a_real_airflow(stack: E2EStack):
