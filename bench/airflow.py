@@ -30,9 +30,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bench.verify import verify_warehouse
 from ploomes_devkit.postgres import admin_server
 from tests.support.airflow_stack import DAG_ID, E2EStack, airflow_stack
 from tests.support.freshness import APPLY, figures, measure_freshness, start_webhooks
+from tests.support.truth import make_stale
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 DAY_TIMEOUT = 3 * 3600.0
@@ -47,33 +49,25 @@ def _run_seconds(run: dict[str, Any]) -> float:
     return (_moment(run["end_date"]) - _moment(run["start_date"])).total_seconds()
 
 
-def _all_runs(stack: E2EStack, **filters: Any) -> list[dict[str, Any]]:
-    """Every run of the sync DAG matching ``filters`` (the REST API answers 100 at a time)."""
-    runs: list[dict[str, Any]] = []
-    while True:
-        page = stack.api.request("GET", f"/dags/{DAG_ID}/dagRuns",
-                                 params={"limit": 100, "offset": len(runs), "order_by": "run_after", **filters})
-        runs += page["dag_runs"]
-        if len(runs) >= page["total_entries"] or not page["dag_runs"]:
-            return runs
-
-
 def _sao_paulo_year(deal: dict[str, Any]) -> int:
     return datetime.fromisoformat(deal["CreateDate"]).astimezone(SAO_PAULO).year
 
 
 def _deface(stack: E2EStack, ids: list[int]) -> None:
-    """Rows changed by hand behind the sync's back (what a stale warehouse looks like to a re-sync)."""
     with stack.connect() as conn:
-        conn.execute("UPDATE public.sales SET title = 'edited', updated_at = '2000-01-01' WHERE id = ANY(%s)", [ids])
+        make_stale(conn, ids)
 
 
 def _equal_to_ploomes(stack: E2EStack) -> dict[str, Any]:
+    """The bench's own comparison with the simulator's truth (:func:`bench.verify.verify_warehouse`),
+    and every deal's title (what :func:`_deface` changed)."""
+    verified = verify_warehouse(stack.db_url, stack.sim.admin)
     truth = {deal["Id"]: deal["Title"] for deal in stack.sim.admin.truth_deals()}
     with stack.connect() as conn:
         rows = dict(conn.execute("SELECT id, title FROM public.sales").fetchall())
-    differ = sorted(set(truth.items()) ^ set(rows.items()))
-    return {"equal": not differ, "rows": len(rows), "ploomes": len(truth), "differing": len(differ)}
+    titles_differ = len(set(truth.items()) ^ set(rows.items()))
+    return {"equal": verified["matched"] and not titles_differ, "rows": len(rows), "ploomes": len(truth),
+            "titles_differing": titles_differ, "problems": verified["problems"][:10]}
 
 
 def backfill(stack: E2EStack, year: int, max_active_runs: int, progress) -> dict[str, Any]:
@@ -102,7 +96,7 @@ def backfill(stack: E2EStack, year: int, max_active_runs: int, progress) -> dict
     progress(f"backfill {created['id']} created in {create_seconds:.1f} s")
     stack.api.wait_for_backfill(created["id"], timeout=DAY_TIMEOUT, poll=10.0, alive=stack.alive)
     wall = time.monotonic() - began
-    runs = _all_runs(stack, run_type="backfill")
+    runs = stack.api.list_dag_runs(DAG_ID, run_type="backfill")
     with stack.connect() as conn:
         history = conn.execute("SELECT run_id, mode, status, window_start, window_end, api_requests "
                                "FROM ploomes_sync.run_history WHERE run_type = 'backfill'").fetchall()

@@ -572,9 +572,15 @@ class AirflowClient:
         return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
 
     def list_dag_runs(self, dag_id: str, **filters: Any) -> list[dict[str, Any]]:
-        """Runs of the DAG, oldest first (``filters``: e.g. ``run_type="backfill"``, ``state="failed"``)."""
-        params = {"limit": 100, "order_by": "run_after", **filters}
-        return self.request("GET", f"/dags/{dag_id}/dagRuns", params=params)["dag_runs"]
+        """Every run of the DAG, oldest first (``filters``: e.g. ``run_type="backfill"``, ``state="failed"``);
+        the API answers 100 at a time."""
+        runs: list[dict[str, Any]] = []
+        while True:
+            page = self.request("GET", f"/dags/{dag_id}/dagRuns",
+                                params={"limit": 100, "offset": len(runs), "order_by": "run_after", **filters})
+            runs += page["dag_runs"]
+            if len(runs) >= page["total_entries"] or not page["dag_runs"]:
+                return runs
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         """The run's task instances (``task_id``, ``state``, ``try_number``, ``max_tries``...)."""

@@ -7,7 +7,7 @@ import time
 from decimal import Decimal
 
 from ploomes_sync.streams import registry
-from tests.support.truth import assert_warehouse_equals_truth
+from tests.support.truth import assert_warehouse_equals_truth, make_stale
 
 
 def succeeded(harness, dag_run) -> bool:
@@ -124,8 +124,7 @@ class TestBackfillByParams:
         in_2024 = [d for d in deals if d["CreateDate"].startswith("2024")]
         in_2023 = [d for d in deals if d["CreateDate"].startswith("2023")]
         with harness.connect() as conn:  # the warehouse went stale for both years (an old tool, say)
-            conn.execute("UPDATE public.sales SET title = 'stale', updated_at = '2000-01-01' "
-                         "WHERE id = ANY(%s)", [[d["Id"] for d in in_2024[:30] + in_2023[:30]]])
+            make_stale(conn, [d["Id"] for d in in_2024[:30] + in_2023[:30]])
         run = harness.run(from_date="2024-01-01", to_date="2024-12-31")
         assert succeeded(harness, run)
         with harness.connect() as conn:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from ploomes_sync.streams import registry
 from tests.e2e.conftest import DAG_ID, E2E_API_KEY, E2E_DEALS, E2EStack
 from tests.support.smtp import Mailbox
+from tests.support.truth import make_stale
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 TASKS = {"plan_run", "check_ploomes_key", "list_deletions", "reconcile_deletions",
@@ -110,15 +111,13 @@ class TestAirflowBackfill:
         in_range = [d for d in truth if sao_paulo_day(d) in (first_day, second_day)]
         assert in_range
         with e2e.connect() as conn:  # rows edited by hand: the backfill restores them
-            conn.execute("UPDATE public.sales SET title = 'edited', updated_at = '2000-01-01' WHERE id = ANY(%s)",
-                         [[d["Id"] for d in in_range]])
+            make_stale(conn, [d["Id"] for d in in_range])
 
         by_range = e2e.trigger_and_wait({"from_date": first_day.isoformat(), "to_date": second_day.isoformat()})
         assert by_range["state"] == "success", e2e.explain(by_range["dag_run_id"])
         range_requests = e2e.history(by_range["dag_run_id"])["api_requests"]
         with e2e.connect() as conn:
-            conn.execute("UPDATE public.sales SET title = 'edited', updated_at = '2000-01-01' WHERE id = ANY(%s)",
-                         [[d["Id"] for d in in_range]])
+            make_stale(conn, [d["Id"] for d in in_range])
 
         start = datetime.combine(first_day, time(0), tzinfo=SAO_PAULO)
         last = datetime.combine(second_day, time(18), tzinfo=SAO_PAULO)  # logical dates are inclusive

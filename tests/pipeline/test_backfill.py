@@ -18,7 +18,7 @@ import pytest
 from ploomes_devkit.pipeline import Pipeline, PipelineRun
 from ploomes_sync.settings import BACKFILL_CLAIM_HOURS
 from ploomes_sync.warehouse.backfill import consecutive_active
-from tests.support.truth import assert_warehouse_equals_truth
+from tests.support.truth import assert_warehouse_equals_truth, make_stale
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 STEP = timedelta(hours=6)
@@ -74,13 +74,21 @@ def history(db_url: str, run_id: str) -> dict | None:
 
 
 def stale(db_url: str, ids: list[int]) -> None:
-    with psycopg.connect(db_url) as conn:  # a warehouse gone stale (an old tool, rows edited by hand)
-        conn.execute("UPDATE public.sales SET title = 'stale', updated_at = '2000-01-01' WHERE id = ANY(%s)", [ids])
+    with psycopg.connect(db_url) as conn:
+        make_stale(conn, ids)
 
 
 def titles(db_url: str, ids: list[int]) -> dict[int, str]:
     with psycopg.connect(db_url) as conn:
         return dict(conn.execute("SELECT id, title FROM public.sales WHERE id = ANY(%s)", [ids]).fetchall())
+
+
+def losing_its_worker(db_url: str) -> Pipeline:
+    """A pipeline whose runs fail in ``extract_deals`` (the claimer's worker lost mid-run)."""
+    def before(task: str) -> None:
+        if task == "extract_deals":
+            raise RuntimeError("worker lost")
+    return Pipeline(db_url, before=before)
 
 
 @pytest.fixture
@@ -166,8 +174,7 @@ class TestWhatAClaimPromises:
         backfill = Backfill(busiest_week(sim), days=3)
         begin, end = backfill.intervals[0]
         run_id = f"backfill__{end.isoformat()}"
-        failing = Pipeline(db_url, before=lambda task: (_ for _ in ()).throw(RuntimeError("worker lost"))
-                           if task == "extract_deals" else None)
+        failing = losing_its_worker(db_url)
         with pytest.raises(RuntimeError, match="worker lost"):
             failing.run(run_id=run_id, run_type="backfill", data_interval=(begin, end),
                         active_runs=backfill.active_runs)
@@ -180,8 +187,7 @@ class TestWhatAClaimPromises:
 
     def test_a_run_whose_claimer_failed_re_syncs_its_own_interval(self, sim, db_url, synced):
         backfill = Backfill(busiest_week(sim), days=2)
-        failing = Pipeline(db_url, before=lambda task: (_ for _ in ()).throw(RuntimeError("worker lost"))
-                           if task == "extract_deals" else None)
+        failing = losing_its_worker(db_url)
         with pytest.raises(RuntimeError):
             backfill.run(failing, 0)
 

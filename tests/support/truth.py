@@ -26,6 +26,12 @@ CUSTOMER_COLUMNS = compared("customers")
 CUSTOMER_SALES_COLUMNS = compared("customer_sales")
 
 
+def make_stale(conn: psycopg.Connection, ids: list[int]) -> None:
+    """Deals ``ids`` as a stale warehouse holds them (an old tool, rows edited by hand): title
+    ``'stale'``, ``updated_at`` in 2000, so that only a re-sync of their range restores them."""
+    conn.execute("UPDATE public.sales SET title = 'stale', updated_at = '2000-01-01' WHERE id = ANY(%s)", [ids])
+
+
 def _instants(conn: psycopg.Connection, values: list[str | None]) -> list[Any]:
     """Parse ISO strings with PostgreSQL (the reference for timestamptz input)."""
     rows = conn.execute("SELECT v::timestamptz FROM unnest(%s::text[]) WITH ORDINALITY AS t(v, n) ORDER BY n",

@@ -81,12 +81,10 @@ def share(
         execute(conn, load("backfill/purge.sql"), {"hours": claim_hours})
         row = fetchone(conn, load("backfill/claim_of.sql"), {"interval_start": start})
         promised = (start, end)
-        if row is not None:
+        if row is not None and row[0] == run_id:  # this run again (a retry, or cleared): at least the range it claimed
+            promised = (row[1], row[2])
+        elif row is not None:
             claimed_by, range_start, range_end, status = row
-            if claimed_by == run_id:  # this run again (a retry, or cleared): at least the range it claimed
-                promised = (range_start, range_end)
-                row = None
-        if row is not None:
             execute(conn, load("backfill/take.sql"), {"interval_start": start, "run_id": run_id})
             if status != "failed":
                 log.info("Backfill run %s: its interval %s .. %s is re-synced by run %s (%s .. %s, %s)",
