@@ -17,9 +17,10 @@ from ploomes_simulator import RunningSimulator
 SCRIPT = """
 import sys, time
 from ploomes_simulator import AdminClient
+from ploomes_sync.api.reader import read_pages
 from ploomes_sync.hooks.ploomes import PloomesHook
 admin = AdminClient(sys.argv[1])
-for page in PloomesHook().iter_pages("Deals", select=["Id"]):
+for page in read_pages(PloomesHook(), "Deals", select=["Id"]):
     if page.number == 3:
         # page 3 can come before the ranges send anything: fail once slow requests are out
         while admin.faults()["schedule"][0]["count"] == 100:  # counted down as each one arrives

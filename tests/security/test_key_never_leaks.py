@@ -274,7 +274,7 @@ class TestTheKeyNeverLeaks:
             with pytest.raises(PloomesAuthError) as denied:
                 PloomesHook().check_key()
             with pytest.raises(PloomesRequestError) as exhausted:
-                list(PloomesHook().iter_pages("Deals"))
+                list(PloomesHook().paginate("Deals"))
         finally:
             server.shutdown()
             server.server_close()

@@ -125,7 +125,7 @@ class TestConnectionSettings:
             load(conn, f"r{n}", [deal(n)], watermark=at(n))
             warehouse.warehouse_count(conn, DEALS, None, n)
             warehouse.max_id(conn, DEALS)
-            warehouse.median_id(conn, DEALS, None, None)
+            warehouse.id_at(conn, DEALS, None, None, 1)
             warehouse.get_watermarks(conn)
         with conn.transaction():
             assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)

@@ -40,6 +40,17 @@ def select_with_key(select: str | Sequence[str] | None, key: str = KEY) -> list[
     return names if key in names else [key, *names]
 
 
+def query_options(select: str | Sequence[str] | None, expand: str | Sequence[str] | None) -> dict[str, str]:
+    """The ``$select`` (with the key added) and ``$expand`` of a read, as query parameters."""
+    params: dict[str, str] = {}
+    columns = select_with_key(select)
+    if columns:
+        params["$select"] = ",".join(columns)
+    if expand:
+        params["$expand"] = expand if isinstance(expand, str) else ",".join(expand)
+    return params
+
+
 def id_range_filter(base: str | None, after: int | None, upto: int | None, key: str = KEY) -> str | None:
     """``(<base>) and Id gt <after> and Id le <upto>``, leaving out what is None."""
     parts = [f"({base})" if base and (after is not None or upto is not None) else base or ""]

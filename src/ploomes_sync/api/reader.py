@@ -1,11 +1,12 @@
 """One read of a Ploomes list, kept at the rate limit whatever the API's latency.
 
-Keyset paging (:mod:`ploomes_sync.api.paging`) asks for one page at a time, so on its own the
-API's latency, not the rate, sets the pace (at 1 s an answer and 2 requests a second allowed, half
-the budget goes unused). A :class:`PageReader` cuts a large read into disjoint Id ranges, each a
-:class:`~ploomes_sync.api.paging.KeysetPaginator`, and reads them side by side, a thread a range
-and at most ``max_in_flight`` requests out at once. Every request still waits for the hook's rate
-limiter: this adds requests in flight, not requests.
+:func:`read_pages` is the entry point: a read through the hook's ``fetch`` (its rate limit, its
+retries). Keyset paging (:mod:`ploomes_sync.api.paging`, the hook's ``paginate``) asks for one page
+at a time, so on its own the API's latency, not the rate, sets the pace (at 1 s an answer and 2
+requests a second allowed, half the budget goes unused). A :class:`PageReader` cuts a large read
+into disjoint Id ranges, each a :class:`~ploomes_sync.api.paging.KeysetPaginator`, and reads them
+side by side, a thread a range and at most ``max_in_flight`` requests out at once. Every request
+still waits for the hook's rate limiter: this adds requests in flight, not requests.
 
 1. Page 1 of the whole read, with ``$count=true``: how much is left, and how dense the Ids are.
 2. The rest, past page 1's last Id, is cut into as many ranges as the latency seen needs (at most
@@ -46,10 +47,10 @@ import logging
 import math
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from ploomes_sync.api.errors import (
     PloomesBadRequestError,
@@ -59,7 +60,10 @@ from ploomes_sync.api.errors import (
     ReadCancelled,
     timed_out,
 )
-from ploomes_sync.api.paging import KEY, KeysetPaginator, id_range_filter
+from ploomes_sync.api.options import PloomesOptions
+from ploomes_sync.api.paging import KEY, KeysetPaginator, id_range_filter, query_options
+from ploomes_sync.api.stats import RequestStats
+from ploomes_sync.settings import MIN_EXPANDED_PAGE_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -538,3 +542,71 @@ class PageReader:
             params["$filter"] = self._base_filter
         records = self._fetch(params, self.cancel).get("value") or []
         return records[0][KEY] if records and type(records[0].get(KEY)) is int else None
+
+
+class Client(Protocol):
+    """What a read needs of the hook (:class:`~ploomes_sync.hooks.ploomes.PloomesHook`)."""
+
+    stats: RequestStats
+
+    @property
+    def options(self) -> PloomesOptions: ...
+
+    def fetch(self, endpoint: str, params: Mapping[str, str], cancel: threading.Event | None = None,
+              clock: ReadClock | None = None, max_attempts: int | None = None) -> dict[str, Any]: ...
+
+
+def read_pages(
+    client: Client,
+    endpoint: str,
+    *,
+    filter: str | None = None,
+    select: str | Sequence[str] | None = None,
+    expand: str | Sequence[str] | None = None,
+    after: int | None = None,
+    upto: int | None = None,
+    max_in_flight: int | None = None,
+    clock: ReadClock | None = None,
+    heavy: bool = False,
+) -> Iterator[Page]:
+    """Every record of ``endpoint`` matching ``filter`` (with Id in ``(after, upto]``), page by page,
+    read through ``client`` (the hook) in Id ranges side by side.
+
+    ``select`` gets ``Id`` added when missing. Nothing is requested until the first page is asked
+    for. Pages arrive in the order they are read, not in Id order. The answers' Dates go to
+    ``clock``. A ``heavy`` read (each record's lines expanded) asks for ``expanded_page_size``
+    records a page, and for half as many after a page that timed out twice (a 5xx, or our
+    timeout), down to ``MIN_EXPANDED_PAGE_SIZE``; other failures keep their retries.
+    """
+    options, stats, name = client.options, client.stats, endpoint.strip("/")
+    floor = MIN_EXPANDED_PAGE_SIZE if heavy else None
+
+    def get(query: Mapping[str, str], cancel: threading.Event) -> dict[str, Any]:
+        if floor is None or int(query.get("$top", "0")) <= floor:
+            return client.fetch(name, query, cancel, clock)
+        try:  # a heavy page: two attempts, then the reader asks for smaller pages if it timed out
+            return client.fetch(name, query, cancel, clock, max_attempts=2)
+        except PloomesRequestError as exc:
+            left = options.max_attempts - exc.attempts
+            if timed_out(exc) or left < 1:
+                raise
+            return client.fetch(name, query, cancel, clock, max_attempts=left)  # any other failure: its retries
+
+    reader = PageReader(
+        get, params=query_options(select, expand),
+        page_size=options.expanded_page_size if heavy else options.page_size, min_page_size=floor,
+        base_filter=filter, after=after, upto=upto, max_in_flight=max_in_flight or options.max_in_flight,
+        interval=60.0 / options.requests_per_minute, latency=lambda: stats.last_latency_seconds,
+    )
+    requests_before, throttled_before, total, pages = stats.requests, stats.throttled, 0, 0
+    for page in reader:
+        total += len(page.records)
+        pages += 1
+        stats.add(pages=1, records=len(page.records))
+        if page.number % 10 == 1 or reader.count is not None and total >= reader.count:
+            log.info("%s: page %s, %s records so far%s; %s requests, %s throttled (429)", name, page.number, total,
+                     f" of {reader.count}" if reader.count is not None else "", stats.requests - requests_before,
+                     stats.throttled - throttled_before)
+        yield page
+    log.info("%s: read %s records in %s pages from %s Id ranges with %s requests (%s throttled)", name, total,
+             pages, reader.ranges, stats.requests - requests_before, stats.throttled - throttled_before)

@@ -31,10 +31,10 @@ from ploomes_sync.warehouse.listing import (
     Listing,
     clear_listing,
     get_listing,
+    id_at,
     last_listing,
     listing_ranges,
     max_id,
-    median_id,
     warehouse_count,
 )
 from ploomes_sync.warehouse.listing import (
@@ -87,7 +87,7 @@ __all__ = [
     "last_listing",
     "listing_ranges",
     "max_id",
-    "median_id",
+    "id_at",
     "merge",
     "migrate",
     "purge_stale_stage",

@@ -109,12 +109,14 @@ def max_id(conn: psycopg.Connection, stream: Stream) -> int | None:
     return value
 
 
-def median_id(conn: psycopg.Connection, stream: Stream, id_after: int | None, id_upto: int | None) -> int | None:
-    """The middle id of the stream's table in ``(id_after, id_upto]`` (None when it holds none)."""
+def id_at(conn: psycopg.Connection, stream: Stream, id_after: int | None, id_upto: int | None,
+          position: int) -> int | None:
+    """The id at ``position`` (1: the lowest) of the stream's table in ``(id_after, id_upto]`` (None when
+    the range holds fewer rows)."""
     with transaction(conn):
-        (value,) = fetchrow(conn, statement("listing/median_id.sql", stream),
-                            {"id_after": id_after, "id_upto": id_upto})
-    return value
+        row = fetchone(conn, statement("listing/id_at.sql", stream),
+                       {"id_after": id_after, "id_upto": id_upto, "position": position})
+    return None if row is None else row[0]
 
 
 def last_listing(conn: psycopg.Connection, stream: str, methods: tuple[str, ...]) -> datetime | None:
