@@ -50,16 +50,17 @@ def _run(pipeline: Pipeline, sim, db_url, gone: list[int]) -> tuple[dict, list]:
     return info, ranges
 
 
-def test_a_deletion_in_the_first_page_costs_the_one_probe_that_counts_everything(synced, sim, db_url):
-    gone = sim.admin.truth_deals()[9]["Id"]
+def test_a_deletion_in_the_page_the_first_count_lists_costs_that_one_request(synced, sim, db_url):
+    gone = sim.admin.truth_deals()[460]["Id"]  # the count of all 900 lists the page at position 450
 
     info, ranges = _run(synced, sim, db_url, [gone])
 
     requests = _listing_requests(sim)
-    assert len(requests) == 1 and info["requests"] == 1  # the count of every deal came with their first page
+    assert len(requests) == 1 and info["requests"] == 1
     query = requests[0]["query"]
     assert query["$count"] == "true" and query["$top"] == str(PAGE) and query["$orderby"] == "Id"
-    assert [r.listed for r in ranges] == [True, False]  # the page listed, the rest counted equal
+    assert query["$skip"] == "450"
+    assert [r.listed for r in ranges] == [False, True, False]  # counted equal, the page listed, counted equal
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -71,8 +72,27 @@ def test_scattered_deletions_are_found_and_every_probed_page_is_listed(synced, s
 
     requests = _listing_requests(sim)
     assert all(r["query"]["$count"] == "true" and r["query"]["$top"] == str(PAGE) for r in requests)
-    assert info["requests"] == len(requests) < 4 * 5  # under a binary search of 18 pages per deletion
-    # the ranges cover (None, the highest id] once each, and the listed ones hold what was staged
+    assert any("$skip" in r["query"] for r in requests)
+    # two cuts a request: fewer than a binary search of 18 pages per deletion (4 x 5)
+    assert info["requests"] == len(requests) <= 14
+    _assert_partition(ranges, ids, gone, info)
+
+
+@pytest.mark.parametrize("refused", [False, True])
+def test_an_api_that_ignores_or_refuses_offsets_costs_requests_never_a_deletion(synced, sim, db_url, refused):
+    ids = [deal["Id"] for deal in sim.admin.truth_deals()]
+    gone = random.Random(7).sample(ids, 4)
+    sim.admin.configure(**{"refused_options" if refused else "ignored_options": "$skip"})
+
+    info, ranges = _run(synced, sim, db_url, gone)  # every deletion found, the warehouse equal to Ploomes
+
+    statuses = [r["status"] for r in _listing_requests(sim)]
+    assert (400 in statuses) is refused
+    _assert_partition(ranges, ids, gone, info)
+
+
+def _assert_partition(ranges: list, ids: list[int], gone: list[int], info: dict) -> None:
+    """The ranges cover (None, the highest id] once each, and the listed ones hold what was staged."""
     bounds = [(r.id_after, r.id_upto) for r in ranges]
     assert bounds[0][0] is None and bounds[-1][1] == max(ids)
     assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))

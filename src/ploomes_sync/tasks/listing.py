@@ -8,12 +8,17 @@ Ploomes answers ``$count``, a count listing finds the deletions without re-readi
    higher Ids), so equal counts mean no row of the range is gone from Ploomes. No date decides
    what is counted: a ``LastUpdateDate`` ahead of Ploomes' own clock (a glitch, an import that
    set the dates) hides no record, and a record changed since the read is on both sides;
-2. where they differ, cut the range in two and count the lower part in Ploomes (the upper part's
-   count is the difference), going on in the parts that differ. Every count is a *probe*: one
-   request for the first page of its range, light, with ``$count=true``. The page is listed (staged
-   for the reconcile and the check), so a probe whose range holds a page or less lists it whole, and
-   a larger one leaves the rest of its range with a count known. A range is cut at its middle row
-   (less the page its probe lists), or after its first page once it holds two pages or less;
+2. where they differ, find where. Every count is a *probe*: one request for a page of its range
+   (light, ``$orderby=Id``) with ``$count=true``, and the page is listed (staged for the reconcile
+   and the check). Its page sits at a position (``$skip``): Ploomes holds exactly that many records
+   before the page's first Id, so the warehouse's rows there less that position are the ones gone
+   before it. One probe so cuts a range three ways: before its page (by position), after it up to
+   the count's end, and past the count's end (by difference with what the range was known to
+   lack); a probe counts up to seven tenths of a range's rows with its page at three tenths. A
+   range of a page or less is listed by one probe; one of two pages, by a probe of its first page.
+   An offset only tells where to look: a page that is not where the warehouse's rows put it (an
+   API that ignores ``$skip``, or records the extract set aside) turns offsets off for the stream,
+   and one refused turns them off too; what is deleted is only ever what a listed range lacks;
 3. list each record the extract set aside in a range counted equal (one request each), so the
    check reports it as rejected, never silently as equal.
 
@@ -33,6 +38,7 @@ import psycopg
 from airflow.sdk.exceptions import AirflowSkipException
 
 from ploomes_sync import warehouse
+from ploomes_sync.api.errors import PloomesBadRequestError, PloomesPagingError
 from ploomes_sync.api.paging import KeysetPaginator, query_options
 from ploomes_sync.api.reader import odata_count
 from ploomes_sync.config import SyncConfig
@@ -63,6 +69,7 @@ class CountSearch:
     ranges: list[IdRange] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(READ_TOTALS, 0))
     probes: int = 0
+    by_position: bool = True  # False once Ploomes answered an offset where it could not be
 
     @property
     def page_size(self) -> int:
@@ -70,56 +77,103 @@ class CountSearch:
 
     def run(self, highest: int) -> bool:
         """Search ``(None, highest]``; False (nothing recorded) when Ploomes does not answer ``$count``."""
-        stored = warehouse.warehouse_count(self.conn, self.stream, None, highest)
-        return self.probe(None, highest, stored, None) is not None
+        return self.search(None, highest, self._stored(None, highest), None)
 
-    def probe(self, after: int | None, upto: int, stored: int, known: int | None) -> int | None:
-        """One request: the first page of ``(after, upto]`` and how many records Ploomes holds there;
-        the page is listed, and what it leaves of the range is searched. Ploomes' count (None when
-        not answered; ``known``, when given, decides what to do then)."""
+    def search(self, after: int | None, upto: int, stored: int, missing: int | None) -> bool:
+        """Find the records of ``(after, upto]`` (``stored`` rows in the warehouse) gone from Ploomes:
+        ``missing`` of them (the warehouse's rows less Ploomes' records; None: not known yet). False
+        when Ploomes did not answer the count this needed (then nothing is recorded)."""
+        if after == upto:
+            return True
+        if missing == 0:
+            self.ranges.append(IdRange(after, upto, listed=False, ploomes_count=stored, warehouse_count=stored))
+            return True
+        size = self.page_size
+        if missing is not None and stored <= size:  # a page holds it: list it
+            self.list_range(after, upto)
+            return True
+        # where to count up to (`rows` warehouse rows), and the position of the page listed there
+        if missing is None:  # the whole: its count, and its middle page
+            rows, skip = stored, stored // 2 if stored > 2 * size and self.by_position else 0
+        elif stored <= 2 * size:  # its first page, listed whole
+            rows, skip = size, 0
+        elif self.by_position:  # two cuts: the page at a third (the count says how many are gone before
+            rows, skip = stored * 7 // 10, stored * 3 // 10  # it), the count up to two thirds
+        else:  # the page first, the count up to the middle of the rest
+            rows, skip = (stored + size) // 2, 0
+        cut = upto if rows == stored else self._id_at(after, upto, rows)
+        if cut is None:  # the warehouse changed meanwhile: list it
+            self.list_range(after, upto)
+            return True
+        probe = self.probe(after, cut, skip)
+        if probe is None:  # no $count
+            if missing is None:
+                return False
+            self.list_range(after, upto)
+            return True
+        count, records, skip = probe
+        self._search_cut(after, cut, rows, count, skip, records)
+        if cut != upto:
+            self.search(cut, upto, stored - rows, missing - (rows - count))
+        return True
+
+    def _search_cut(self, after: int | None, cut: int, rows: int, count: int, skip: int,
+                    records: list[dict[str, Any]]) -> None:
+        """``(after, cut]`` holds ``rows`` warehouse rows and ``count`` Ploomes records, whose page at
+        position ``skip`` is ``records``: list the page, search what lies before and after it."""
+        gone = rows - count
+        if not records and skip:  # the offset lies past what Ploomes holds there: the count alone
+            self.search(after, cut, rows, gone)
+            return
+        if not records:
+            if count:
+                raise PloomesPagingError(f"Ploomes counted {count} {self.stream.endpoint} in ({after}, {cut}] but "
+                                         "answered no page of them: the listing cannot tell which are gone.")
+            self.ranges.append(IdRange(after, cut, listed=True, ploomes_count=0, warehouse_count=rows))
+            return
+        first, last = records[0]["Id"], records[-1]["Id"]
+        start = first - 1 if skip else after  # the listed range: (start, end]
+        end = cut if count <= skip + len(records) else last  # the page reaches the end of the range
+        before = self._stored(after, start) if skip else 0
+        inside = self._stored(start, end)
+        gone_before = before - skip  # Ploomes holds `skip` records before the page
+        gone_after = gone - gone_before - (inside - len(records))
+        if skip and not (0 <= gone_before <= gone and gone_after >= 0):
+            if self.by_position:
+                log.warning("%s: the page at position %s past Id %s is not where the warehouse's rows put it "
+                            "(Ploomes did not honour $skip, or holds records the extract set aside there): "
+                            "searching without offsets from here on", self.stream.name, skip, after)
+            self.by_position = False
+            self.search(after, cut, rows, gone)
+            return
+        self._stage(records)
+        self.ranges.append(IdRange(start, end, listed=True, ploomes_count=len(records), warehouse_count=inside))
+        self.search(after, start, before, gone_before)
+        self.search(end, cut, rows - before - inside, gone_after)
+
+    def probe(self, after: int | None, upto: int, skip: int) -> tuple[int, list[dict[str, Any]], int] | None:
+        """One request: how many records Ploomes holds in ``(after, upto]``, its page of the listing's
+        columns at position ``skip`` (in Id order) and that position (0 when Ploomes refused the
+        offset); None when the count is not answered."""
         listing = self.stream.listing()
         paginator = KeysetPaginator(self.page_size, after=after, upto=upto)
         params = query_options(listing.select, None)
         paginator.init_request(params)  # $orderby=Id, $top, the range's filter, $count=true
+        if skip:
+            params["$skip"] = str(skip)
         self.probes += 1
-        payload = self.hook.fetch(listing.endpoint, params, clock=self.clock)
+        try:
+            payload = self.hook.fetch(listing.endpoint, params, clock=self.clock)
+        except PloomesBadRequestError as exc:
+            if not skip:
+                raise
+            log.warning("%s: Ploomes refused an offset (%s): searching without offsets from here on",
+                        self.stream.name, exc)
+            self.by_position = False
+            return self.probe(after, upto, 0)
         records, count = payload["value"], odata_count(payload)
         paginator.update_state(records, count=count)  # checks the page's Ids: ascending, inside the range
-        if count is None and known is None:
-            return None
-        self._stage(records)
-        if not paginator.has_next_page:  # the page holds the whole range
-            self.ranges.append(IdRange(after, upto, listed=True, ploomes_count=len(records), warehouse_count=stored))
-            return len(records)
-        last = paginator.last_key
-        self.ranges.append(IdRange(after, last, listed=True))
-        if count is None:  # the API stopped answering $count: list the rest of the range instead
-            self.list_range(last, upto)
-            return known
-        self.search(last, upto, count - len(records), warehouse.warehouse_count(self.conn, self.stream, last, upto))
-        return count
-
-    def search(self, after: int | None, upto: int, ploomes: int, stored: int) -> None:
-        """Find where ``(after, upto]`` lost records: Ploomes holds ``ploomes`` there, the warehouse ``stored``."""
-        if ploomes == stored:
-            self.ranges.append(IdRange(after, upto, listed=False, ploomes_count=ploomes, warehouse_count=stored))
-            return
-        if stored <= self.page_size:
-            self.probe(after, upto, stored, ploomes)
-            return
-        position = self.page_size if stored <= 2 * self.page_size else (stored + self.page_size) // 2
-        cut = warehouse.id_at(self.conn, self.stream, after, upto, position)
-        lower = None if cut is None or cut >= upto else self.probe(after, cut, position, None)
-        if cut is None or cut >= upto or lower is None:  # rows changed meanwhile, or no $count: list it all
-            self.list_range(after, upto)
-            return
-        self.search(cut, upto, ploomes - lower, stored - position)
-
-    def _stage(self, records: list[dict[str, Any]]) -> None:
-        counts = stage_pages(self.stream.listing(), self.run_id, [records], conn=self.conn,
-                             reject_conn=self.reject_conn)
-        for key in READ_TOTALS:
-            self.totals[key] += counts[key]
+        return None if count is None else (count, records, skip)
 
     def list_range(self, after: int | None, upto: int | None) -> None:
         """Read every record of ``(after, upto]`` into the listing staging (a listed range)."""
@@ -128,6 +182,19 @@ class CountSearch:
         for key in READ_TOTALS:
             self.totals[key] += counts[key]
         self.ranges.append(IdRange(after, upto, listed=True))
+
+    def _stage(self, records: list[dict[str, Any]]) -> None:
+        counts = stage_pages(self.stream.listing(), self.run_id, [records], conn=self.conn,
+                             reject_conn=self.reject_conn)
+        for key in READ_TOTALS:
+            self.totals[key] += counts[key]
+
+    def _stored(self, after: int | None, upto: int) -> int:
+        return warehouse.warehouse_count(self.conn, self.stream, after, upto)
+
+    def _id_at(self, after: int | None, upto: int, position: int) -> int | None:
+        cut = warehouse.id_at(self.conn, self.stream, after, upto, position)
+        return cut if cut is not None and cut < upto else None
 
 
 def rejects_in(counted: list[IdRange], conn: psycopg.Connection, stream: Stream, run_id: str) -> list[IdRange]:
