@@ -28,9 +28,10 @@ CLOCK_MARGIN = timedelta(seconds=2)
 
 def stage_pages(stream: Stream, run_id: str, pages: Iterable[Sequence[dict[str, Any]]], *,
                 conn: psycopg.Connection, reject_conn: psycopg.Connection) -> dict[str, Any]:
-    """Stage ``pages`` of ``stream``'s records: rows to its staging (``conn``, one COPY), the lines its
-    records carry to their own and rejects to ``ploomes_sync.rejects`` with their reason
-    (``reject_conn``, page by page). Returns the counts, and ``latest``: the newest LastUpdateDate staged."""
+    """Stage ``pages`` of ``stream``'s records: rows to its staging (``conn``: COPY, committed every few
+    pages), the lines its records carry to their own and rejects to ``ploomes_sync.rejects`` with
+    their reason (``reject_conn``, page by page). Returns the counts, and ``latest``: the newest
+    LastUpdateDate staged."""
     counts: dict[str, Any] = {"fetched": 0, "rejected": 0, "rejected_without_id": 0, "lines": 0, "latest": None}
     updated_at = stream.column_names.index("updated_at")
     lines = stream.lines
