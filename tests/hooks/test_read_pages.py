@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from ploomes_simulator import RunningSimulator
-from ploomes_sync.api.reader import Page, read_pages
+from ploomes_sync.api.paging import KeysetPaginator
+from ploomes_sync.api.reader import Page, Partition, read_pages
 from ploomes_sync.hooks.ploomes import PloomesHook, ReadClock
 from tests.support.simulated_api import OUT_OF_WINDOW, WINDOW, api_log, truth_ids, wait_for
 
@@ -290,3 +291,29 @@ class TestParallelRead:
         assert clock.asked_at is not None and clock.answered_at is not None
         assert clock.asked_at.timestamp() <= first_answered["t"] + 0.01
         assert clock.answered_at.timestamp() >= max(entry["answered"] for entry in log) - 1  # whole seconds
+
+
+class TestPartition:
+    """How the Ids of one read are shared among its ranges (``ploomes_sync.api.reader.Partition``)."""
+
+    @staticmethod
+    def partition(pages_left: float) -> tuple[Partition, KeysetPaginator]:
+        """One range past Id 1,000 of a list with a record every Id, ``pages_left`` pages of 300 to go."""
+        first = KeysetPaginator(300, after=1_000, upto=1_000 + int(pages_left * 300))
+        ids = Partition(first)
+        ids.density = 1.0
+        return ids, first
+
+    def test_a_thread_whose_range_ended_takes_the_upper_half_of_one_of_two_pages(self) -> None:
+        # the last pages of a read are not left to be read an answer apart
+        ids, first = self.partition(2.5)
+
+        stolen = ids.steal()
+
+        assert stolen is not None and stolen.after == first.upto == 1_375 and stolen.upto == 1_750
+        assert ids.active == [first, stolen] and ids.ranges == [first, stolen]
+
+    def test_a_range_of_less_than_two_pages_is_left_whole(self) -> None:
+        ids, first = self.partition(1.9)
+
+        assert ids.steal() is None and first.upto == 1_570

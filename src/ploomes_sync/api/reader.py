@@ -14,7 +14,8 @@ still waits for the hook's rate limiter: this adds requests in flight, not reque
    range but the lowest starts with the page at an offset (``$skip``) and takes over the Ids from
    that page's first record on. Else by Id, of about equal width, up to the highest Id (the
    highest page's, or one probe ``$orderby=Id desc&$top=1``).
-3. A thread whose range has ended takes over the upper half of the range with the most left; and
+3. A thread whose range has ended takes over the upper half of the range with the most left (two
+   pages or more: the last pages of a range are not left to be read an answer apart); and
    whenever the mean latency of the read's answers so far needs more requests in flight than
    ranges are being read (page 1 is one answer: a fast one says little), a new thread takes one.
 
@@ -72,6 +73,7 @@ Fetch = Callable[[Mapping[str, str], threading.Event], dict[str, Any]]
 Records = list[dict[str, Any]]
 
 MIN_PAGES_PER_RANGE = 4  # a range is worth a thread of its own when it holds at least this much
+MIN_PAGES_TO_STEAL = 2  # ... and a thread whose range ended takes half of one that holds this much
 LATENCY_MARGIN = 1.25  # answers vary: a few more requests in flight than the latency seen needs
 _DONE = object()
 
@@ -204,7 +206,7 @@ class Partition:
                 return 0.0 if cursor.after is None or top is None else (top - cursor.after) * self.density
 
             best = max(self.active, key=left, default=None)
-            if best is None or left(best) < self.page_size * MIN_PAGES_PER_RANGE:
+            if best is None or left(best) < self.page_size * MIN_PAGES_TO_STEAL:
                 return None
             top = best.upto if best.upto is not None else self.max_id
             assert best.after is not None and top is not None
