@@ -82,6 +82,7 @@ class PloomesHook(BaseHook):
         self.stats = RequestStats()
         self.base_url = ""
         self.key_empty = False
+        self._rejected: PloomesAuthError | None = None  # the key was refused: no request leaves with it again
 
     # --- the connection --------------------------------------------------------------------
 
@@ -177,6 +178,8 @@ class PloomesHook(BaseHook):
         self.stats.add(limiter_wait_seconds=self.limiter.acquire(cancel))
         if cancel is not None and cancel.is_set():
             raise ReadCancelled("read cancelled")
+        if self._rejected is not None:
+            raise self._rejected
         self.stats.add(requests=1)
         self.log.debug("%s %s", prepared.method, readable_url(prepared.url))
         environment = session.merge_environment_settings(prepared.url, proxies={}, stream=False,
@@ -195,6 +198,8 @@ class PloomesHook(BaseHook):
         message = server_message(response.content, secret=self.session.headers.get(settings.USER_KEY_HEADER))
         error = error_for_status(status, url, method=method, message=message, retry_after=retry_after,
                                  key_empty=self.key_empty, conn_id=self.ploomes_conn_id)
+        if isinstance(error, PloomesAuthError):
+            self._rejected = error
         if isinstance(error, PloomesThrottledError):
             self.stats.add(throttled=1)
         elif not isinstance(error, PloomesServerError):  # 5xx and 429 are retried and logged as such

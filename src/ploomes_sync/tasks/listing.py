@@ -70,6 +70,10 @@ class CountSearch:
     totals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(READ_TOTALS, 0))
     probes: int = 0
     by_position: bool = True  # False once Ploomes answered an offset where it could not be
+    listing: Stream = field(init=False)  # what its pages are read as, and staged into
+
+    def __post_init__(self) -> None:
+        self.listing = self.stream.listing()
 
     @property
     def page_size(self) -> int:
@@ -155,15 +159,14 @@ class CountSearch:
         """One request: how many records Ploomes holds in ``(after, upto]``, its page of the listing's
         columns at position ``skip`` (in Id order) and that position (0 when Ploomes refused the
         offset); None when the count is not answered."""
-        listing = self.stream.listing()
         paginator = KeysetPaginator(self.page_size, after=after, upto=upto)
-        params = query_options(listing.select, None)
+        params = query_options(self.listing.select, None)
         paginator.init_request(params)  # $orderby=Id, $top, the range's filter, $count=true
         if skip:
             params["$skip"] = str(skip)
         self.probes += 1
         try:
-            payload = self.hook.fetch(listing.endpoint, params, clock=self.clock)
+            payload = self.hook.fetch(self.listing.endpoint, params, clock=self.clock)
         except PloomesBadRequestError as exc:
             if not skip:
                 raise
@@ -177,15 +180,14 @@ class CountSearch:
 
     def list_range(self, after: int | None, upto: int | None) -> None:
         """Read every record of ``(after, upto]`` into the listing staging (a listed range)."""
-        counts = read_into_stage(self.stream.listing(), self.run_id, hook=self.hook, conn=self.conn,
-                                 reject_conn=self.reject_conn, after=after, upto=upto, clock=self.clock)
-        for key in READ_TOTALS:
-            self.totals[key] += counts[key]
+        self._count(read_into_stage(self.listing, self.run_id, hook=self.hook, conn=self.conn,
+                                    reject_conn=self.reject_conn, after=after, upto=upto, clock=self.clock))
         self.ranges.append(IdRange(after, upto, listed=True))
 
     def _stage(self, records: list[dict[str, Any]]) -> None:
-        counts = stage_pages(self.stream.listing(), self.run_id, [records], conn=self.conn,
-                             reject_conn=self.reject_conn)
+        self._count(stage_pages(self.listing, self.run_id, [records], conn=self.conn, reject_conn=self.reject_conn))
+
+    def _count(self, counts: dict[str, Any]) -> None:
         for key in READ_TOTALS:
             self.totals[key] += counts[key]
 
@@ -207,14 +209,14 @@ def rejects_in(counted: list[IdRange], conn: psycopg.Connection, stream: Stream,
 def list_stream(stream: Stream, plan: RunPlan, method: str, *, hook: PloomesHook, conn: psycopg.Connection,
                 reject_conn: psycopg.Connection, config: SyncConfig) -> dict[str, Any]:
     """List ``stream`` for this run (``method``: ``"full"`` or ``"count"``); what it did."""
-    listing_stream = stream.listing()
+    clock = ReadClock()  # Ploomes' clock over the listing's counts and reads
+    search = CountSearch(stream, hook, conn, reject_conn, plan.run_id, clock)
+    listing_stream = search.listing
     warehouse.clear_stage(conn, listing_stream, plan.run_id)
     warehouse.clear_listing(conn, plan.run_id, stream.name)
     started_wh = warehouse.warehouse_now(conn)
     requests_before = hook.stats.requests
     read_began = warehouse.staged(conn, stream, plan.run_id).read_started_at
-    clock = ReadClock()  # Ploomes' clock over the listing's counts and reads
-    search = CountSearch(stream, hook, conn, reject_conn, plan.run_id, clock)
     highest = warehouse.max_id(conn, stream)
     if method == "count" and highest is None:
         log.info("%s: the warehouse holds no row, so none can be gone: nothing to count", stream.name)
