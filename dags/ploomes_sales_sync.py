@@ -197,13 +197,15 @@ def build(streams: Registry) -> Any:
                                             config=load_config())
 
         @task(trigger_rule="none_failed", outlets=[asset_of(t) for s in streams for t in s.tables] + [CUSTOMER_SALES],
-              execution_timeout=TASK_TIMEOUTS["reconcile_deletions"])
+              pool=API_POOL, execution_timeout=TASK_TIMEOUTS["reconcile_deletions"])
         def reconcile_deletions(plan: dict) -> dict:
             from ploomes_sync import tasks
             from ploomes_sync.config import load_config
 
-            with _connect() as conn:
-                return tasks.reconcile_deletions(_plan(plan), conn=conn, config=load_config())
+            hook = budgeted_hook()
+            with _connect() as conn, _connect() as reject_conn:
+                return tasks.reconcile_deletions(_plan(plan), hook=hook, conn=conn, reject_conn=reject_conn,
+                                                 config=load_config())
 
         @task(trigger_rule="none_failed", outlets=[CUSTOMER_SALES], execution_timeout=TASK_TIMEOUTS["aggregate"])
         def aggregate_customer_sales(plan: dict) -> dict:

@@ -205,7 +205,7 @@ class Pipeline:
             "plan_run": lambda: self._plan(run, run_type, params, data_interval, active_runs),
             "check_ploomes_key": lambda: self._check_key(run),
             "list_deletions": lambda: self._list(run, run.plan),
-            "reconcile_deletions": lambda: self._reconcile(run.plan),
+            "reconcile_deletions": lambda: self._reconcile(run, run.plan),
             "aggregate_customer_sales": lambda: self._aggregate(run.plan),
             "validate_by_year": lambda: self._check(run.plan),
         }
@@ -276,10 +276,10 @@ class Pipeline:
         with self.connect() as conn:
             return tasks.validate_by_year(RunPlan.from_xcom(plan), conn=conn, streams=self.streams)
 
-    def _reconcile(self, plan: dict[str, Any]) -> Any:
-        with self.connect() as conn:
-            return tasks.reconcile_deletions(RunPlan.from_xcom(plan), conn=conn, config=self.config,
-                                             streams=self.streams)
+    def _reconcile(self, run: PipelineRun, plan: dict[str, Any]) -> Any:
+        with self._hook(run) as hook, self.connect() as conn, self.connect() as reject_conn:
+            return tasks.reconcile_deletions(RunPlan.from_xcom(plan), hook=hook, conn=conn, reject_conn=reject_conn,
+                                             config=self.config, streams=self.streams)
 
     def _extract(self, run: PipelineRun, stream: Stream, plan: dict[str, Any]) -> Any:
         with self._hook(run) as hook, self.connect() as conn, self.connect() as reject_conn:

@@ -37,6 +37,10 @@ RUNTIME_SETTINGS: dict[str, tuple[type, ...]] = {
     "webhook_drop_percent": (int, float),
     "webhook_duplicate_percent": (int, float),
     "error_shape": (str,),
+    "redirect_to": (str,),
+    "huge_answer_bytes": (int,),
+    "drip_seconds": (int, float),
+    "echo_key": (bool,),
 }
 
 # How an error body is written (all three are seen in the wild, see shared/ploomes-api.md):
@@ -71,6 +75,14 @@ class SimulatorConfig:
     # own clock (a clock glitch, or an import that set the dates): generated once, at start.
     dated_ahead_percent: float = 0.0
     error_shape: str = "odata"  # see ERROR_SHAPES
+    # Wrong answers (fault kinds, see faults.py): where a "redirect" sends the client (another host:
+    # whatever it is sent there, the key included, is that host's), how large a "huge" answer is,
+    # how slowly a "drip" answer comes. With echo_key, a 401/403 quotes the key it was sent in
+    # other forms (lower case, base64, its first half), as a careless server might.
+    redirect_to: str = "http://127.0.0.1:9"
+    huge_answer_bytes: int = 12 * 1024 * 1024
+    drip_seconds: float = 1.0
+    echo_key: bool = False
     # Query options the API silently ignores, comma-separated: "$skip" (offsets), "$orderby" (then
     # lists come in its default order, ascending Id). Ploomes is not known to; readers must not care.
     ignored_options: str = ""
@@ -131,7 +143,11 @@ def validate_settings(settings: dict[str, Any]) -> None:
         unknown = set(ignored_option_names(settings.get(name, ""))) - IGNORABLE_OPTIONS
         if unknown:
             raise ValueError(f"{name} may name {sorted(IGNORABLE_OPTIONS)}, not {sorted(unknown)}")
-    for name in ("slow_seconds", "latency_seconds", "latency_jitter_seconds", "latency_tail_seconds",
+    if not str(settings.get("redirect_to", "http://x")).startswith(("http://", "https://")):
+        raise ValueError("redirect_to must be an http(s) base URL")
+    if settings.get("huge_answer_bytes", 1) < 1:
+        raise ValueError("huge_answer_bytes must be positive")
+    for name in ("drip_seconds", "slow_seconds", "latency_seconds", "latency_jitter_seconds", "latency_tail_seconds",
                  "webhook_delay_seconds"):
         if settings.get(name, 0) < 0:
             raise ValueError(f"{name} must not be negative")

@@ -2,7 +2,16 @@
 
 Kinds: ``"500" "502" "503" "504"`` (that status), ``"429"`` (throttled), ``"slow"`` (answer
 late), ``"drop"`` (close the connection without a response), ``"malformed"`` (200 with a
-truncated JSON body).
+truncated JSON body); and the wrong answers of a hostile or unlucky API, each a 200 a client
+cannot tell from a good one by its status:
+
+- ``"empty"``: no record and a count of 0 (``{"value": [], "@odata.count": 0}``);
+- ``"partial"``: the page without its 2nd and 3rd records (the count as it was);
+- ``"endless"``: ``Id gt`` ignored, a page of new records with ascending Ids past it, every time;
+- ``"negative_count"``: the page with ``@odata.count`` -5;
+- ``"huge"``: the page padded past ``huge_answer_bytes``;
+- ``"drip"``: the page sent a byte every ``drip_seconds``;
+- ``"redirect"``: 301 to the same path and query at ``redirect_to`` (another host).
 
 A schedule entry ``{"kind": K, "count": n, "after": k, "path": "/Deals"}`` lets the next ``k``
 matching requests through, then injects ``K`` into the next ``n`` matching ones (``path``
@@ -18,7 +27,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-FAULT_KINDS = ("500", "502", "503", "504", "429", "slow", "drop", "malformed")
+FAULT_KINDS = ("500", "502", "503", "504", "429", "slow", "drop", "malformed", "empty", "partial", "endless",
+               "negative_count", "huge", "drip", "redirect")
+#: Wrong answers given after the key and the rate limit admitted the request (a 200 of the API's own).
+WRONG_ANSWERS = frozenset({"empty", "partial", "endless", "negative_count", "huge", "drip"})
 ERROR_STATUS_KINDS = frozenset({"500", "502", "503", "504"})
 
 

@@ -83,7 +83,14 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(response.body)
+        if response.drip <= 0:
+            self.wfile.write(response.body)
+            return
+        for at in range(len(response.body)):  # a byte at a time, each a while after the last
+            self.wfile.write(response.body[at:at + 1])
+            self.wfile.flush()
+            if self.server.stopping.wait(response.drip):
+                return
 
     def version_string(self) -> str:
         return self.server_version
@@ -106,6 +113,7 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
         self.state = SimulatorState(config)
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self.stopping = threading.Event()  # set when the server stops: a dribbling answer ends
         super().__init__((config.host, config.port), _Handler)
         self.state.base_url = self.url
 
@@ -167,6 +175,7 @@ class RunningSimulator:
         """Stop serving, close every connection and join the thread."""
         if not self._thread.is_alive():
             return
+        self.server.stopping.set()
         self.server.shutdown()
         self.server.close_connections()
         self.server.server_close()

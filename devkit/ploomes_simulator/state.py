@@ -9,6 +9,7 @@ the rate limit (an admitted request takes a slot whatever its answer), then the 
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import random
@@ -17,12 +18,12 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from . import commerce, data
 from .config import RUNTIME_SETTINGS, SimulatorConfig, ignored_option_names, validate_settings
 from .dates import now_string, parse_ticks, render, sao_paulo_midnight
-from .faults import ERROR_STATUS_KINDS, FaultInjector, normalize_path
+from .faults import ERROR_STATUS_KINDS, WRONG_ANSWERS, FaultInjector, normalize_path
 from .odata import ODataError, parse_query
 from .ratelimit import RollingWindowLimiter
 from .requestlog import RequestLog
@@ -66,6 +67,7 @@ class Response:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    drip: float = 0.0  # seconds between two bytes of the body (a server that dribbles its answer)
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None,
@@ -217,12 +219,15 @@ class SimulatorState:
         settings = self.settings  # replaced as a whole on change, never mutated
         if fault == "429":
             return self._throttled(self.limiter.wait_seconds(), settings)
+        if fault == "redirect":  # a proxy in front of the API, before any key is looked at
+            query = f"?{urlencode(params)}" if params else ""
+            return Response(301, b"", {"Location": f"{settings.redirect_to.rstrip('/')}{path}{query}"})
         if user_key is None or user_key != settings.api_key:
-            return self._error(
-                settings.auth_status,
-                "AuthenticationFailed",
-                "The User-Key header is missing, wrong or expired, or its integration user lacks permission.",
-            )
+            message = "The User-Key header is missing, wrong or expired, or its integration user lacks permission."
+            if settings.echo_key and user_key:
+                message += (f" Key given: {user_key.lower()} ({base64.b64encode(user_key.encode()).decode()});"
+                            f" begins {user_key[: len(user_key) // 2]}.")
+            return self._error(settings.auth_status, "AuthenticationFailed", message)
         wait = self.limiter.acquire()
         if wait is not None:
             return self._throttled(wait, settings)
@@ -230,9 +235,15 @@ class SimulatorState:
             time.sleep(settings.slow_seconds)
         if normalize_path(path).startswith("/webhooks"):
             return self._serve_webhooks(method, normalize_path(path), body)
+        asked = params
+        if fault == "endless":  # Id gt ignored: the list from its start, renumbered past the bound below
+            params = [(key, re.sub(r"\bId gt \d+", "Id gt 0", value) if key == "$filter" else value)
+                      for key, value in params]
         response = self._serve_list(method, path, params, settings)
         if fault == "malformed":
             return Response(200, response.body[: max(1, len(response.body) // 2)], dict(response.headers))
+        if fault in WRONG_ANSWERS and response.status == 200:
+            return _wrong_answer(fault, response, asked, settings)
         return response
 
     def _throttled(self, wait: int, settings: SimulatorConfig) -> Response:
@@ -734,6 +745,29 @@ class SimulatorState:
                 record["FinishDate"] = None
             elif old.get("FinishDate") is None or old.get("StatusId") != fields["StatusId"]:
                 record["FinishDate"] = now_string()
+
+
+def _wrong_answer(kind: str, response: Response, params: list[tuple[str, str]],
+                  settings: SimulatorConfig) -> Response:
+    """A 200 list answer turned into the wrong answer ``kind`` (see ``faults.py``)."""
+    if kind == "drip":
+        return replace(response, drip=settings.drip_seconds)
+    document = json.loads(response.body)
+    records = document.get("value") or []
+    if kind == "empty":
+        document["value"], document["@odata.count"] = [], 0
+    elif kind == "partial":
+        document["value"] = records[:1] + records[3:]
+    elif kind == "negative_count":
+        document["@odata.count"] = -5
+    elif kind == "endless":
+        bound = re.search(r"\bId gt (\d+)", dict(params).get("$filter", ""))
+        if bound is not None:  # new records past the bound, ascending: as many as the list's first page
+            after = int(bound.group(1))
+            document["value"] = [{**record, "Id": after + offset} for offset, record in enumerate(records, start=1)]
+    elif kind == "huge":
+        document["Padding"] = "x" * settings.huge_answer_bytes
+    return Response(200, to_json(document), dict(response.headers))
 
 
 def hidden(deal_id: Any, percent: int) -> bool:

@@ -6,12 +6,13 @@ Both are configured in ``SyncConfig``; the scheduled sync and the webhook applie
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ploomes_sync.config import SyncConfig
 from ploomes_sync.errors import MassDeletionRefused, TooManyRejects
 from ploomes_sync.streams import Stream
-from ploomes_sync.warehouse.reconcile import Guard
 
 log = logging.getLogger(__name__)
 
@@ -29,18 +30,37 @@ def check_rejects(stream_name: str, counts: dict[str, Any], run_id: str, config:
         )
 
 
-def deletion_guard(stream: Stream, config: SyncConfig, *, confirmed: bool = False) -> Guard:
-    """The mass-deletion guard of ``stream``: raises :class:`MassDeletionRefused` above the limits
-    unless ``confirmed`` (the run's ``confirm_mass_deletion``)."""
-    def guard(scope: int, judged: int, gone: int) -> None:
-        if not gone or not config.too_many_deletions(gone, scope):
-            return
-        if confirmed:
-            log.warning("Removing %s of %s rows of public.%s: above the guard, confirmed by the run's "
-                        "confirm_mass_deletion param.", gone, scope, stream.target)
-            return
-        limits = (f"more than {config.max_deletion_rows} rows, or more than {config.max_deletion_share:.0%} "
-                  f"once more than {config.deletion_guard_min_rows} would go")
-        raise MassDeletionRefused(stream.name, stream.target, gone, scope, judged, limits)
+@dataclass(frozen=True)
+class DeletionGuard:
+    """The mass-deletion guard of ``stream``: above the limits, or every row in scope, it refuses
+    (raises :class:`MassDeletionRefused`) unless ``confirmed`` (the run's ``confirm_mass_deletion``)."""
 
-    return guard
+    stream: Stream
+    config: SyncConfig
+    confirmed: bool = False
+
+    @property
+    def limits(self) -> str:
+        config = self.config
+        return (f"more than {config.max_deletion_rows} rows, more than {config.max_deletion_share:.0%} once more "
+                f"than {config.deletion_guard_min_rows} would go, or every row, whatever the table's size")
+
+    def refuses(self, scope: int, gone: int) -> bool:
+        """Whether removing ``gone`` of ``scope`` rows is a mass deletion (confirmed or not): an answer
+        that lists nothing of a table the warehouse holds rows of is one, whatever its size."""
+        return gone > 0 and (gone >= scope or self.config.too_many_deletions(gone, scope))
+
+    def __call__(self, scope: int, judged: int, gone: Sequence[int]) -> None:
+        if not self.refuses(scope, len(gone)):
+            return
+        if self.confirmed:
+            log.warning("Removing %s of %s rows of public.%s: above the guard, confirmed by the run's "
+                        "confirm_mass_deletion param.", len(gone), scope, self.stream.target)
+            return
+        raise MassDeletionRefused(self.stream.name, self.stream.target, len(gone), scope, judged, self.limits,
+                                  held=gone)
+
+
+def deletion_guard(stream: Stream, config: SyncConfig, *, confirmed: bool = False) -> DeletionGuard:
+    """The mass-deletion guard of ``stream`` (see :class:`DeletionGuard`)."""
+    return DeletionGuard(stream, config, confirmed)

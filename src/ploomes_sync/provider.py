@@ -40,8 +40,11 @@ CONN_FIELDS: dict[str, Any] = {
         "Requests in flight", "How many requests of one read may wait for answers at once (large reads are "
         "cut into Id ranges read side by side), so the API's latency does not set the pace.",
         settings.DEFAULT_MAX_IN_FLIGHT, integer=True, minimum=1, maximum=32),
-    "timeout": _number("Timeout (s)", "Seconds to wait for one answer before retrying.",
-                       settings.DEFAULT_TIMEOUT_SECONDS, minimum=None, exclusive_minimum=0),
+    "timeout": _number("Timeout (s)", "Seconds one answer may take, its whole body included, before it is "
+                       "retried.", settings.DEFAULT_TIMEOUT_SECONDS, minimum=None, exclusive_minimum=0),
+    "max_answer_bytes": _number(
+        "Largest answer (bytes)", "An answer larger than this is refused (and retried); Ploomes' own stop at 10 MB.",
+        settings.DEFAULT_MAX_ANSWER_BYTES, integer=True, minimum=65536),
     "max_attempts": _number("Attempts", "Attempts of one request failing with a 5xx, a timeout, a dropped "
                             "connection or an invalid body.", settings.DEFAULT_MAX_ATTEMPTS, integer=True, minimum=1),
     "backoff_base": _number("Backoff base (s)", "First wait between attempts; it doubles each time.",
@@ -54,6 +57,9 @@ CONN_FIELDS: dict[str, Any] = {
                "of a CA bundle to check it with.", "schema": {"type": ["boolean", "string", "null"], "default": True}},
     "trust_env": {"label": "Use proxy settings", "description": "Honour HTTPS_PROXY and similar variables.",
                   "schema": {"type": ["boolean", "null"], "default": True}},
+    "allow_http": {"label": "Allow plain HTTP", "description": "Send the key over plain http to a host other "
+                   "than this machine (a test server on a private network only; Ploomes is https).",
+                   "schema": {"type": ["boolean", "null"], "default": False}},
 }
 
 CONNECTION_TYPE: dict[str, Any] = {

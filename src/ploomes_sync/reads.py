@@ -1,13 +1,16 @@
 """Reading a stream from Ploomes into its staging: typed rows, rejects set aside, the read's clocks.
 
 The extracts, the listings and the webhook applier all read through :func:`read_into_stage`; a
-page read some other way (a listing's counted probe) is staged by :func:`stage_pages`.
+page read some other way (a listing's counted probe) is staged by :func:`stage_pages`; records
+named by Id (a confirming read, a repair, a webhook's records) by :func:`read_ids`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,6 +80,7 @@ def read_into_stage(
     upto: int | None = None,
     fallback_started_at: datetime | None = None,
     clock: ReadClock | None = None,
+    expected: int | None = None,
 ) -> dict[str, Any]:
     """Read ``stream``'s records matching ``filter_`` (Id in ``(after, upto]``) into its staging
     (:func:`stage_pages`; a listing is a stream of its own), committed every few pages.
@@ -84,13 +88,24 @@ def read_into_stage(
     Returns the counts and ``read_started_at``: Ploomes' clock when the read began (its first
     answer's Date less that answer's time and a margin; else the latest LastUpdateDate read; else
     ``fallback_started_at``), and ``read_ended_at`` (see :func:`read_ended_at`). Several reads that
-    make one (a listing's ranges) share a ``clock``.
+    make one (a listing's ranges) share a ``clock``. ``announced``: how many records Ploomes counted
+    for the read (None when it did not say); ``expected`` bounds a read without a count
+    (:func:`~ploomes_sync.api.reader.read_pages`).
     """
     clock = clock or ReadClock()
     requests_before, throttled_before = hook.stats.requests, hook.stats.throttled
+    announced: list[int | None] = [None]
+
+    def records() -> Iterator[list[dict[str, Any]]]:
+        for page in pages:
+            announced[0] = page.count
+            yield page.records
+
     pages = read_pages(hook, stream.endpoint, filter=filter_, select=list(stream.select),
-                       expand=stream.expand_option, after=after, upto=upto, clock=clock, heavy=stream.lines is not None)
-    counts = stage_pages(stream, run_id, (page.records for page in pages), conn=conn, reject_conn=reject_conn)
+                       expand=stream.expand_option, after=after, upto=upto, clock=clock, heavy=stream.lines is not None,
+                       expected=expected)
+    counts = stage_pages(stream, run_id, records(), conn=conn, reject_conn=reject_conn)
+    counts["announced"] = announced[0]
     latest = counts.pop("latest")
     counts["api_requests"] = hook.stats.requests - requests_before
     counts["throttled"] = hook.stats.throttled - throttled_before
@@ -106,3 +121,55 @@ def read_ended_at(clock: ReadClock) -> datetime | None:
     """Ploomes' clock when the read's latest answer left, rounded up: no record read was changed later,
     so a LastUpdateDate after it is a date ahead of Ploomes' clock. None without Date headers."""
     return None if clock.answered_at is None else clock.answered_at + CLOCK_MARGIN
+
+
+IDS_PER_REQUEST = 40  # keeps the URL of a read by Id well under 2,000 characters
+
+
+def ids_filter(ids: Sequence[int]) -> str:
+    """The ``$filter`` that reads exactly these records."""
+    return " or ".join(f"Id eq {int(record_id)}" for record_id in ids)
+
+
+@dataclass(frozen=True)
+class ByIds:
+    """What a read of records by Id found: which were there (staged), set aside, or not there."""
+
+    asked: frozenset[int]
+    present: frozenset[int]
+    rejected: frozenset[int]
+    counts: Counter
+    read_started_at: datetime | None
+    read_ended_at: datetime | None
+
+    @property
+    def absent(self) -> frozenset[int]:
+        """The records Ploomes did not show."""
+        return self.asked - self.present - self.rejected
+
+
+def read_ids(stream: Stream, ids: Iterable[int], stage_id: str, *, hook: PloomesHook, conn: psycopg.Connection,
+             reject_conn: psycopg.Connection, started_wh: datetime) -> ByIds:
+    """Read ``ids`` of ``stream`` (``Id eq 1 or Id eq 2 ...``, ``IDS_PER_REQUEST`` a request) into its
+    staging under ``stage_id``, registered (``started_wh``: the warehouse's clock when it began), so
+    that the stream's merge takes them in; which were there."""
+    wanted = sorted(set(ids))
+    warehouse.clear_stage(conn, stream, stage_id)
+    counts: Counter = Counter()
+    clock = ReadClock()
+    read_started_at = None
+    for start in range(0, len(wanted), IDS_PER_REQUEST):
+        chunk = wanted[start:start + IDS_PER_REQUEST]
+        read = read_into_stage(stream, stage_id, hook=hook, conn=conn, reject_conn=reject_conn,
+                               filter_=ids_filter(chunk), after=chunk[0] - 1, upto=chunk[-1],
+                               fallback_started_at=started_wh, clock=clock, expected=len(chunk))
+        read_started_at = read_started_at or read["read_started_at"]
+        counts.update({key: read[key] for key in ("fetched", "staged", "rejected", "rejected_without_id",
+                                                   "api_requests", "throttled")})
+    ended = read_ended_at(clock)
+    warehouse.register_stage(conn, stream.name, stage_id, counts["staged"], read_started_at=read_started_at,
+                             read_started_wh=started_wh, read_ended_at=ended)
+    present = frozenset(warehouse.staged_ids(conn, stream, stage_id))
+    rejected = frozenset(int(i) for i in warehouse.rejected_ids(conn, stream.name, stage_id)
+                         if i.isascii() and i.isdigit())
+    return ByIds(frozenset(wanted), present, rejected, counts, read_started_at, ended)

@@ -22,6 +22,14 @@ DEFAULT_MAX_ATTEMPTS = 5  # for 5xx, timeouts, dropped connections, invalid JSON
 DEFAULT_BACKOFF_BASE_SECONDS = 2.0
 DEFAULT_BACKOFF_MAX_SECONDS = 60.0
 DEFAULT_MAX_THROTTLE_WAIT_SECONDS = 600.0  # total time a request may spend waiting out 429s
+# Bounds of what one answer and one read may take (a hostile or broken server is never followed far):
+DEFAULT_MAX_ANSWER_BYTES = 10 * 1024 * 1024  # Ploomes' own payloads stop at 10 MB
+MAX_SAME_ORIGIN_REDIRECTS = 3  # a redirect elsewhere (scheme, host, port) is never followed
+# A read stops, failing, past this many times the records Ploomes counted for it (or the warehouse
+# holds of it) plus a margin: an API that ignores the Id bounds and keeps serving new records.
+READ_CEILING_FACTOR = 2
+READ_CEILING_MARGIN = 1000
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")  # where a plain-http base URL is allowed without allow_http
 API_POOL = "ploomes_api"  # Airflow pool: how many tasks call the API at once (the budget is in the warehouse)
 API_POOL_SLOTS = 3  # the two extracts side by side, and the webhook applier
 USER_KEY_HEADER = "User-Key"  # the header that carries the API key

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from urllib.parse import quote
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
@@ -17,6 +19,7 @@ from ploomes_sync.api.errors import (
     PloomesServerError,
     PloomesThrottledError,
     PloomesTransientError,
+    scrub,
     server_message,
 )
 
@@ -97,10 +100,27 @@ class TestPloomesAuthError:
 
         assert "configured key is EMPTY" in str(error) and error.status == 401
 
-    def test_includes_the_servers_message(self) -> None:
-        assert "The server said: 'Chave inválida'." in str(
-            PloomesAuthError(403, URL, server_message="Chave inválida")
-        )
+    def test_never_quotes_what_the_server_said(self) -> None:
+        with pytest.raises(TypeError):
+            PloomesAuthError(403, URL, server_message="Chave inválida")  # type: ignore[call-arg]
+
+
+class TestScrub:
+    KEY = "Not-A-Real-Key-For-The-Scrub-Tests"
+
+    @pytest.mark.parametrize("form", [
+        KEY, KEY.lower(), KEY.upper(), base64.b64encode(KEY.encode()).decode(),
+        base64.urlsafe_b64encode(KEY.encode()).decode().rstrip("="), KEY[: len(KEY) // 2], KEY[-12:],
+        quote(KEY, safe=""),
+    ], ids=["as is", "lower", "upper", "base64", "urlsafe base64", "first half", "last third", "quoted"])
+    def test_masks_the_secret_in_any_form_it_may_be_echoed_in(self, form: str) -> None:
+        text = f"Key given: {form} (refused)"
+        assert scrub(text, [self.KEY]) == "Key given: *** (refused)"
+
+    def test_leaves_ordinary_text_and_short_secrets_alone(self) -> None:
+        text = "GET https://public-api2.ploomes.com/Deals answered 503"
+        assert scrub(text, [self.KEY, "abc", None, ""]) == text
+        assert scrub("postgres password pw1 here", ["pw1"]) == "postgres password pw1 here"
 
 
 class TestPloomesRequestError:

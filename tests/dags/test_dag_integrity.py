@@ -56,7 +56,8 @@ class TestDagIntegrity:
     def test_every_task_that_calls_ploomes_runs_in_the_api_pool(self, dagbag):
         dag = dagbag.dags["ploomes_sales_sync"]
         in_pool = {task.task_id for task in dag.tasks if task.pool == "ploomes_api"}
-        assert in_pool == {"check_ploomes_key", "list_deletions", *(f"extract_{s.name}" for s in registry())}
+        assert in_pool == {"check_ploomes_key", "list_deletions", "reconcile_deletions",
+                           *(f"extract_{s.name}" for s in registry())}
 
     def test_schedule_gives_six_hour_data_intervals_one_run_at_a_time_without_catchup(self, dagbag):
         import pendulum

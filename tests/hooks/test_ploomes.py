@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import logging
 import math
 import threading
 from collections.abc import Callable
@@ -338,9 +340,24 @@ class TestPloomesHook:
             "Administração › Integrações › Usuários de integração",
         ):
             assert cause in message
-        assert "The User-Key header is missing, wrong or expired" in message  # the server's words
+        assert "The User-Key header is missing, wrong or expired" not in message  # a refusal is never quoted
         assert wrong not in message
         assert len(api_log(sim)) == 1 and hook.stats.retries == 0
+
+    def test_a_refusal_that_echoes_the_key_in_other_forms_quotes_none_of_it(
+        self, connect: Connect, sim: RunningSimulator, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        wrong = "Wrong-Key-5c1e0a9d7b3f4e2a"
+        connect(password=wrong)
+        sim.admin.configure(echo_key=True)  # the refusal quotes it lower case, in base64 and its first half
+
+        with caplog.at_level(logging.DEBUG), pytest.raises(PloomesAuthError) as raised:
+            PloomesHook().check_key()
+
+        shown = str(raised.value) + caplog.text
+        assert "Key given" not in shown
+        for form in (wrong, wrong.lower(), base64.b64encode(wrong.encode()).decode(), wrong[: len(wrong) // 2]):
+            assert form not in shown and form.lower() not in shown.lower()
 
     def test_401_fails_without_retry_too(self, connect: Connect, sim: RunningSimulator) -> None:
         sim.admin.configure(auth_status=401)
@@ -522,8 +539,7 @@ class TestPloomesHook:
         assert bad.value.server_message is not None and "NoSuchField" in bad.value.server_message
         assert "NoSuchField" in str(bad.value)
         assert "Simulated 503 error." in str(gave_up.value)
-        assert refused.value.server_message is not None and "User-Key" in refused.value.server_message
-        assert "User-Key header is missing" in str(refused.value)
+        assert "User-Key header is missing" not in str(refused.value)  # a 401/403 is never quoted
 
     # --- secrets, rate and counters ---------------------------------------------------------
 

@@ -16,6 +16,7 @@ import psycopg
 from ploomes_sync import streams, warehouse
 from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.reads import read_into_stage
+from tests.warehouse.factories import reconcile
 
 MIGRATION = """
 ALTER TABLE ploomes_sync.stage_deals ADD COLUMN probe_currency_id bigint;
@@ -53,8 +54,7 @@ def test_a_field_added_to_a_copy_of_the_spec_is_read_staged_loaded_and_archived(
         warehouse.record_listing_ranges(conn, warehouse.Listing("r2", "deals", "listing", "full",
                                                                 warehouse.warehouse_now(conn), None),
                                         [warehouse.IdRange(None, None, listed=True)])
-        done = warehouse.reconcile(conn, with_currency, warehouse.get_listing(conn, "r2", "deals"),
-                                   lambda *counts: None)
+        done = reconcile(conn, with_currency, warehouse.get_listing(conn, "r2", "deals"), lambda *counts: None)
         assert done.archived == 1
         assert conn.execute("SELECT probe_currency_id FROM ploomes_sync.deleted_sales WHERE id = %s",
                             [gone]).fetchone() == (truth[gone]["CurrencyId"],)

@@ -19,6 +19,7 @@ import pytest
 
 from ploomes_devkit.pipeline import Pipeline
 from ploomes_sync import tasks
+from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.plan import RunPlan
 from ploomes_sync.tasks import MassDeletionRefused, TooManyRejects
 from tests.reliability.harness import (
@@ -161,8 +162,8 @@ def test_a_run_that_fails_after_its_reconcile_leaves_customer_sales_consistent_a
     # plan_run handed over through XCom: the same end.
     plan = RunPlan.from_xcom(interrupted.last_run.plan)
     for _ in range(2):
-        with psycopg.connect(db_url) as conn:
-            tasks.reconcile_deletions(plan, conn=conn, config=CONFIG)
+        with psycopg.connect(db_url) as conn, psycopg.connect(db_url) as reject_conn:
+            tasks.reconcile_deletions(plan, hook=PloomesHook(), conn=conn, reject_conn=reject_conn, config=CONFIG)
             tasks.aggregate_customer_sales(plan, conn=conn)
             tasks.validate_by_year(plan, conn=conn)
         _customer_sales_follows_the_tables(db_url)

@@ -259,7 +259,7 @@ class TestTheKeyNeverLeaks:
                 airflow_db.execute("DROP TABLE planted_leak")
             airflow_db.close()
 
-    def test_a_server_echoing_the_key_in_its_errors_is_quoted_with_the_key_blanked(
+    def test_a_server_echoing_the_key_in_its_errors_is_quoted_with_the_key_blanked_and_a_refusal_not_at_all(
         self, api_key, monkeypatch, caplog, capfd,
     ):
         from ploomes_sync.api.errors import PloomesAuthError, PloomesRequestError
@@ -281,9 +281,10 @@ class TestTheKeyNeverLeaks:
         out, err = capfd.readouterr()
         evidence = {"denied": describe_exception(denied.value), "exhausted": describe_exception(exhausted.value),
                     "log records": "\n".join(self.formatted(caplog.records)), "stdout": out, "stderr": err}
-        assert "refused" in str(denied.value) and "refused" in str(exhausted.value), "the server's words are kept"
+        assert "refused" not in str(denied.value), "a 401/403 is never quoted"
+        assert "refused" in str(exhausted.value), "the server's words are kept in other failures"
         assert "answered 403" in out and "Attempt 1 of GET" in out, "the hook's own log lines were scanned"
-        assert "***" in str(denied.value)
+        assert "***" in str(exhausted.value)
         assert find_key(api_key, evidence) == {}
 
 

@@ -150,3 +150,65 @@ class TestLatency:
     def test_a_tail_share_out_of_range_is_refused(self, sim: RunningSimulator) -> None:
         with pytest.raises(AdminError, match="latency_tail_percent"):
             sim.admin.configure(latency_tail_percent=101)
+
+
+class TestWrongAnswers:
+    """Answers a client cannot tell from good ones by their status (``faults.py``)."""
+
+    def test_empty_answers_no_record_and_a_count_of_0(self, api: Api, sim: RunningSimulator) -> None:
+        sim.admin.set_faults(schedule=[{"kind": "empty", "path": "/Deals"}])
+        document = api.get("/Deals", {"$top": 5, "$count": "true"}).json()
+        assert (document["value"], document["@odata.count"]) == ([], 0)
+        assert len(api.values("/Deals", **{"$top": 5})) == 5  # the next answer is good
+
+    def test_partial_leaves_out_the_2nd_and_3rd_records_and_keeps_the_count(self, api: Api,
+                                                                           sim: RunningSimulator) -> None:
+        good = api.get("/Contacts", {"$top": 6, "$orderby": "Id", "$count": "true"}).json()
+        sim.admin.set_faults(schedule=[{"kind": "partial"}])
+        bad = api.get("/Contacts", {"$top": 6, "$orderby": "Id", "$count": "true"}).json()
+        ids = [record["Id"] for record in good["value"]]
+        assert [record["Id"] for record in bad["value"]] == ids[:1] + ids[3:]
+        assert bad["@odata.count"] == good["@odata.count"]
+
+    def test_endless_ignores_id_gt_and_serves_new_ascending_ids(self, api: Api, sim: RunningSimulator) -> None:
+        highest = max(deal["Id"] for deal in sim.admin.truth_deals())
+        sim.admin.set_faults(schedule=[{"kind": "endless", "count": 3}])
+        after = highest
+        for _ in range(3):
+            page = api.values("/Deals", **{"$filter": f"Id gt {after}", "$orderby": "Id", "$top": 50})
+            ids = [record["Id"] for record in page]
+            assert ids == list(range(after + 1, after + 51))
+            after = ids[-1]
+
+    def test_negative_count(self, api: Api, sim: RunningSimulator) -> None:
+        sim.admin.set_faults(schedule=[{"kind": "negative_count"}])
+        document = api.get("/Deals", {"$top": 2, "$count": "true"}).json()
+        assert document["@odata.count"] == -5 and len(document["value"]) == 2
+
+    def test_huge_answers_past_the_configured_size(self, api: Api, sim: RunningSimulator) -> None:
+        sim.admin.configure(huge_answer_bytes=2_000_000)
+        sim.admin.set_faults(schedule=[{"kind": "huge"}])
+        response = api.get("/Deals", {"$top": 2})
+        assert response.status_code == 200 and len(response.content) > 2_000_000
+        assert len(response.json()["value"]) == 2
+
+    def test_drip_sends_the_body_a_byte_at_a_time(self, api: Api, sim: RunningSimulator) -> None:
+        sim.admin.configure(drip_seconds=0.01)
+        sim.admin.set_faults(schedule=[{"kind": "drip"}])
+        started = time.monotonic()
+        response = api.get("/Deals", {"$top": 1, "$select": "Id"})
+        assert response.json()["value"][0]["Id"] > 0
+        assert time.monotonic() - started >= 0.01 * (len(response.content) - 1)
+
+    def test_redirect_sends_the_client_to_another_host(self, api: Api, sim: RunningSimulator) -> None:
+        sim.admin.configure(redirect_to="http://127.0.0.2:8089")
+        sim.admin.set_faults(schedule=[{"kind": "redirect"}])
+        response = api.session.get(api.url + "/Deals", params={"$top": 1}, allow_redirects=False, timeout=10)
+        assert response.status_code == 301
+        assert response.headers["Location"] == "http://127.0.0.2:8089/Deals?%24top=1"
+
+    def test_echo_key_quotes_the_key_in_other_forms_in_a_refusal(self, api: Api, sim: RunningSimulator) -> None:
+        sim.admin.configure(echo_key=True)
+        wrong = "Wrong-Key-0123456789abcdef"
+        message = api.get("/Deals", key=wrong).json()["error"]["message"]
+        assert wrong.lower() in message and wrong[:13] in message and wrong not in message

@@ -90,3 +90,8 @@ def list_ploomes(conn: psycopg.Connection, run_id: str, rows: list[tuple], *, st
                                 rejected_without_id=rejected_without_id)
     warehouse.record_listing_ranges(conn, listing, ranges or [warehouse.IdRange(None, None, listed=True)])
     return listing
+
+
+def reconcile(conn: psycopg.Connection, stream: Stream, listing: warehouse.Listing, guard: Any) -> Any:
+    """What the reconcile does once a read by Id confirmed every candidate of ``listing`` gone."""
+    return warehouse.archive(conn, stream, listing, warehouse.candidates(conn, stream, listing).gone, guard)

@@ -11,7 +11,7 @@ from ploomes_sync import warehouse
 from tests.support.streams import CONTACTS as CONTACT_STREAM
 from tests.support.streams import DEALS as DEAL_STREAM
 
-from .factories import contact, deal, list_ploomes, listed, load
+from .factories import contact, deal, list_ploomes, listed, load, reconcile
 
 
 def d(year: int, month: int, day: int) -> datetime:
@@ -89,7 +89,7 @@ class TestAggregate:
     def test_a_customer_whose_last_deal_disappears_loses_its_row(self, conn):
         build(conn)
         listing = list_ploomes(conn, "check", [listed(n) for n in range(1, 10) if n != 6])
-        assert warehouse.reconcile(conn, DEAL_STREAM, listing, lambda *counts: None).archived == 1
+        assert reconcile(conn, DEAL_STREAM, listing, lambda *counts: None).archived == 1
         assert [row[0] for row in customer_sales(conn)] == [10, 30]  # already, in the reconcile's transaction
         result = warehouse.aggregate_customer_sales(conn)
         assert [row[0] for row in customer_sales(conn)] == [10, 30]

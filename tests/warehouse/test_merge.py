@@ -12,7 +12,7 @@ from ploomes_sync import warehouse
 from tests.support.streams import CONTACTS, DEALS
 
 from .conftest import wait_until, waiting_on_lock
-from .factories import T0, at, contact, deal, list_ploomes, listed, load, now, stage
+from .factories import T0, at, contact, deal, list_ploomes, listed, load, now, reconcile, stage
 
 
 def merge(conn: psycopg.Connection, run_id: str, watermark: datetime | None = None, stream=DEALS):
@@ -74,7 +74,7 @@ class TestMergeSales:
         read_at = now(conn)  # the stale run reads before the deletion ...
         stage(conn, DEALS, "stale", [deal(1), deal(2)], read_started_wh=read_at)
         listing = list_ploomes(conn, "r2", [listed(2)])  # ... another run finds deal 1 gone
-        assert warehouse.reconcile(conn, DEALS, listing, lambda *counts: None).archived == 1
+        assert reconcile(conn, DEALS, listing, lambda *counts: None).archived == 1
 
         result = merge(conn, "stale")
 

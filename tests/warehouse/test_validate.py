@@ -12,7 +12,7 @@ import pytest
 from ploomes_sync import warehouse
 from tests.support.streams import CONTACTS, DEALS, STREAMS
 
-from .factories import as_listing, contact, contact_listed, deal, list_ploomes, listed, load, now
+from .factories import as_listing, contact, contact_listed, deal, list_ploomes, listed, load, now, reconcile
 
 SAO_PAULO = timezone(timedelta(hours=-3))
 READ = datetime(2025, 6, 1, tzinfo=UTC)  # when this run's read began, in Ploomes' clock
@@ -100,7 +100,7 @@ class TestCheckDeals:
                                              listed(3, updated_at=BEFORE)], started_wh=started, read_started_at=READ)
         load(conn, "r3", [deal(3, updated_at=BEFORE)])
         # another run lists after deal 3 was deleted in Ploomes, and archives it
-        warehouse.reconcile(conn, DEALS, list_ploomes(conn, "other", [listed(1), listed(2)]), lambda *c: None)
+        reconcile(conn, DEALS, list_ploomes(conn, "other", [listed(1), listed(2)]), lambda *c: None)
         result = warehouse.validate(conn, DEALS, listing)
         assert result.ok and result.left_out["written_since"] == 1 and result.left_out["archived_since"] == 1
 

@@ -67,7 +67,7 @@ class TestChangesLand:
             history = conn.execute("SELECT run_type, mode, status, streams -> 'deals' ->> 'events', api_requests "
                                    "FROM ploomes_sync.run_history WHERE run_id = 'webhook__test'").fetchone()
         assert history == ("webhook", "events", "success", "5", applied.api_requests)
-        assert applied.api_requests == 1  # four deals re-read by Id in one request
+        assert applied.api_requests == 2  # four deals re-read by Id in one request, the deleted one once more
         assert {e["outcome"] for e in stack.inbox()} == {"current", "deleted"}
         assert all(e["applied_at"] and e["apply_run_id"] == "webhook__test" for e in stack.inbox())
 
@@ -120,7 +120,8 @@ class TestDuplicatesAndDisorder:
 
 
 class TestDeletions:
-    def test_an_event_for_a_deal_deleted_since_removes_it(self, registered: WebhookStack):
+    def test_an_update_whose_record_is_gone_deletes_nothing_and_the_next_listing_removes_it(
+            self, registered: WebhookStack):
         stack = registered
         deal = stack.sim.admin.truth_deals()[3]
         stack.sim.admin.update_deal(deal["Id"], Title="edited, then deleted")
@@ -128,8 +129,26 @@ class TestDeletions:
         stack.sim.admin.configure(webhook_drop_percent=100)  # the Delete delivery never arrives
         stack.sim.admin.delete_deal(deal["Id"])
         stack.apply()
+        assert deal["Id"] in stack.rows("sales")  # an empty re-read alone deletes nothing
+        assert [e["outcome"] for e in stack.inbox()] == ["not in Ploomes"]
+        stack.sync()  # the scheduled run's listing, and its read by Id, find it gone
         assert deal["Id"] not in stack.rows("sales")
-        assert [e["outcome"] for e in stack.inbox()] == ["deleted"]
+
+    def test_a_delete_delivery_removes_a_record_only_when_a_second_read_agrees(self, registered: WebhookStack):
+        stack = registered
+        kept, gone = stack.sim.admin.truth_deals()[4:6]
+        for deal in (kept, gone):
+            requests.post(stack.endpoint, json={"Entity": "Deals", "Action": "Delete", "New": None,
+                                                "Old": {"Id": deal["Id"]}}, headers=stack.headers(), timeout=10)
+        stack.sim.admin.delete_deal(gone["Id"])
+        # the first read by Id answers empty (a bad answer): kept is still in Ploomes, the second read says so
+        stack.sim.admin.set_faults(schedule=[{"kind": "empty", "count": 1, "path": "/Deals"}])
+
+        applied = stack.apply()
+
+        rows = stack.rows("sales")
+        assert kept["Id"] in rows and gone["Id"] not in rows
+        assert applied.outcomes == {"deleted": 1, "current": 1}
 
     def test_an_event_for_a_record_ploomes_never_had_deletes_nothing(self, stack: WebhookStack):
         before = len(stack.rows("sales"))

@@ -11,13 +11,16 @@
 --                   or after the run's read began and not after the listing's read ended (Ploomes'
 --                   clock). The next run reads it. A date after the listing ended is ahead of
 --                   Ploomes' own clock (a glitch, an import), not a change: such a record is compared.
+-- What Ploomes holds is the listing, or, for a record the run read again by Id after it (the
+-- reconcile's confirming read, staged under %(confirm_id)s), that later read.
 -- Counted per São Paulo year of the stream's year column, with the sum of its amount on each side
 -- ({year} and {amount_l}/{amount_w} are NULL for a stream without them).
 WITH listing AS (
     SELECT DISTINCT ON (id) {listed}
-    FROM {listing}
-    WHERE run_id = %(run_id)s
-    ORDER BY id, updated_at DESC NULLS LAST
+    FROM (SELECT {listed}, 1 AS read FROM {listing} WHERE run_id = %(run_id)s
+          UNION ALL
+          SELECT {listed}, 0 AS read FROM {stage} WHERE run_id = %(confirm_id)s) AS reads
+    ORDER BY id, read, updated_at DESC NULLS LAST
 ),
 covered AS (
     SELECT {listed}, t.synced_at
@@ -48,7 +51,8 @@ classified AS (
            CASE
                WHEN p.in_ploomes AND p.in_warehouse AND p.same THEN 'equal'
                WHEN EXISTS (SELECT 1 FROM ploomes_sync.rejects AS x
-                            WHERE x.run_id = %(run_id)s AND x.stream IN (%(reject_stream)s, %(stream)s)
+                            WHERE x.run_id IN (%(run_id)s, %(confirm_id)s)
+                              AND x.stream IN (%(reject_stream)s, %(stream)s)
                               AND x.record_id = p.id::text) THEN 'rejected'
                WHEN p.in_warehouse AND p.synced_at >= %(started_wh)s::timestamptz THEN 'written_since'
                WHEN NOT p.in_warehouse AND EXISTS (
@@ -69,7 +73,7 @@ SELECT year,
        count(*) FILTER (WHERE in_warehouse) AS warehouse_records,
        coalesce(sum(ploomes_amount), 0)::numeric(17,2) AS ploomes_amount,
        coalesce(sum(warehouse_amount), 0)::numeric(17,2) AS warehouse_amount,
-       (array_agg(id ORDER BY id) FILTER (WHERE class = 'differs'))[1:5] AS examples
+       array_agg(id ORDER BY id) FILTER (WHERE class = 'differs') AS differing_ids
 FROM classified
 GROUP BY year, class
 ORDER BY year NULLS LAST, class;

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 from ploomes_sync import settings
 from ploomes_sync.provider import CONN_FIELDS
@@ -28,8 +29,10 @@ class PloomesOptions:
     backoff_base: float = settings.DEFAULT_BACKOFF_BASE_SECONDS
     backoff_max: float = settings.DEFAULT_BACKOFF_MAX_SECONDS
     max_throttle_wait: float = settings.DEFAULT_MAX_THROTTLE_WAIT_SECONDS
+    max_answer_bytes: int = settings.DEFAULT_MAX_ANSWER_BYTES
     verify: bool | str = True  # False, or a CA bundle's path
     trust_env: bool = True  # proxies and CA bundles named by the environment
+    allow_http: bool = False  # plain http to a host other than loopback (a test server only)
 
     @classmethod
     def resolve(cls, overrides: Mapping[str, Any], extra: Mapping[str, Any], conn_id: str) -> PloomesOptions:
@@ -55,6 +58,27 @@ def base_url(host: str | None, schema: str | None = None, port: int | None = Non
     if port:
         url = f"{url.rstrip('/')}:{port}"
     return url.rstrip("/")
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of ``url`` (the port the scheme implies when none is written)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"https": 443, "http": 80}.get(scheme)
+
+
+def check_scheme(url: str, *, allow_http: bool, conn_id: str) -> None:
+    """Refuse a base URL that would carry the key unencrypted to another machine (ValueError)."""
+    scheme, host, _ = origin(url)
+    if scheme == "https" or (scheme == "http" and (allow_http or host in settings.LOOPBACK_HOSTS
+                                                   or host.startswith("127."))):
+        return
+    if scheme == "http":
+        raise ValueError(
+            f"Connection {conn_id!r} has the base URL {url}: plain http would carry the User-Key unencrypted. "
+            "Use https (Ploomes' API is https://public-api2.ploomes.com, or your account's shard); only for a "
+            "test server on a private network, set the connection's extra allow_http to true.")
+    raise ValueError(f"Connection {conn_id!r} has the base URL {url}: it must start with https://.")
 
 
 def _truth(raw: Any) -> bool | None:

@@ -64,7 +64,7 @@ from ploomes_sync.api.errors import (
 from ploomes_sync.api.options import PloomesOptions
 from ploomes_sync.api.paging import KEY, KeysetPaginator, id_range_filter, query_options
 from ploomes_sync.api.stats import RequestStats
-from ploomes_sync.settings import MIN_EXPANDED_PAGE_SIZE
+from ploomes_sync.settings import MIN_EXPANDED_PAGE_SIZE, READ_CEILING_FACTOR, READ_CEILING_MARGIN
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +80,13 @@ _DONE = object()
 
 @dataclass
 class Page:
-    """One non-empty page: its number in arrival order (from 1), its records and the last Id in it."""
+    """One non-empty page: its number in arrival order (from 1), its records and the last Id in it;
+    ``count``: what Ploomes counted for the whole read (None when it did not say)."""
 
     number: int
     records: Records
     last_id: int
+    count: int | None = None
 
 
 class ReadClock:
@@ -108,10 +110,11 @@ class ReadClock:
 
 
 def odata_count(payload: Mapping[str, Any]) -> int | None:
-    """``@odata.count`` of a list answer (an integer, or digits as servers in IEEE754 mode send), else None."""
+    """``@odata.count`` of a list answer (an integer, or digits as servers in IEEE754 mode send), else
+    None: a count below 0, fractional or of another type is no count."""
     value = payload.get("@odata.count")
     if type(value) is int:
-        return value
+        return value if value >= 0 else None
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return None
@@ -286,7 +289,7 @@ class PageReader:
                 number += 1
                 records, last_id = item
                 self._slots.release()
-                yield Page(number, records, last_id)
+                yield Page(number, records, last_id, self.count)
                 del records, item  # keep nothing of a page the caller has moved past
         finally:
             self.cancel.set()
@@ -404,6 +407,8 @@ class PageReader:
             top_asked = self._top_asked
         if not first.has_next_page:
             return
+        if self.count is None and first.upto is None and not top_asked and not self.bounded_by_id(first):
+            return  # page 1 held the highest Id: the read ended there (the highest page, when asked, bounds it)
         left = None if self.count is None else self.count - first.received
         if top_asked and left is not None and left < 2 * self._page_size:
             # what is left fits in the highest page and one more: wait for its bound rather than read into it
@@ -421,6 +426,19 @@ class PageReader:
                     self._ids.max_id = first.upto if first.upto is not None else self._ids.max_id
                 self._cut_by_id(first, left)
         self._read_range(first)
+
+    def bounded_by_id(self, first: KeysetPaginator) -> bool:
+        """With no count to bound the read, bound it by the list's highest Id now (one request): an
+        API that ignored the Id bounds and served new Ids for ever is stopped at it; what is created
+        meanwhile is the next read's. False when page 1 already holds the highest Id (nothing left)."""
+        highest = self._highest_id()
+        with self._ids.lock:
+            if highest is None or first.after is None or highest <= first.after:
+                first.close()
+                self._ids.active = [r for r in self._ids.active if r is not first]
+                return False
+            first.upto = self._ids.max_id = highest
+        return True
 
     def _wait_for(self, event: threading.Event) -> None:
         while not event.wait(0.2):
@@ -570,6 +588,7 @@ def read_pages(
     max_in_flight: int | None = None,
     clock: ReadClock | None = None,
     heavy: bool = False,
+    expected: int | None = None,
 ) -> Iterator[Page]:
     """Every record of ``endpoint`` matching ``filter`` (with Id in ``(after, upto]``), page by page,
     read through ``client`` (the hook) in Id ranges side by side.
@@ -579,6 +598,11 @@ def read_pages(
     ``clock``. A ``heavy`` read (each record's lines expanded) asks for ``expanded_page_size``
     records a page, and for half as many after a page that timed out twice (a 5xx, or our
     timeout), down to ``MIN_EXPANDED_PAGE_SIZE``; other failures keep their retries.
+
+    Bounded: past ``READ_CEILING_FACTOR`` times what Ploomes counted for the read (without a count,
+    ``expected``: what the caller knows of it, such as the warehouse's rows) plus
+    ``READ_CEILING_MARGIN`` records, it fails with :class:`PloomesPagingError`; with neither, it
+    reads up to the list's highest Id when it began.
     """
     options, stats, name = client.options, client.stats, endpoint.strip("/")
     floor = MIN_EXPANDED_PAGE_SIZE if heavy else None
@@ -604,6 +628,14 @@ def read_pages(
     for page in reader:
         total += len(page.records)
         pages += 1
+        basis = reader.count if reader.count is not None else expected
+        if basis is not None and total > READ_CEILING_FACTOR * basis + READ_CEILING_MARGIN:
+            raise PloomesPagingError(
+                f"{name}: the read passed {total} records, more than {READ_CEILING_FACTOR} times the {basis} "
+                f"{'Ploomes counted for it' if reader.count is not None else 'the warehouse holds'} plus "
+                f"{READ_CEILING_MARGIN}: the API is not honouring the read's Id bounds (or served the same records "
+                "under new Ids). Nothing of this read was loaded; if Ploomes really holds that many more records, "
+                "run again: the next read counts them anew.")
         stats.add(pages=1, records=len(page.records))
         if page.number % 10 == 1 or reader.count is not None and total >= reader.count:
             log.info("%s: page %s, %s records so far%s; %s requests, %s throttled (429)", name, page.number, total,

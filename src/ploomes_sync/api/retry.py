@@ -32,6 +32,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from ploomes_sync.api.errors import (
+    PloomesAnswerTooLarge,
     PloomesInvalidResponseError,
     PloomesRequestError,
     PloomesServerError,
@@ -226,7 +227,7 @@ def retrying(options: PloomesOptions, method: str, url: str, *, stats: RequestSt
             cause += (f"; waiting it out would take this request's time spent on 429s past max_throttle_wait "
                       f"({options.max_throttle_wait:g} s; {throttle_wait(retry_state):.1f} s spent)")
         error = PloomesRequestError(url, retry_state.attempt_number, cause, status=getattr(exc, "status", None),
-                                    throttled=throttled(retry_state), method=method)
+                                    throttled=throttled(retry_state), method=method, last=exc)
         log.error("%s", error)
         raise error from exc
 
@@ -244,6 +245,8 @@ def describe(exc: BaseException | None, options: Any = None) -> str:
         return f"status 429 Too Many Requests ({asked})"
     if isinstance(exc, PloomesInvalidResponseError):
         return f"status {exc.status} with an invalid body: {exc.reason}"
+    if isinstance(exc, PloomesAnswerTooLarge):
+        return f"status {exc.status} with a body larger than {exc.limit} bytes"
     if isinstance(exc, requests.Timeout):
         limit = f" of {options.timeout:g} s" if options is not None else ""
         return f"timeout{limit} ({exc.__class__.__name__}: {exc})"

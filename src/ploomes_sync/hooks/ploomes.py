@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urljoin
 
+import requests
 from airflow.sdk import BaseHook
 from requests import PreparedRequest, Request, Response, Session
 from requests.adapters import HTTPAdapter
@@ -29,9 +32,11 @@ from requests.adapters import HTTPAdapter
 from ploomes_sync import settings
 from ploomes_sync.api import retry
 from ploomes_sync.api.errors import (
+    PloomesAnswerTooLarge,
     PloomesAuthError,
     PloomesError,
     PloomesInvalidResponseError,
+    PloomesRedirectError,
     PloomesServerError,
     PloomesThrottledError,
     ReadCancelled,
@@ -39,7 +44,7 @@ from ploomes_sync.api.errors import (
     readable_url,
     server_message,
 )
-from ploomes_sync.api.options import OPTION_NAMES, PloomesOptions, base_url
+from ploomes_sync.api.options import OPTION_NAMES, PloomesOptions, base_url, check_scheme, origin
 from ploomes_sync.api.paging import KeysetPaginator, query_options
 from ploomes_sync.api.ratelimit import Limiter, Paced, shared_limiter
 from ploomes_sync.api.reader import ReadClock, odata_count
@@ -92,6 +97,7 @@ class PloomesHook(BaseHook):
         connection = self.get_connection(self.ploomes_conn_id)
         self._options = PloomesOptions.resolve(self._overrides, dict(connection.extra_dejson), self.ploomes_conn_id)
         self.base_url = base_url(connection.host, connection.schema, connection.port)
+        check_scheme(self.base_url, allow_http=self._options.allow_http, conn_id=self.ploomes_conn_id)
         key = (connection.password or "").strip()
         if not key.isprintable():
             raise PloomesError(
@@ -173,7 +179,28 @@ class PloomesHook(BaseHook):
                                                json=dict(body) if body is not None else None))
 
     def send(self, prepared: PreparedRequest, cancel: threading.Event | None = None) -> Response:
-        """Wait for the limiter, then send once (no retry here)."""
+        """Wait for the limiter, then send once (no retry here), the answer read whole within bounds
+        (:meth:`receive`). A redirect is followed only to the same scheme, host and port, a GET only
+        (each hop another request): the key goes nowhere the connection does not name."""
+        for hop in range(settings.MAX_SAME_ORIGIN_REDIRECTS + 1):
+            response = self._send_once(prepared, cancel)
+            if not response.is_redirect:
+                return response
+            location = urljoin(prepared.url or "", response.headers["Location"])
+            url, method = readable_url(prepared.url), prepared.method or "GET"
+            if origin(location) != origin(prepared.url or "") or method != "GET":
+                raise PloomesRedirectError(response.status_code, url, readable_url(location), method=method,
+                                           conn_id=self.ploomes_conn_id, reason="another scheme, host or port"
+                                           if method == "GET" else f"a {method} is never redirected")
+            if hop == settings.MAX_SAME_ORIGIN_REDIRECTS:
+                raise PloomesRedirectError(response.status_code, url, readable_url(location), method=method,
+                                           conn_id=self.ploomes_conn_id, reason="too many redirects")
+            self.log.info("Ploomes redirected %s to %s (the same host): following", url, readable_url(location))
+            prepared = prepared.copy()
+            prepared.url = location
+        raise AssertionError("unreachable")
+
+    def _send_once(self, prepared: PreparedRequest, cancel: threading.Event | None) -> Response:
         session = self.session
         self.stats.add(limiter_wait_seconds=self.limiter.acquire(cancel))
         if cancel is not None and cancel.is_set():
@@ -182,9 +209,44 @@ class PloomesHook(BaseHook):
             raise self._rejected
         self.stats.add(requests=1)
         self.log.debug("%s %s", prepared.method, readable_url(prepared.url))
-        environment = session.merge_environment_settings(prepared.url, proxies={}, stream=False,
+        environment = session.merge_environment_settings(prepared.url, proxies={}, stream=True,
                                                          verify=session.verify, cert=None)
-        return session.send(prepared, timeout=self.options.timeout, allow_redirects=True, **environment)
+        deadline = time.monotonic() + self.options.timeout
+        response = session.send(prepared, timeout=self.options.timeout, allow_redirects=False, **environment)
+        try:
+            self.receive(response, deadline)
+        finally:
+            response.close()
+        return response
+
+    def receive(self, response: Response, deadline: float) -> None:
+        """Read the answer's body by ``deadline`` (the whole answer within ``timeout``, however slowly
+        the server sends it) and within ``max_answer_bytes``; a 2xx past either raises, the body of
+        an error answer is cut at the size."""
+        limit = self.options.max_answer_bytes
+        success = 200 <= response.status_code < 300
+        url = readable_url(response.request.url if response.request else response.url)
+        method = (response.request.method if response.request else None) or "GET"
+        declared = response.headers.get("Content-Length", "")
+        if success and declared.isdigit() and int(declared) > limit:
+            raise PloomesAnswerTooLarge(response.status_code, url, limit, method=method)
+        body = bytearray()
+        while True:
+            chunk = response.raw.read1(65536, decode_content=True)
+            if not chunk:
+                break
+            body += chunk
+            if len(body) > limit:
+                if success:
+                    raise PloomesAnswerTooLarge(response.status_code, url, limit, method=method)
+                del body[limit:]
+                break
+            if time.monotonic() > deadline:
+                raise requests.exceptions.ReadTimeout(
+                    f"the answer to {method} {url} was not whole within {self.options.timeout:g} s "
+                    f"({len(body)} bytes came)")
+        response._content = bytes(body)  # what response.content gives from now on
+        response._content_consumed = True
 
     def check_response(self, response: Response) -> None:
         """Raise the error that fits a non-2xx status (see ``ploomes_sync.api.errors``)."""
@@ -195,7 +257,8 @@ class PloomesHook(BaseHook):
         url = readable_url(response.request.url if response.request else response.url)
         method = (response.request.method if response.request else None) or "GET"
         retry_after = retry.parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
-        message = server_message(response.content, secret=self.session.headers.get(settings.USER_KEY_HEADER))
+        message = None if status in (401, 403) else server_message(
+            response.content, secret=self.session.headers.get(settings.USER_KEY_HEADER))
         error = error_for_status(status, url, method=method, message=message, retry_after=retry_after,
                                  key_empty=self.key_empty, conn_id=self.ploomes_conn_id)
         if isinstance(error, PloomesAuthError):

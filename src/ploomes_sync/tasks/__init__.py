@@ -7,7 +7,7 @@ is tested and measured is what runs. Nothing here reads Airflow's context.
     extract    extract: one stream of the registry (and read_into_stage, which the listing uses)
     load       load: one stream; aggregate_customer_sales
     listing    list_deletions: which records Ploomes still has (full, or by $count)
-    reconcile  reconcile_deletions: rows gone from Ploomes archived, under the mass-deletion guard
+    reconcile  reconcile_deletions: what the listings doubt, read again by Id: repaired, or archived as gone
     check      validate_by_year: the warehouse against what the run listed
 """
 
@@ -15,7 +15,7 @@ from ploomes_sync.errors import MassDeletionRefused, TooManyRejects, ValidationM
 from ploomes_sync.tasks.extract import extract
 from ploomes_sync.tasks.listing import list_deletions, needs_listing
 from ploomes_sync.tasks.load import aggregate_customer_sales, load
-from ploomes_sync.tasks.reconcile import has_listing, reconcile_deletions
+from ploomes_sync.tasks.reconcile import reconcile_deletions
 from ploomes_sync.tasks.run import account_budget, check_ploomes_key, finish_run, migrate_schema, plan_run
 from ploomes_sync.tasks.validate import validate_by_year
 
@@ -27,7 +27,6 @@ __all__ = [
     "check_ploomes_key",
     "extract",
     "finish_run",
-    "has_listing",
     "list_deletions",
     "load",
     "migrate_schema",

@@ -29,9 +29,12 @@ def extract(stream: Stream, plan: RunPlan, *, hook: PloomesHook, conn: psycopg.C
     listing = own.listing == "extract"
     counts = read_into_stage(stream, plan.run_id, hook=hook, conn=conn, reject_conn=reject_conn,
                              filter_=stream_filter(plan, stream), fallback_started_at=own.since)
+    # never trust one answer: a read that got nothing, or fewer records than Ploomes counted for it,
+    # leaves the watermark where it was, so the next run reads the same window again
+    complete = counts["fetched"] > 0 and (counts["announced"] is None or counts["fetched"] >= counts["announced"])
     warehouse.register_stage(conn, stream.name, plan.run_id, counts["staged"],
                              read_started_at=counts["read_started_at"], read_started_wh=started_wh,
-                             read_ended_at=counts["read_ended_at"])
+                             read_ended_at=counts["read_ended_at"], complete=complete)
     warehouse.add_api_usage(conn, plan.run_id, counts["api_requests"], counts["throttled"])
     warehouse.record_stream(conn, plan.run_id, stream.name, fetched=counts["fetched"], rejected=counts["rejected"])
     if listing:

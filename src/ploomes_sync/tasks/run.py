@@ -16,6 +16,7 @@ from ploomes_sync.plan import RunPlan, make_plan
 from ploomes_sync.streams import Registry, registry
 from ploomes_sync.warehouse import backfill
 from ploomes_sync.warehouse.budget import WarehouseBudget
+from ploomes_sync.warehouse.listing import confirm_id
 
 log = logging.getLogger(__name__)
 
@@ -112,5 +113,6 @@ def finish_run(conn: psycopg.Connection, plan: RunPlan, *, failed_tasks: list[st
     warehouse.finish_run(conn, plan.run_id, status=status, error=error,
                          watermarks_after=warehouse.get_watermarks(conn))
     if not failed_tasks:
-        warehouse.drop_stage(conn, plan.run_id, tuple(streams or registry()))
+        for stage_id in (plan.run_id, confirm_id(plan.run_id)):
+            warehouse.drop_stage(conn, stage_id, tuple(streams or registry()))
     return status

@@ -11,6 +11,7 @@ from ploomes_sync import warehouse
 from ploomes_sync.errors import ValidationMismatch
 from ploomes_sync.plan import RunPlan
 from ploomes_sync.streams import Registry, registry
+from ploomes_sync.warehouse import suspects
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ def validate_by_year(plan: RunPlan, *, conn: psycopg.Connection, streams: Regist
         if listing is None:
             continue
         result = warehouse.validate(conn, stream, listing)
+        suspects.add(conn, stream.name, dict.fromkeys(result.differing_ids, "the check found it different from "
+                                                       "what Ploomes listed"), plan.run_id)
         checks[stream.name] = {**result.summary(), "scope": _scope(listing), "method": listing.method}
         if result.years:
             years.append(result.years)

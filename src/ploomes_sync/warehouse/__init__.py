@@ -42,7 +42,7 @@ from ploomes_sync.warehouse.listing import (
 )
 from ploomes_sync.warehouse.merge import MergeResult, merge
 from ploomes_sync.warehouse.migrate import migrate
-from ploomes_sync.warehouse.reconcile import Reconciled, reconcile
+from ploomes_sync.warehouse.reconcile import Candidates, Reconciled, archive, candidates, differing, held
 from ploomes_sync.warehouse.staging import (
     Staged,
     clear_stage,
@@ -60,6 +60,7 @@ from ploomes_sync.warehouse.validate import Validation, combine_years, validate,
 
 __all__ = [
     "AggregateResult",
+    "Candidates",
     "Validation",
     "ConnectionNotIdle",
     "IdRange",
@@ -91,7 +92,10 @@ __all__ = [
     "merge",
     "migrate",
     "purge_stale_stage",
-    "reconcile",
+    "archive",
+    "candidates",
+    "differing",
+    "held",
     "record_validation",
     "record_listing",
     "record_listing_ranges",

@@ -28,6 +28,7 @@ class Event:
     record_id: int
     action: str | None
     received_at: datetime
+    deletion: bool = False  # the delivery says the record was deleted (Action Delete, or New null)
 
 
 def store(conn: psycopg.Connection, *, stream: str, record_id: int, action: str | None,

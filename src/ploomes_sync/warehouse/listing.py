@@ -19,6 +19,12 @@ from ploomes_sync.warehouse.sqlfiles import load
 from ploomes_sync.warehouse.statements import statement
 
 
+def confirm_id(run_id: str) -> str:
+    """The staging id of a run's reads by Id after its listings (the reconcile's): the check takes
+    what they found over the listing's older answer."""
+    return f"{run_id}.confirm"
+
+
 @dataclass(frozen=True)
 class Listing:
     """One run's listing of one stream."""

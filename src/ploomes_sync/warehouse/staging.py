@@ -45,6 +45,7 @@ class Staged:
     read_started_at: datetime | None  # Ploomes' clock (the Date of the read's first answer)
     read_started_wh: datetime | None  # the warehouse's clock
     read_ended_at: datetime | None = None  # Ploomes' clock when it ended: no record it read changed later
+    complete: bool = True  # it got a record at least, and every record Ploomes counted: it may move a watermark
 
 
 def stage_rows(conn: psycopg.Connection, stream: Stream, run_id: str, rows: Iterable[tuple[Any, ...]], *,
@@ -93,12 +94,14 @@ def stage_lines(conn: psycopg.Connection, stream: Stream, run_id: str, rows: Ite
 
 def register_stage(conn: psycopg.Connection, stream_name: str, run_id: str, row_count: int, *,
                    read_started_at: datetime | None, read_started_wh: datetime | None,
-                   read_ended_at: datetime | None = None) -> None:
-    """Record the stream's staging as complete (what :func:`require_staged` checks)."""
+                   read_ended_at: datetime | None = None, complete: bool = True) -> None:
+    """Record the stream's staging as done (what :func:`require_staged` checks); ``complete``: the read
+    got every record Ploomes counted (else the load leaves the watermark where it was)."""
     with transaction(conn):
         execute(conn, load("staging/register.sql"), {
             "run_id": run_id, "stream": stream_name, "row_count": row_count,
-            "read_started_at": read_started_at, "read_started_wh": read_started_wh, "read_ended_at": read_ended_at})
+            "read_started_at": read_started_at, "read_started_wh": read_started_wh, "read_ended_at": read_ended_at,
+            "complete": complete})
     log.info("Staged %s %s rows for run %s", row_count, stream_name, run_id)
 
 
@@ -135,7 +138,7 @@ def require_staged(conn: psycopg.Connection, stream: Stream, run_id: str) -> Sta
     row = fetchone(conn, statement("staging/staged.sql", stream), {"run_id": run_id, "stream": stream.name})
     if row is None:
         raise StageMissing(run_id, stream.name)
-    return Staged(int(row[0]), row[1], row[2], row[3])
+    return Staged(int(row[0]), row[1], row[2], row[3], row[4])
 
 
 def staged_ids(conn: psycopg.Connection, stream: Stream, run_id: str) -> set[int]:

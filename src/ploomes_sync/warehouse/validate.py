@@ -22,7 +22,7 @@ import psycopg
 from ploomes_sync.settings import BUSINESS_TIMEZONE
 from ploomes_sync.streams import Stream, YearColumns
 from ploomes_sync.warehouse.connection import fetchall, transaction
-from ploomes_sync.warehouse.listing import Listing
+from ploomes_sync.warehouse.listing import Listing, confirm_id
 from ploomes_sync.warehouse.staging import require_staged
 from ploomes_sync.warehouse.statements import statement
 
@@ -48,6 +48,7 @@ class Validation:
     left_out: dict[str, int] = field(default_factory=dict)
     examples: list[int] = field(default_factory=list)  # ids of records that differ (a few)
     years: list[dict[str, Any]] = field(default_factory=list)  # streams with a year column: the per-year table
+    differing_ids: list[int] = field(default_factory=list, repr=False)  # every record that differs
 
     @property
     def ok(self) -> bool:
@@ -85,22 +86,23 @@ class Validation:
 def _counts(rows: list[tuple[Any, ...]], listing: Listing) -> tuple[int, int, dict[str, int], list[int]]:
     compared = differing = 0
     left_out = dict.fromkeys(LEFT_OUT, 0)
-    examples: list[int] = []
-    for cls, deals, examples_of_class in rows:
+    ids: list[int] = []
+    for cls, deals, ids_of_class in rows:
         if cls in COMPARED:
             compared += deals
             if cls == "differs":
                 differing += deals
-                examples.extend(examples_of_class or [])
+                ids.extend(ids_of_class or [])
         else:
             left_out[cls] += deals
     # every record the listing set aside is left out, also those the warehouse never had
     left_out["rejected"] = max(left_out["rejected"], listing.rejected)
-    return compared, differing, left_out, sorted(examples)[:10]
+    return compared, differing, left_out, sorted(ids)
 
 
 def _params(listing: Listing) -> dict[str, Any]:
     return {"run_id": listing.run_id, "stream": listing.stream, "reject_stream": listing.reject_stream,
+            "confirm_id": confirm_id(listing.run_id),
             "started_wh": listing.started_wh, "read_started_at": listing.read_started_at,
             # a LastUpdateDate after the listing's read ended is ahead of Ploomes' clock, not a change
             "changed_until": listing.read_ended_at or datetime.max.replace(tzinfo=UTC),
@@ -117,10 +119,10 @@ def validate(conn: psycopg.Connection, stream: Stream, listing: Listing) -> Vali
     with transaction(conn):
         _require_listing(conn, stream, listing)
         rows = fetchall(conn, statement("validate/records.sql", stream, listing=listing.staging), _params(listing))
-    compared, differing, left_out, examples = _counts([(cls, int(count), ex) for _, cls, count, *_, ex in rows],
-                                                      listing)
+    compared, differing, left_out, ids = _counts([(cls, int(count), ex) for _, cls, count, *_, ex in rows], listing)
+    examples = ids[:10]
     result = Validation(stream.name, compared, differing, left_out, examples,
-                        _year_table(rows, stream.year_columns) if stream.year_columns else [])
+                        _year_table(rows, stream.year_columns) if stream.year_columns else [], ids)
     if not result.ok:
         log.warning("Run %s: %s %s differ between Ploomes and public.%s (e.g. %s)", listing.run_id, differing,
                     stream.name, stream.target, examples)

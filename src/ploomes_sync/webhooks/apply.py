@@ -3,9 +3,11 @@
 A batch takes the oldest pending events, reads each touched deal and contact *by Id* from the
 API (``Id eq 1 or Id eq 2 ...``, a few dozen a request: the payload's values and dates are never
 trusted), stages and merges them with the scheduled sync's statements (an older version never
-overwrites a newer row; a row another run archived after this read began is not put back), then
-treats every touched record Ploomes no longer shows as a deletion judged by a listing of exactly
-those Ids, under the same mass-deletion guard. The merge and the reconcile recompute the
+overwrites a newer row; a row another run archived after this read began is not put back). A
+record that read did not find leaves the warehouse only when a deletion delivery named it and a
+second read by Id does not find it either (one answer is never trusted to delete), judged by a
+listing of exactly those Ids, under the same mass-deletion guard; any other is kept for the next
+listing to decide. The merge and the reconcile recompute the
 ``customer_sales`` rows of the customers they touched. Last, the batch's events are marked applied,
 each with its record's outcome.
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -32,17 +34,18 @@ from ploomes_sync.config import SyncConfig
 from ploomes_sync.errors import MassDeletionRefused
 from ploomes_sync.guards import deletion_guard
 from ploomes_sync.hooks.ploomes import PloomesHook
-from ploomes_sync.reads import read_into_stage
+from ploomes_sync.reads import read_ids
 from ploomes_sync.streams import Stream, registry
 from ploomes_sync.warehouse import inbox
 from ploomes_sync.warehouse.inbox import Event
+from ploomes_sync.warehouse.listing import confirm_id
 
 log = logging.getLogger(__name__)
 
-IDS_PER_REQUEST = 40  # keeps the URL of a read by Id well under 2,000 characters
-# Outcomes recorded per event.
-CURRENT, REJECTED, DELETED, ABSENT, HELD = ("current", "rejected", "deleted", "not in Ploomes",
-                                             "deletion refused")
+# Outcomes recorded per event. A record Ploomes did not show is removed only when a deletion
+# delivery named it and a second read did not find it either; otherwise it is kept ("not in
+# Ploomes"), and the next listing, with a read by Id of its own, decides.
+CURRENT, REJECTED, DELETED, ABSENT, HELD = ("current", "rejected", "deleted", "not in Ploomes", "deletion refused")
 
 
 @dataclass
@@ -64,62 +67,54 @@ class Applied:
                 "outcomes": dict(self.outcomes), "api_requests": self.api_requests, "refused": self.refused}
 
 
-def ids_filter(ids: Sequence[int]) -> str:
-    """The ``$filter`` that reads exactly these records."""
-    return " or ".join(f"Id eq {int(record_id)}" for record_id in ids)
-
-
-def _chunks(ids: Sequence[int], size: int) -> Iterator[Sequence[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]
-
-
-def _apply_stream(stream: Stream, ids: list[int], batch_id: str, *, hook: PloomesHook, conn: psycopg.Connection,
-                  reject_conn: psycopg.Connection, config: SyncConfig
+def _apply_stream(stream: Stream, ids: list[int], deleted: set[int], batch_id: str, *, hook: PloomesHook,
+                  conn: psycopg.Connection, reject_conn: psycopg.Connection, config: SyncConfig
                   ) -> tuple[dict[int, str], Counter, MassDeletionRefused | None]:
-    """Re-read ``ids`` of ``stream``, merge them, remove those gone; each id's outcome and the counts."""
-    warehouse.clear_stage(conn, stream, batch_id)
+    """Re-read ``ids`` of ``stream`` and merge them; remove those a deletion delivery named (``deleted``)
+    that neither that read nor a second one finds. Each id's outcome, and the counts."""
     started_wh = warehouse.warehouse_now(conn)
-    counts: Counter = Counter()
-    read_started_at = read_ended_at = None
-    for chunk in _chunks(ids, IDS_PER_REQUEST):
-        read = read_into_stage(stream, batch_id, hook=hook, conn=conn, reject_conn=reject_conn,
-                               filter_=ids_filter(chunk), fallback_started_at=started_wh)
-        read_started_at = read_started_at or read["read_started_at"]
-        read_ended_at = read["read_ended_at"] or read_ended_at
-        counts.update({key: read[key] for key in ("fetched", "staged", "rejected", "rejected_without_id",
-                                                   "api_requests", "throttled")})
-    warehouse.register_stage(conn, stream.name, batch_id, counts["staged"], read_started_at=read_started_at,
-                             read_started_wh=started_wh, read_ended_at=read_ended_at)
+    read = read_ids(stream, ids, batch_id, hook=hook, conn=conn, reject_conn=reject_conn, started_wh=started_wh)
+    counts: Counter = Counter(read.counts)
     merged = warehouse.merge(conn, stream, batch_id, move_watermark=False)
     counts.update(inserted=merged.inserted, updated=merged.updated, unchanged=merged.unchanged)
 
-    listing = warehouse.Listing(
-        run_id=batch_id, stream=stream.name, source="extract", method="ids", started_wh=started_wh,
-        read_started_at=read_started_at, requests=counts["api_requests"], listed=counts["staged"],
-        rejected=counts["rejected"], rejected_without_id=counts["rejected_without_id"], read_ended_at=read_ended_at)
-    warehouse.record_listing_ranges(conn, listing, [warehouse.IdRange(i - 1, i, listed=True) for i in ids])
+    named = sorted(read.absent & deleted)  # a deletion delivery, and a read that did not find it
+    confirmed: set[int] = set()
+    present = set(read.present)
+    if named:  # a second, independent request: only what it does not find either leaves
+        again = read_ids(stream, named, confirm_id(batch_id), hook=hook, conn=conn, reject_conn=reject_conn,
+                         started_wh=started_wh)
+        counts.update(api_requests=again.counts["api_requests"], throttled=again.counts["throttled"])
+        confirmed = set(again.absent)
+        present |= again.present
+        if again.present:
+            warehouse.merge(conn, stream, confirm_id(batch_id), move_watermark=False)
     refusal = None
     gone: set[int] = set()
-    try:
-        result = warehouse.reconcile(conn, stream, listing, deletion_guard(stream, config))
-        counts["deleted"] += result.archived
-        gone = set(result.gone_ids) if result.refused is None else set()
-    except MassDeletionRefused as exc:
-        refusal = exc
-        log.error("%s", exc)
+    if confirmed:
+        listing = warehouse.Listing(
+            run_id=batch_id, stream=stream.name, source="extract", method="ids", started_wh=started_wh,
+            read_started_at=read.read_started_at, requests=counts["api_requests"], listed=counts["staged"],
+            rejected=counts["rejected"], rejected_without_id=counts["rejected_without_id"],
+            read_ended_at=read.read_ended_at)
+        warehouse.record_listing_ranges(conn, listing, [warehouse.IdRange(i - 1, i, listed=True) for i in confirmed])
+        try:
+            result = warehouse.archive(conn, stream, listing, confirmed, deletion_guard(stream, config))
+            counts["deleted"] += result.archived
+            gone = set(result.gone_ids) if result.refused is None else set()
+        except MassDeletionRefused as exc:
+            refusal = exc
+            log.error("%s", exc)
 
-    present = warehouse.staged_ids(conn, stream, batch_id)
-    rejected = warehouse.rejected_ids(conn, stream.name, batch_id)
     outcomes = {}
     for record_id in ids:
         if record_id in present:
             outcomes[record_id] = CURRENT
-        elif str(record_id) in rejected:
+        elif record_id in read.rejected:
             outcomes[record_id] = REJECTED
         elif record_id in gone:
             outcomes[record_id] = DELETED
-        elif refusal is not None:
+        elif refusal is not None and record_id in confirmed:
             outcomes[record_id] = HELD
         else:
             outcomes[record_id] = ABSENT
@@ -131,8 +126,11 @@ def apply_batch(events: Sequence[Event], batch_id: str, *, hook: PloomesHook, co
                 ) -> tuple[dict[tuple[str, int], str], dict[str, Counter], list[MassDeletionRefused]]:
     """Apply ``events`` (staging under ``batch_id``) without marking them; outcomes, counts, refusals."""
     touched: dict[str, set[int]] = {}
+    deleted: dict[str, set[int]] = {}
     for event in events:
         touched.setdefault(event.stream, set()).add(event.record_id)
+        if event.deletion:
+            deleted.setdefault(event.stream, set()).add(event.record_id)
     outcomes: dict[tuple[str, int], str] = {}
     counts: dict[str, Counter] = {}
     refusals = []
@@ -141,10 +139,12 @@ def apply_batch(events: Sequence[Event], batch_id: str, *, hook: PloomesHook, co
         if name not in touched:
             continue
         try:
-            by_id, counts[name], refusal = _apply_stream(stream, sorted(touched[name]), batch_id, hook=hook,
-                                                         conn=conn, reject_conn=reject_conn, config=config)
+            by_id, counts[name], refusal = _apply_stream(stream, sorted(touched[name]), deleted.get(name, set()),
+                                                         batch_id, hook=hook, conn=conn, reject_conn=reject_conn,
+                                                         config=config)
         finally:
-            warehouse.drop_stage(conn, batch_id, [stream])
+            for stage_id in (batch_id, confirm_id(batch_id)):
+                warehouse.drop_stage(conn, stage_id, [stream])
         outcomes.update({(name, record_id): outcome for record_id, outcome in by_id.items()})
         if refusal is not None:
             refusals.append(refusal)
