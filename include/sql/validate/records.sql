@@ -19,7 +19,14 @@ WITH listing AS (
     SELECT DISTINCT ON (id) {listed}
     FROM (SELECT {listed}, 1 AS read FROM {listing} WHERE run_id = %(run_id)s
           UNION ALL
-          SELECT {listed}, 0 AS read FROM {stage} WHERE run_id = %(confirm_id)s) AS reads
+          SELECT {listed}, 0 AS read FROM {stage} AS t
+          WHERE t.run_id = %(confirm_id)s  -- what the listing covers, as below
+            AND (%(created_from)s::timestamptz IS NULL OR {t_created} >= %(created_from)s::timestamptz)
+            AND (%(created_to)s::timestamptz IS NULL OR {t_created} < %(created_to)s::timestamptz)
+            AND EXISTS (SELECT 1 FROM ploomes_sync.listing_ranges AS r
+                        WHERE r.run_id = %(run_id)s AND r.stream = %(stream)s AND r.listed
+                          AND (r.id_after IS NULL OR t.id > r.id_after)
+                          AND (r.id_upto IS NULL OR t.id <= r.id_upto))) AS reads
     ORDER BY id, read, updated_at DESC NULLS LAST
 ),
 covered AS (
