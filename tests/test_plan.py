@@ -79,6 +79,11 @@ class TestMakePlan:
             ({"from_date": "2024-01-01"}, "both from_date and to_date"),
             ({"from_date": "2024-02-01", "to_date": "2024-01-01"}, "before from_date"),
             ({"from_date": "01/02/2024", "to_date": "2024-03-01"}, "YYYY-MM-DD"),
+            ({"from_date": "2024-01-01", "to_date": "9999-12-31"}, "to_date=9999-12-31 is out of range: .* from "
+             "1970-01-01 to 2100-12-31"),
+            ({"from_date": "1900-01-01", "to_date": "2024-01-01"}, "from_date=1900-01-01 is out of range"),
+            ({"full_refresh": "false"}, "full_refresh='false' must be true or false"),
+            ({"confirm_mass_deletion": 1}, "confirm_mass_deletion=1 must be true or false"),
         ],
     )
     def test_bad_params_say_what_to_do(self, params, message):

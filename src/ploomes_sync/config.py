@@ -13,9 +13,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from ploomes_sync.settings import DEFAULT_CLIENT_TAG_ID, DEFAULT_QUOTE_ENTITY_ID
 
@@ -30,13 +33,57 @@ RETIRED_KEYS = {
 }
 
 
-class ConfigError(ValueError):
-    """The configuration Variable holds something the sync cannot use."""
+class ConfigError(AirflowFailException, ValueError):
+    """The configuration Variable holds something the sync cannot use: the task fails at once (no
+    retry can change it), naming the key and what it takes."""
+
+
+@dataclass(frozen=True)
+class Knob:
+    """What a key of the Variable takes: a whole number or any finite number, within bounds."""
+
+    whole: bool
+    low: float
+    high: float
+    low_open: bool = False  # the lower bound itself is not allowed
+
+    def check(self, key: str, value: Any) -> Any:
+        kind = "a whole number" if self.whole else "a finite number"
+        low = f"more than {self.low:g}" if self.low_open else f"from {self.low:g}"
+        allowed = f"{kind} {low} to {self.high:g}"
+        if isinstance(value, bool) or not isinstance(value, int | float) or (self.whole and not isinstance(value, int)):
+            raise ConfigError(f"Variable {CONFIG_VARIABLE}: {key} must be {allowed}, got {value!r}.")
+        if not math.isfinite(value) or value > self.high or value < self.low or (self.low_open and value == self.low):
+            raise ConfigError(f"Variable {CONFIG_VARIABLE}: {key} must be {allowed}, got {value!r}.")
+        return value
+
+
+DAY_HOURS = 24.0
+#: Every key of the Variable, with what it takes: no value (NaN, a boolean for a number, 1.7 for a
+#: count, a share above 1) can switch a guard off.
+KNOBS: dict[str, Knob] = {
+    "client_tag_id": Knob(True, 1, 2**63 - 1),
+    "quote_entity_id": Knob(True, 1, 1000),
+    "lookback_minutes": Knob(False, 0, 7 * 24 * 60),
+    "max_reject_ratio": Knob(False, 0, 1),
+    "reject_allowance": Knob(True, 0, 10**9),
+    "stale_stage_days": Knob(False, 0, 365, low_open=True),
+    "listing_every_hours": Knob(False, 0, 30 * DAY_HOURS),
+    "full_listing_every_hours": Knob(False, 0, 30 * DAY_HOURS),
+    "listing_budget_share": Knob(False, 0, 1, low_open=True),
+    "max_deletion_rows": Knob(True, 0, 10**9),
+    "max_deletion_share": Knob(False, 0, 1),
+    "deletion_guard_min_rows": Knob(True, 0, 10**9),
+    "webhook_batch_size": Knob(True, 1, 10_000),
+    "inbox_keep_days": Knob(False, 0, 365, low_open=True),
+    "webhook_linger_seconds": Knob(False, 0, 3600),
+    "stale_after_hours": Knob(False, 0, 30 * DAY_HOURS, low_open=True),
+}
 
 
 @dataclass(frozen=True)
 class SyncConfig:
-    """Knobs of the sync; the defaults suit most accounts."""
+    """Knobs of the sync; the defaults suit most accounts (bounds: :data:`KNOBS`)."""
 
     client_tag_id: int = DEFAULT_CLIENT_TAG_ID  # tag that marks a contact as a client company
     quote_entity_id: int = DEFAULT_QUOTE_ENTITY_ID  # quotes' EntityId in webhooks (sources disagree)
@@ -52,7 +99,8 @@ class SyncConfig:
     full_listing_every_hours: float = 24.0
     listing_budget_share: float = 0.5  # share of requests_per_minute the listing may spend
     # The reconcile refuses (deleting nothing, failing the task) to remove more than this many rows
-    # of a table, or more than this share of it once more than deletion_guard_min_rows would go.
+    # of a table, or more than this share of it once more than deletion_guard_min_rows would go,
+    # or every row of a table, whatever its size.
     max_deletion_rows: int = 200
     max_deletion_share: float = 0.02
     deletion_guard_min_rows: int = 10
@@ -67,16 +115,8 @@ class SyncConfig:
     stale_after_hours: float = 8.0
 
     def __post_init__(self) -> None:
-        if not 0 < self.listing_budget_share <= 1:
-            raise ConfigError(f"listing_budget_share must be in (0, 1], got {self.listing_budget_share}")
-        for name in ("lookback_minutes", "listing_every_hours", "full_listing_every_hours", "max_deletion_rows",
-                     "max_deletion_share", "deletion_guard_min_rows", "reject_allowance", "max_reject_ratio",
-                     "webhook_linger_seconds"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
-        for name in ("stale_stage_days", "webhook_batch_size", "inbox_keep_days", "stale_after_hours"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for spec in dataclasses.fields(self):
+            KNOBS[spec.name].check(spec.name, getattr(self, spec.name))
 
     @property
     def lookback(self) -> timedelta:
@@ -97,6 +137,8 @@ class SyncConfig:
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> SyncConfig:
+        """The configuration of a JSON object's keys: each value exactly of the type and within the
+        bounds its key takes (:data:`KNOBS`), or :class:`ConfigError` naming the key and what it takes."""
         known = {spec.name for spec in dataclasses.fields(cls)}
         for key in sorted(set(values) & set(RETIRED_KEYS)):
             log.warning("Variable %s: %r is no longer used (%s); remove it.", CONFIG_VARIABLE, key, RETIRED_KEYS[key])
@@ -104,26 +146,33 @@ class SyncConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"Variable {CONFIG_VARIABLE} has unknown keys {unknown}; known keys: {sorted(known)}.")
-        try:
-            converted = {key: type(getattr(cls, key))(value) for key, value in values.items()}
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"Variable {CONFIG_VARIABLE} has a value of the wrong type: {err}") from err
-        return cls(**converted)
+        return cls(**{key: KNOBS[key].check(key, value) for key, value in values.items()})
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_config(text: str | None) -> SyncConfig:
+    """The configuration in the Variable's text (None or blank: the defaults)."""
+    if text is None or not text.strip():
+        return SyncConfig()
+    try:
+        values = json.loads(text, parse_constant=_no_constant)
+    except ValueError as err:  # json.JSONDecodeError too
+        raise ConfigError(f"Variable {CONFIG_VARIABLE} is not valid JSON ({err}). Fix it in Admin › Variables (or "
+                          "AIRFLOW_VAR_PLOOMES_SYNC_CONFIG); nothing was read or written.") from err
+    if not isinstance(values, dict):
+        raise ConfigError(f"Variable {CONFIG_VARIABLE} must be a JSON object, got {type(values).__name__}.")
+    return SyncConfig.from_mapping(values)
 
 
 def load_config() -> SyncConfig:
-    """The configuration in force (call inside a task, never at parse time)."""
+    """The configuration in force (call inside a task, never at parse time). The Variable's text is
+    parsed here, not by ``Variable.get``, which answers the default for text that is not JSON."""
     from airflow.sdk import Variable
 
-    try:
-        values = Variable.get(CONFIG_VARIABLE, default=None, deserialize_json=True)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"Variable {CONFIG_VARIABLE} is not valid JSON: {err}") from err
-    if values is None:
-        return SyncConfig()
-    if not isinstance(values, dict):
-        raise ConfigError(f"Variable {CONFIG_VARIABLE} must be a JSON object.")
-    return SyncConfig.from_mapping(values)
+    return parse_config(Variable.get(CONFIG_VARIABLE, default=None))
 
 
 def alert_recipients() -> list[str]:

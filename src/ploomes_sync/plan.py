@@ -118,17 +118,31 @@ class RunPlan:
         return None if not since or None in since else min(since)  # type: ignore[type-var]
 
 
+EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(2100, 12, 31)  # what a date-range run may name
+
+
 def _as_date(value: Any, name: str) -> date | None:
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError as err:
-        raise PlanError(f"Param {name}={value!r} is not a date: use YYYY-MM-DD.") from err
+        day = value.date()
+    elif isinstance(value, date):
+        day = value
+    else:
+        try:
+            day = date.fromisoformat(str(value)[:10])
+        except ValueError as err:
+            raise PlanError(f"Param {name}={value!r} is not a date: use YYYY-MM-DD.") from err
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise PlanError(f"Param {name}={day.isoformat()} is out of range: a date-range run takes dates from "
+                        f"{EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}.")
+    return day
+
+
+def _as_flag(value: Any, name: str) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    raise PlanError(f"Param {name}={value!r} must be true or false (a JSON boolean), not {type(value).__name__}.")
 
 
 def start_of_day(day: date) -> datetime:
@@ -157,7 +171,8 @@ def make_plan(
     full_listing_every_hours: float = 24.0,
 ) -> RunPlan:
     """Decide the mode, and each stream's window and listing, from what Airflow and the warehouse know."""
-    full_refresh = bool(params.get("full_refresh"))
+    full_refresh = _as_flag(params.get("full_refresh"), "full_refresh")
+    confirm_mass_deletion = _as_flag(params.get("confirm_mass_deletion"), "confirm_mass_deletion")
     from_day = _as_date(params.get("from_date"), "from_date")
     to_day = _as_date(params.get("to_date"), "to_date")
     last_listing = last_listing or {}
@@ -192,7 +207,7 @@ def make_plan(
         created = (start, end)
 
     common = {"run_id": run_id, "run_type": run_type, "planned_at": planned_at,
-              "confirm_mass_deletion": bool(params.get("confirm_mass_deletion"))}
+              "confirm_mass_deletion": confirm_mass_deletion}
     if created is not None:
         plans = {stream.name: StreamPlan(listing="extract", created_range=True) if stream.created_range
                  else incremental(stream.name) for stream in streams}

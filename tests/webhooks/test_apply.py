@@ -134,6 +134,21 @@ class TestDeletions:
         stack.sync()  # the scheduled run's listing, and its read by Id, find it gone
         assert deal["Id"] not in stack.rows("sales")
 
+    def test_updates_whose_re_read_comes_back_empty_delete_nothing(self, registered: WebhookStack):
+        stack = registered
+        deals = stack.sim.admin.truth_deals()[40:45]
+        for deal in deals:
+            stack.sim.admin.update_deal(deal["Id"], Title=f"edited {deal['Id']}")
+        stack.wait_for_deliveries(5)
+        stack.sim.admin.set_faults(schedule=[{"kind": "empty", "count": 1, "path": "/Deals"}])  # one bad answer
+
+        applied = stack.apply()
+
+        assert all(deal["Id"] in stack.rows("sales") for deal in deals)
+        assert applied.outcomes == {"not in Ploomes": 5} and applied.api_requests == 1  # no second read: no Delete
+        stack.sync()  # the next run brings the edits
+        assert_deals_match_truth(stack)
+
     def test_a_delete_delivery_removes_a_record_only_when_a_second_read_agrees(self, registered: WebhookStack):
         stack = registered
         kept, gone = stack.sim.admin.truth_deals()[4:6]
