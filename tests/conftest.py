@@ -53,6 +53,14 @@ def api_key() -> str:
     return TEST_API_KEY
 
 
+@pytest.fixture(autouse=True)
+def _secrets_read_anew() -> None:
+    """The sync keeps the connections' secrets for 30 s; each test sets connections of its own."""
+    from ploomes_sync import secrets
+
+    secrets.forget()
+
+
 # The slow tier: a real Airflow, many runs, other processes, a browser. `make test` runs everything;
 # `make test-fast` (pytest -m "not slow", on two xdist workers) leaves these out for the daily loop.
 SLOW = ("e2e/", "concurrency/", "production/", "ui/", "webhooks/e2e", "reliability/test_soak.py", "test_bench.py",

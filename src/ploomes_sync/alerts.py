@@ -14,27 +14,11 @@ from typing import Any
 from airflow.providers.smtp.hooks.smtp import SmtpHook
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-from ploomes_sync.api.errors import scrub
 from ploomes_sync.config import alert_recipients
-from ploomes_sync.settings import DEFAULT_ALERT_FROM, PLOOMES_CONN_ID, SALES_DB_CONN_ID, SMTP_CONN_ID
+from ploomes_sync.secrets import redact
+from ploomes_sync.settings import DEFAULT_ALERT_FROM, SMTP_CONN_ID
 
 log = logging.getLogger(__name__)
-
-
-def _known_secrets() -> list[str]:
-    """Secrets that must never leave in an e-mail: the Ploomes key and the warehouse password."""
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    secrets = []
-    for conn_id in (PLOOMES_CONN_ID, SALES_DB_CONN_ID):
-        try:
-            password = BaseHook.get_connection(conn_id).password
-        except AirflowNotFoundException:
-            continue
-        if password and len(password) >= 4:
-            secrets.append(password)
-    return secrets
 
 
 def describe_failure(context: dict[str, Any]) -> tuple[str, str]:
@@ -57,8 +41,7 @@ def describe_failure(context: dict[str, Any]) -> tuple[str, str]:
         "so the next successful run catches up. Run history: "
         "<code>SELECT * FROM ploomes_sync.run_history ORDER BY started_at DESC LIMIT 5;</code></p>"
     )
-    secrets = _known_secrets()
-    return scrub(subject, secrets), scrub(body, secrets)
+    return redact(subject), redact(body)
 
 
 def sender_address(hook: SmtpHook, smtp_conn_id: str = SMTP_CONN_ID) -> str:
@@ -105,7 +88,7 @@ def record_failure(context: dict[str, Any]) -> None:
 
     ti = context["ti"]
     error = context.get("exception")
-    message = scrub(f"{ti.task_id}: {type(error).__name__}: {error}", _known_secrets())
+    message = redact(f"{ti.task_id}: {type(error).__name__}: {error}")
     run_id = ti.run_id
     try:
         with connect_warehouse() as conn:
@@ -113,4 +96,4 @@ def record_failure(context: dict[str, Any]) -> None:
     except psycopg.Error as exc:
         # The warehouse may be what failed; the e-mail (the other callback) still goes out.
         log.warning("Could not mark run %s failed in ploomes_sync.run_history (%s): %s",
-                    run_id, type(exc).__name__, scrub(str(exc), _known_secrets()))
+                    run_id, type(exc).__name__, redact(str(exc)))

@@ -65,6 +65,7 @@ BACKFILL_MAX_RUNS = 3_000
 # --- The plugin and the webhooks ---------------------------------------------------------------
 URL_PREFIX = "/ploomes-sync"  # where the plugin's app is mounted on the API server
 WEBHOOK_CONN_ID = "ploomes_webhook"  # host: public base URL Ploomes calls; password: the validation key
+WEBHOOK_MIN_KEY_LENGTH = 16  # a shorter validation key is guessed too easily: refused by the setup and the receiver
 WEBHOOK_DAG_ID = "ploomes_webhook_apply"
 WEBHOOK_SETUP_DAG_ID = "ploomes_webhook_setup"
 WATCHDOG_DAG_ID = "ploomes_sync_watchdog"

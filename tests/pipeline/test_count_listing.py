@@ -31,7 +31,7 @@ def _listing_requests(sim, stream: str = "deals") -> list[dict]:
 def synced(sim, db_url, monkeypatch, api_key) -> Pipeline:
     """A warehouse synced in full, pages of 50, the next run a scheduled one that counts."""
     use_ploomes(monkeypatch, sim.url, api_key, requests_per_minute=6000, page_size=PAGE)
-    pipeline = Pipeline(db_url, config=SyncConfig(full_listing_every_hours=1e6))
+    pipeline = Pipeline(db_url, config=SyncConfig(full_listing_every_hours=24 * 365))
     pipeline.run()
     return pipeline
 
@@ -104,7 +104,7 @@ def _assert_partition(ranges: list, ids: list[int], gone: list[int], info: dict)
 
 def test_a_stream_of_a_page_or_less_is_listed_whole_by_its_one_probe(sim, db_url, monkeypatch, api_key):
     use_ploomes(monkeypatch, sim.url, api_key, requests_per_minute=6000)  # pages of 300: 80 contacts
-    pipeline = Pipeline(db_url, config=SyncConfig(full_listing_every_hours=1e6))
+    pipeline = Pipeline(db_url, config=SyncConfig(full_listing_every_hours=24 * 365))
     pipeline.run()
     contacts = sim.admin.truth_contacts()
     gone = contacts[40]["Id"]

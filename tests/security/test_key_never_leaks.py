@@ -318,6 +318,50 @@ class TestTheFailureCallbacks:
         assert find_key(api_key, evidence) == {}
 
 
+    def test_every_connection_s_secret_is_scrubbed_from_the_email_the_run_history_and_the_health_report(
+        self, api_key, db_url, monkeypatch,
+    ):
+        """Not only the User-Key: the webhook validation key, the SMTP password, the warehouse's password
+        and a sensitive extra, in the forms a careless server or library echoes them."""
+        from types import SimpleNamespace
+
+        from ploomes_sync import alerts, secrets, warehouse
+        from ploomes_sync.monitoring.report import read_report
+
+        webhook_key, smtp_password = "Webhook-Validation-9f8e7d6c5b4a", "Smtp-Pass-1a2b3c4d5e6f"
+        token = "Tok-0a9b8c7d6e5f4"
+        use_ploomes(monkeypatch, "http://127.0.0.1:9", api_key)
+        use_sales_db(monkeypatch, db_url)
+        monkeypatch.setenv("AIRFLOW_CONN_PLOOMES_WEBHOOK", json.dumps({
+            "conn_type": "http", "host": "https://sync.example", "password": webhook_key}))
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
+            "conn_type": "smtp", "host": "mail.example", "login": "alerts", "password": smtp_password,
+            "extra": {"api_token": token}}))
+        secrets.forget()
+        with psycopg.connect(db_url) as conn:
+            warehouse.migrate(conn)
+        ti = SimpleNamespace(dag_id="ploomes_sales_sync", task_id="extract_deals", run_id="manual__leaky",
+                             try_number=1, max_tries=0, log_url="http://airflow.example/log")
+        said = (f"a receiver said {webhook_key.lower()}; "
+                f"smtp said {base64.b64encode(smtp_password.encode()).decode()}; "
+                f"half {api_key[: len(api_key) // 2]}; token {token}")
+        context = {"ti": ti, "dag_run": None, "exception": RuntimeError(said)}
+
+        subject, body = alerts.describe_failure(context)
+        alerts.record_failure(context)
+        with psycopg.connect(db_url) as conn:
+            report = read_report(conn, stale_after_seconds=3600)
+            error = conn.execute("SELECT error FROM ploomes_sync.run_history WHERE run_id = 'manual__leaky'"
+                                 ).fetchone()[0]
+        shown = "\n".join([subject, body, error, json.dumps(report.as_dict())])
+        assert "a receiver said ***" in body and "smtp said ***" in error
+        for secret in (webhook_key, smtp_password, token, api_key):
+            for form in (secret, secret.lower(), base64.b64encode(secret.encode()).decode(),
+                         secret[: len(secret) // 2]):
+                assert form.lower() not in shown.lower(), form
+        secrets.forget()
+
+
 class TestTheScanner:
     def test_every_form_of_the_key_is_recognised_inside_longer_text(self, api_key):
         raw = api_key.encode()

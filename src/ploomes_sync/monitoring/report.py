@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from ploomes_sync import streams
+from ploomes_sync.secrets import redact
 from ploomes_sync.warehouse.connection import fetchdicts, fetchrow, transaction
 from ploomes_sync.warehouse.sqlfiles import load
 from ploomes_sync.warehouse.statements import statement
@@ -118,6 +119,8 @@ def read_report(conn: psycopg.Connection, *, stale_after_seconds: float) -> Heal
     for run in runs:
         run["duration_seconds"] = float(run["duration_seconds"] or 0)
         run["rows_changed"] = int(run["rows_changed"] or 0)
+        if run.get("error"):  # written masked; masked again with the secrets in force now
+            run["error"] = redact(run["error"])
     year_table = None
     if years:
         year_table = {"run_id": years[0]["run_id"], "finished_at": years[0]["finished_at"],

@@ -35,6 +35,7 @@ from ploomes_sync.errors import MassDeletionRefused
 from ploomes_sync.guards import deletion_guard
 from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.reads import read_ids
+from ploomes_sync.secrets import redact
 from ploomes_sync.streams import Stream, registry
 from ploomes_sync.warehouse import inbox
 from ploomes_sync.warehouse.inbox import Event
@@ -185,14 +186,14 @@ def apply_pending(*, hook: PloomesHook, conn: psycopg.Connection, reject_conn: p
             events = inbox.pending(conn, config.webhook_batch_size)
         applied.pending = len(events)
     except BaseException as exc:
-        warehouse.finish_run(conn, run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:4000])
+        warehouse.finish_run(conn, run_id, status="failed", error=redact(f"{type(exc).__name__}: {exc}")[:4000])
         raise
     purged = inbox.purge(conn, timedelta(days=config.inbox_keep_days))
     if purged:
         log.info("Purged %s applied events older than %s days from the inbox", purged, config.inbox_keep_days)
     applied.refused = [str(refusal) for refusal in refusals]
     if refusals:
-        warehouse.finish_run(conn, run_id, status="failed", error="\n".join(applied.refused)[:4000])
+        warehouse.finish_run(conn, run_id, status="failed", error=redact("\n".join(applied.refused))[:4000])
         raise refusals[0]
     warehouse.finish_run(conn, run_id, status="success")
     return applied

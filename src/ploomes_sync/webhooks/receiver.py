@@ -2,16 +2,21 @@
 
 The validation key is the password of connection ``ploomes_webhook`` (its host is the public base
 URL Ploomes calls), compared in constant time with the ``X-Ploomes-Validation-Key`` header:
-missing, 401; wrong, 403. A body over the size limit is 413, one that is not JSON (or nested too
-deeply to parse) 400, one that is not a delivery of a deal or a contact 422; nothing is stored in
-those cases, and no body of any shape gets a 5xx. A valid delivery is
-committed to ``ploomes_sync.webhook_inbox`` and answered 202 with its inbox id: nothing else
-happens in the request (no Ploomes call, no merge), and once answered it is never lost. When the
-inbox cannot be written the answer is 503, so a sender that retries will.
+missing, 401; wrong, 403. A configured key shorter than 16 characters is no key (503, and the log
+says so). A body over the size limit is 413, one that does not arrive whole within 10 seconds 408,
+one that is not JSON (or nested too deeply to parse) 400, one that is not a delivery of a synced
+entity 422; nothing is stored in those cases, and no body of any shape gets a 5xx. A valid
+delivery is committed to ``ploomes_sync.webhook_inbox`` and answered 202 with its inbox id:
+nothing else happens in the request (no Ploomes call, no merge), and once answered it is never
+lost. When the inbox cannot be written the answer is 503, so a sender that retries will.
+
+Under abuse: the body is parsed off the event loop; a client gone in the middle of its body is let
+go without a word above DEBUG; wrong keys are logged at most once a minute, with how many came.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import threading
@@ -20,8 +25,10 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from ploomes_sync.settings import WEBHOOK_CONN_ID
+from ploomes_sync.settings import WEBHOOK_MIN_KEY_LENGTH as MIN_KEY_LENGTH
 from ploomes_sync.warehouse import inbox
 from ploomes_sync.warehouse.pool import WarehousePool
 from ploomes_sync.webhooks.delivery import NotADelivery, parse
@@ -30,7 +37,27 @@ log = logging.getLogger(__name__)
 
 KEY_HEADER = "X-Ploomes-Validation-Key"
 MAX_BODY_BYTES = 512 * 1024  # a delivery carries two versions of one record: a few kilobytes
+BODY_SECONDS = 10.0  # a body must arrive whole within this
 KEY_REREAD_SECONDS = 30.0  # a rotated key is in force this soon
+LOG_EVERY_SECONDS = 60.0  # wrong keys are logged at most this often, with a count
+
+
+class EveryMinute:
+    """Counts an event and lets it be logged at most once every ``LOG_EVERY_SECONDS``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+        self._logged_at = float("-inf")
+
+    def count(self) -> int:
+        """The events since the last one logged, this one included, when it is time to log; else 0."""
+        with self._lock:
+            self._count += 1
+            if time.monotonic() - self._logged_at < LOG_EVERY_SECONDS:
+                return 0
+            count, self._count, self._logged_at = self._count, 0, time.monotonic()
+            return count
 
 
 class WebhookKey:
@@ -43,7 +70,8 @@ class WebhookKey:
         self._read_at = float("-inf")
 
     def get(self) -> bytes | None:
-        """The key, or None when the connection is missing or has no password."""
+        """The key, or None when the connection is missing or has no password (a key shorter than
+        ``MIN_KEY_LENGTH`` is taken, and :meth:`receive` refuses to use it)."""
         with self._lock:
             if time.monotonic() - self._read_at >= KEY_REREAD_SECONDS:
                 from airflow.sdk import BaseHook
@@ -65,32 +93,45 @@ def _error(status: int, detail: str) -> JSONResponse:
 def receiver_router(pool: WarehousePool, key: WebhookKey | None = None) -> APIRouter:
     router = APIRouter()
     webhook_key = key or WebhookKey()
+    wrong_keys, not_configured = EveryMinute(), EveryMinute()
 
     @router.post("/webhooks", status_code=202)
     async def receive(request: Request) -> JSONResponse:
         expected = await run_in_threadpool(webhook_key.get)
-        if expected is None:
-            log.error("A webhook delivery arrived but connection %s has no password (the validation key): "
-                      "refused with 503. Run the DAG ploomes_webhook_setup after setting it.", webhook_key.conn_id)
+        if expected is None or len(expected) < MIN_KEY_LENGTH:
+            if not_configured.count():
+                why = "has no password (the validation key)" if expected is None else "has a validation key too short"
+                log.error("Webhook deliveries arrive but connection %s %s: refused with 503. Set a key of at least "
+                          "%s characters as its password and run the DAG ploomes_webhook_setup.", webhook_key.conn_id,
+                          why, MIN_KEY_LENGTH)
             return _error(503, "Webhooks are not configured on this server.")
         given = request.headers.get(KEY_HEADER)
         if not given:
             return _error(401, f"Missing {KEY_HEADER} header.")
         if not hmac.compare_digest(given.encode(), expected):
-            log.warning("Refused a webhook delivery with a wrong validation key (403) from %s",
-                        request.client.host if request.client else "?")
+            refused = wrong_keys.count()
+            if refused:
+                log.warning("Refused %s webhook deliveries with a wrong validation key (403) in the last minute, "
+                            "the latest from %s", refused, request.client.host if request.client else "?")
             return _error(403, "Wrong validation key.")
 
         declared = request.headers.get("content-length")
         if declared is not None and not (declared.isascii() and declared.isdigit() and int(declared) <= MAX_BODY_BYTES):
             return _error(413, f"A delivery is at most {MAX_BODY_BYTES} bytes.")
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                return _error(413, f"A delivery is at most {MAX_BODY_BYTES} bytes.")
         try:
-            delivery = parse(bytes(body))
+            async with asyncio.timeout(BODY_SECONDS):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > MAX_BODY_BYTES:
+                        return _error(413, f"A delivery is at most {MAX_BODY_BYTES} bytes.")
+        except TimeoutError:
+            return _error(408, f"The delivery did not arrive whole within {BODY_SECONDS:g} seconds.")
+        except ClientDisconnect:
+            log.debug("A webhook client went away in the middle of its body (%s bytes came)", len(body))
+            return _error(400, "The client went away.")
+        try:
+            delivery = await run_in_threadpool(parse, bytes(body))
         except NotADelivery as exc:
             log.warning("Refused a webhook body (%s): %s", exc.status, exc)
             return _error(exc.status, f"Not a Ploomes delivery: {exc}.")

@@ -21,13 +21,13 @@ from typing import Any
 from ploomes_sync.api.errors import PloomesError
 from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.settings import URL_PREFIX, WEBHOOK_CONN_ID
+from ploomes_sync.settings import WEBHOOK_MIN_KEY_LENGTH as MIN_KEY_LENGTH
 from ploomes_sync.streams import Registry, registry
 from ploomes_sync.webhooks.delivery import ENTITY_IDS
 
 log = logging.getLogger(__name__)
 
 RECEIVER_PATH = f"{URL_PREFIX}/webhooks"
-MIN_KEY_LENGTH = 16
 # Actions only an entity that is won and lost has (Stream.won_and_lost): not registered for the others.
 WON_AND_LOST_ACTIONS = {"win", "won", "lose", "lost", "ganho", "ganhar", "perda", "perder", "perdido"}
 ENTITY_NAMES = {entity_id: name for name, entity_id in ENTITY_IDS.items()}
