@@ -5,11 +5,13 @@ or deletes some of those (their new dates are earlier than the stored ones).
 
 Every round changes deals (updates, deletions, creations) and contacts, then draws a fault: none,
 an API storm the retries absorb, a storm beyond them, a revoked key, a worker that dies between
-two tasks, or the warehouse session killed by the server in the middle of a load. A failed run
-is followed, as the scheduler would, by the next run with the fault gone; after every successful
-run the warehouse must equal the simulator's truth.
+two tasks, the warehouse session killed by the server in the middle of a load, or a wrong answer
+(an empty or partial page, or a redirect to another host) to one request of a random stream. A
+failed run is followed, as the scheduler would, by the next run with the fault gone; after every
+successful run the warehouse must equal the simulator's truth, except after a wrong answer, which
+the next run must put right (nothing is lost for good, and nothing of a wrong answer stays).
 
-``SOAK_RUNS`` sets the number of rounds: 5 by default (``make test``), 20 for the full soak
+``SOAK_RUNS`` sets the number of rounds: 7 by default (``make test``: each fault once), 20 for the full soak
 (``SOAK_RUNS=20 .venv/bin/pytest tests/reliability/test_soak.py``). The seed is fixed, so a given
 count always plays the same rounds.
 """
@@ -29,7 +31,7 @@ import pytest
 from ploomes_devkit.pipeline import Pipeline
 from ploomes_simulator import RunningSimulator, SimulatorConfig, run_in_thread
 from ploomes_sync import records
-from ploomes_sync.api.errors import PloomesAuthError, PloomesRequestError
+from ploomes_sync.api.errors import PloomesAuthError, PloomesRedirectError, PloomesRequestError
 from tests.reliability.conftest import SIM_CONTACTS, SIM_DEALS, Connect
 from tests.reliability.harness import (
     CONFIG,
@@ -41,7 +43,7 @@ from tests.reliability.harness import (
     watermark_row_locked,
 )
 
-SOAK_RUNS = int(os.environ.get("SOAK_RUNS", "5"))
+SOAK_RUNS = int(os.environ.get("SOAK_RUNS", "7"))
 SEED = 20_260_601
 
 STORMS = {
@@ -50,7 +52,9 @@ STORMS = {
     "drops": [{"kind": "drop", "count": 2, "after": 3, "path": "/Deals"}],
     "malformed": [{"kind": "malformed", "count": 3, "after": 2, "path": "/Deals"}],
 }
-FAULTS = ("none", "storm", "storm-beyond-retries", "key-revoked", "worker-dies", "session-killed")
+FAULTS = ("none", "storm", "storm-beyond-retries", "key-revoked", "worker-dies", "session-killed", "wrong-answer")
+WRONG_ANSWERS = ("empty", "partial", "redirect")
+PATHS = ("/Deals", "/Contacts", "/Products", "/Quotes", "/Orders")
 
 
 @pytest.fixture
@@ -124,6 +128,10 @@ def test_soak_of_incremental_runs_with_random_changes_and_faults(
             sim.admin.set_faults(schedule=[{"kind": kind, "count": 100, "after": 1, "path": "/Deals"}])
         elif fault == "key-revoked":
             sim.admin.configure(api_key="revoked-" + api_key)
+        elif fault == "wrong-answer":
+            sim.admin.configure(redirect_to="http://127.0.0.1:9")  # nothing listens there
+            sim.admin.set_faults(schedule=[{"kind": rng.choice(WRONG_ANSWERS), "count": 1,
+                                            "after": rng.randint(0, 3), "path": rng.choice(PATHS)}])
         doomed = rng.choice(["extract_deals", "load_sales", "extract_contacts", "load_customers"])
         try:
             if fault == "worker-dies":
@@ -141,13 +149,17 @@ def test_soak_of_incremental_runs_with_random_changes_and_faults(
                         killer.join()
             else:
                 pipeline.run(run_id=key)
-        except (PloomesRequestError, PloomesAuthError, WorkerDied, psycopg.OperationalError) as exc:
+        except (PloomesRequestError, PloomesAuthError, PloomesRedirectError, WorkerDied,
+                psycopg.OperationalError) as exc:
             failed = exc
         finally:
             sim.admin.clear_faults()
             sim.admin.configure(api_key=api_key, retry_after=True)
             connect()
 
+        if fault == "wrong-answer":  # the run may succeed or fail; the next one puts right what it got wrong
+            run_ok(pipeline, db_url, sim.admin, f"{key}-next")
+            continue
         if fault in ("none", "storm"):
             assert failed is None, f"round {round_number} ({fault}) failed: {failed!r}"
             assert run_status(db_url, key)["status"] == "success"
