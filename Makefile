@@ -42,9 +42,11 @@ test-fast: lint system-packages
 demo: install
 	$(BIN)/python -m ploomes_devkit.demo $(if $(filter 1 yes true,$(ONCE)),--once,)
 
-# The task functions side by side, then webhook freshness in a real Airflow (bench/airflow.py).
+# The task functions side by side, within how many runs each wrong answer heals (bench/heal.py), then
+# webhook freshness in a real Airflow (bench/airflow.py).
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.heal
 	$(BIN)/python -m bench.airflow webhooks
 
 # What a user sees in a real Airflow: a year's backfill against the date-range run, a run's own overhead.

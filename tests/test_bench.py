@@ -111,3 +111,15 @@ class TestTinyBench:
         assert 0 < fresh["p50"] <= fresh["p95"] <= fresh["max"]
         assert entry["applies"] >= 1 and entry["api"]["requests"] >= 1
         assert any(t["target"].startswith("webhook freshness") for t in report["targets"])
+
+
+def test_the_heal_measure_runs_and_every_wrong_answer_heals(pg_admin_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "heal.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.heal", "--deals", "600", "--out", str(out), "--db-url", pg_admin_url],
+        cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    cases = json.loads(out.read_text())["cases"]
+    assert {case["case"] for case in cases} >= {"extract page partial", "listing answered empty", "rows spoiled"}
+    assert all(case["runs"] is not None and case["runs"] <= 4 for case in cases), cases

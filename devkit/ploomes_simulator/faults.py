@@ -13,9 +13,10 @@ cannot tell from a good one by its status:
 - ``"drip"``: the page sent a byte every ``drip_seconds``;
 - ``"redirect"``: 301 to the same path and query at ``redirect_to`` (another host).
 
-A schedule entry ``{"kind": K, "count": n, "after": k, "path": "/Deals"}`` lets the next ``k``
-matching requests through, then injects ``K`` into the next ``n`` matching ones (``path``
-optional: any API path). Entries are consulted in order; the first that injects wins, and an
+A schedule entry ``{"kind": K, "count": n, "after": k, "path": "/Deals", "filter": "Id eq"}`` lets
+the next ``k`` matching requests through, then injects ``K`` into the next ``n`` matching ones
+(``path`` optional: any API path; ``filter`` optional: text the request's ``$filter`` holds, such
+as ``"Id eq"`` for reads by Id). Entries are consulted in order; the first that injects wins, and an
 entry still in its ``after`` phase counts every matching request, faulted by another or not.
 Probabilities ``{"503": 0.1, "drop": 0.02}`` draw once per request not hit by the schedule.
 """
@@ -44,9 +45,11 @@ class _Entry:
     count: int
     after: int
     path: str | None
+    filter: str | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "count": self.count, "after": self.after, "path": self.path}
+        return {"kind": self.kind, "count": self.count, "after": self.after, "path": self.path,
+                "filter": self.filter}
 
 
 def normalize_path(path: str) -> str:
@@ -87,18 +90,22 @@ class FaultInjector:
         for item in schedule or []:
             if not isinstance(item, dict):
                 raise FaultConfigError(f"schedule entries must be objects, got {item!r}")
-            unknown = set(item) - {"kind", "count", "after", "path"}
+            unknown = set(item) - {"kind", "count", "after", "path", "filter"}
             if unknown:
                 raise FaultConfigError(f"unknown schedule keys: {sorted(unknown)}")
             path = item.get("path")
             if path is not None and not isinstance(path, str):
                 raise FaultConfigError(f"schedule 'path' must be a string, got {path!r}")
+            wanted = item.get("filter")
+            if wanted is not None and not isinstance(wanted, str):
+                raise FaultConfigError(f"schedule 'filter' must be a string, got {wanted!r}")
             entries.append(
                 _Entry(
                     kind=_check_kind(item.get("kind")),
                     count=_non_negative_int(item, "count", 1),
                     after=_non_negative_int(item, "after", 0),
                     path=None if path is None else normalize_path(path),
+                    filter=wanted,
                 )
             )
         chances: dict[str, float] = {}
@@ -129,13 +136,15 @@ class FaultInjector:
                 "seed": self._seed,
             }
 
-    def pick(self, path: str) -> str | None:
-        """The fault to inject into a request for ``path``, or None."""
+    def pick(self, path: str, filter_text: str = "") -> str | None:
+        """The fault to inject into a request for ``path`` (whose ``$filter`` is ``filter_text``), or None."""
         wanted = normalize_path(path)
         with self._lock:
             chosen: str | None = None
             for entry in self._schedule:
                 if entry.path is not None and entry.path != wanted:
+                    continue
+                if entry.filter is not None and entry.filter not in filter_text:
                     continue
                 if entry.after > 0:
                     entry.after -= 1

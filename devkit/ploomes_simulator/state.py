@@ -181,7 +181,7 @@ class SimulatorState:
         """Answer one API request (logged, faults and limits applied)."""
         started = time.time()
         params = parse_qsl(query_string, keep_blank_values=True)
-        fault = self.faults.pick(path)
+        fault = self.faults.pick(path, dict(params).get("$filter", ""))
         response = self._api_response(method, path, params, user_key, fault, body)
         self._wait_latency()
         self.log.record(

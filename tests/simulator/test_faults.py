@@ -212,3 +212,11 @@ class TestWrongAnswers:
         wrong = "Wrong-Key-0123456789abcdef"
         message = api.get("/Deals", key=wrong).json()["error"]["message"]
         assert wrong.lower() in message and wrong[:13] in message and wrong not in message
+
+
+def test_a_fault_may_be_kept_for_requests_whose_filter_holds_a_text(api: Api, sim: RunningSimulator) -> None:
+    sim.admin.set_faults(schedule=[{"kind": "empty", "count": 1, "filter": "Id eq"}])
+    assert len(api.values("/Deals", **{"$top": 3})) == 3  # no filter: not this fault's
+    first = sim.admin.truth_deals()[0]["Id"]
+    assert api.values("/Deals", **{"$filter": f"Id eq {first}"}) == []
+    assert [d["Id"] for d in api.values("/Deals", **{"$filter": f"Id eq {first}"})] == [first]
