@@ -29,7 +29,8 @@ class MassDeletionRefused(AirflowFailException):
         share = gone / scope if scope else 1.0
         shown = ", ".join(str(i) for i in self.held[:HELD_SHOWN])
         more = f" and {len(self.held) - HELD_SHOWN} more" if len(self.held) > HELD_SHOWN else ""
-        named = f" The rows held back: ids {shown}{more} (all of them in the run history's checks)." if shown else ""
+        named = (f" The rows held back: ids {shown}{more} (all of them in ploomes_sync.run_history.streams -> "
+                 f"'{stream}' -> 'held_back')." if shown else "")
         super().__init__(
             f"Refused to remove {gone} of the {scope} rows of public.{table} ({share:.1%}): the {stream} listing "
             f"judged {judged} rows and did not find {gone} of them in Ploomes, nor did a read by Id, above the "

@@ -18,7 +18,15 @@ from ploomes_simulator import RunningSimulator
 from ploomes_sync import warehouse
 from ploomes_sync.api.errors import PloomesPagingError, PloomesRedirectError
 from ploomes_sync.tasks import MassDeletionRefused
-from tests.reliability.harness import CONFIG, assert_converged, assert_unchanged, run_fails, run_ok, snapshot
+from tests.reliability.harness import (
+    CONFIG,
+    assert_converged,
+    assert_unchanged,
+    run_fails,
+    run_ok,
+    run_status,
+    snapshot,
+)
 from tests.support.capture import capturing_server
 from tests.support.truth import make_stale
 
@@ -102,6 +110,7 @@ class TestNothingIsDeletedOnOneAnswer:
 
         assert sorted(failure.value.held) == products
         assert f"ids {', '.join(map(str, products[:3]))}" in str(failure.value)
+        assert sorted(run_status(db_url, "empty-again")["streams"]["products"]["held_back"]) == products
         assert rows(db_url, "products") == set(products)
         assert_unchanged(db_url, before, streams=())
         sim.admin.clear_faults()

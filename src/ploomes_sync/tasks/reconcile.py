@@ -63,6 +63,7 @@ def reconcile_deletions(plan: RunPlan, *, hook: PloomesHook, conn: psycopg.Conne
         except MassDeletionRefused as refusal:
             refusals.append(refusal)
             done[stream.name] = {"refused": str(refusal)}
+            warehouse.record_stream(conn, plan.run_id, stream.name, held_back=list(refusal.held))
     if refusals:
         raise refusals[0]
     return done
