@@ -48,11 +48,16 @@ class TestFailureEmail:
                   key=lambda d: d["LastUpdateDate"])
         with harness.connect() as conn:
             conn.execute("UPDATE public.sales SET deal_value = deal_value + 7 WHERE id = %s", [won["Id"]])
+        # the reconcile would read it again by Id and repair it: that read answers nothing, so it stays wrong
+        harness.sim.admin.set_faults(schedule=[{"kind": "empty", "count": 100, "path": "/Deals", "filter": "Id eq"}])
         mailbox.messages.clear()
         harness.run()
         assert [m["Subject"].split()[1] for m in mailbox.messages] == ["ploomes_sales_sync.validate_by_year"]
         body = Mailbox.text(mailbox.messages[0])
-        assert "ploomes_won_revenue" in body and won["CreateDate"][:4] in body
+        assert "ploomes_won_revenue" in body and won["CreateDate"][:4] in body and str(won["Id"]) in body
+        harness.sim.admin.clear_faults()  # the next run reads the deal the check named again, and repairs it
+        mailbox.messages.clear()
+        assert succeeded(harness, harness.run()) and mailbox.messages == []
 
     def test_no_recipients_configured_sends_nothing(self, harness, mailbox,
                                                     monkeypatch):

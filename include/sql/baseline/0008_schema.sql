@@ -1,6 +1,6 @@
 -- The warehouse as migrations 0001 to 0008 leave a fresh database, written out once: what a new
 -- database gets instead of replaying them (ploomes_sync.warehouse.migrate applies it, after the
--- helper functions of 0002, and records 0001 to 0008 as applied). A database that already has
+-- helper functions (include/sql/migrate/helpers.sql), and records 0001 to 0008 as applied). A database that already has
 -- public.sales, public.customers or public.customer_sales, or rows in the ledger, takes the
 -- numbered path instead, which brings older shapes to the contract without losing a row.
 -- tests/warehouse/test_baseline.py proves both paths end with the same catalogue.
@@ -8,8 +8,9 @@
 COMMENT ON SCHEMA ploomes_sync IS 'Ploomes sync: staging, run history, watermarks, rejects, archive';
 
 -- === public: what the dashboards read (docs/warehouse.md) ===================================
--- New tables in public are reachable through Supabase's HTTP API with the project's default
--- grants: they start with row-level security on and no policy, until the dashboards' are added.
+-- New tables in public would be reachable through Supabase's HTTP API with the project's default
+-- grants: they start private (no privilege for PUBLIC nor the API roles, see the end of this file)
+-- with row-level security on and no policy, until the dashboard's step grants the role it uses.
 
 CREATE TABLE public.sales (
     id          bigint PRIMARY KEY,
@@ -274,3 +275,6 @@ CREATE TABLE ploomes_sync.stale_alerts (
     stale_for    interval NOT NULL,
     recipients   text NOT NULL
 );
+
+-- === what the sync created in public: private until the dashboard's step =====================
+SELECT ploomes_sync.public_object(name, true) FROM unnest(ARRAY['sales', 'customers', 'customer_sales']) AS name;

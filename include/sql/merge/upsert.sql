@@ -1,9 +1,10 @@
 -- Template (ploomes_sync.warehouse.statements fills the names and column lists from the stream's
 -- spec): one run's staged rows of a stream -> its public table, in one statement.
 -- The newest staged version of each id wins; an older version never overwrites a newer row, and an
--- identical one is left alone (its synced_at too). Which version is newer is decided by when each was
--- read, then by LastUpdateDate: a read that began after the row was written (the warehouse's clock)
--- saw it or a later version, so it wins whatever the dates say; otherwise (runs that overlap) the
+-- identical one is left alone (its synced_at too). A row the sync never wrote (no synced_at: an older
+-- tool's, whatever dates it stamped) is no evidence against Ploomes: what Ploomes answers wins. Which
+-- version is newer is decided by when each was read, then by LastUpdateDate: a read that began after
+-- the row was written (the warehouse's clock) saw it or a later version, so it wins whatever the dates say; otherwise (runs that overlap) the
 -- later LastUpdateDate wins, unless the staged one is after the read ended (Ploomes' clock): a date
 -- ahead of Ploomes' own clock (a glitch, an import) orders nothing. A row archived as gone after this run's read
 -- began (another run found it deleted after this run read it) is not put back.
@@ -27,7 +28,7 @@ written AS (
                       WHERE d.id = st.id AND d.deleted_at >= %(read_started_wh)s::timestamptz)
     ORDER BY id
     ON CONFLICT (id) DO UPDATE SET {assignments}, synced_at = EXCLUDED.synced_at
-    WHERE (t.synced_at < %(read_started_wh)s::timestamptz
+    WHERE (t.synced_at IS NULL OR t.synced_at < %(read_started_wh)s::timestamptz
            OR ((t.updated_at IS NULL OR t.updated_at <= EXCLUDED.updated_at)
                AND (%(read_ended_at)s::timestamptz IS NULL OR EXCLUDED.updated_at <= %(read_ended_at)s::timestamptz)))
       AND ({target_columns}) IS DISTINCT FROM ({excluded_columns})

@@ -15,3 +15,11 @@ CREATE TABLE IF NOT EXISTS ploomes_sync.schema_migrations (
     name       text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- The objects of public the contract names, and whether the sync created them (else it found an
+-- older one): the least-privilege script hands them over, the dashboard's step grants on them.
+CREATE TABLE IF NOT EXISTS ploomes_sync.public_objects (
+    name        text PRIMARY KEY,
+    created     boolean NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);

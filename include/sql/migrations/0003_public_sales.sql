@@ -2,8 +2,8 @@
 -- table from a previous tool keeps every row, its grants, policies and RLS setting).
 
 -- Created here only when missing. A new table in public is reachable through Supabase's HTTP API
--- with the project's default grants, so it starts with row-level security on (no policy: only
--- the owner and roles that bypass RLS read it until the dashboards' policies are added).
+-- with the project's default grants: it starts private (no privilege for PUBLIC nor the API roles)
+-- with row-level security on, until the dashboard's step (include/sql/roles/dashboard_read.sql).
 -- A table that already exists keeps its grants and RLS setting untouched.
 DO $$
 BEGIN
@@ -24,7 +24,9 @@ BEGIN
             synced_at   timestamptz DEFAULT now()
         );
         ALTER TABLE public.sales ENABLE ROW LEVEL SECURITY;
+        PERFORM ploomes_sync.public_object('sales', true);  -- private until the dashboard's step
     END IF;
+    PERFORM ploomes_sync.public_object('sales', false);  -- an older table: its grants stay
 END
 $$;
 

@@ -1,8 +1,8 @@
 -- public.customers per the contract: created when missing, otherwise brought to it in place.
 
 -- Created here only when missing. A new table in public is reachable through Supabase's HTTP API
--- with the project's default grants, so it starts with row-level security on (no policy: only
--- the owner and roles that bypass RLS read it until the dashboards' policies are added).
+-- with the project's default grants: it starts private (no privilege for PUBLIC nor the API roles)
+-- with row-level security on, until the dashboard's step (include/sql/roles/dashboard_read.sql).
 -- A table that already exists keeps its grants and RLS setting untouched.
 DO $$
 BEGIN
@@ -19,7 +19,9 @@ BEGIN
             synced_at  timestamptz DEFAULT now()
         );
         ALTER TABLE public.customers ENABLE ROW LEVEL SECURITY;
+        PERFORM ploomes_sync.public_object('customers', true);  -- private until the dashboard's step
     END IF;
+    PERFORM ploomes_sync.public_object('customers', false);  -- an older table: its grants stay
 END
 $$;
 

@@ -2,8 +2,8 @@
 -- Known older shape: customer_id integer, customer_name NOT NULL, cnpj, deal_count, avg_deal_size.
 
 -- Created here only when missing. A new table in public is reachable through Supabase's HTTP API
--- with the project's default grants, so it starts with row-level security on (no policy: only
--- the owner and roles that bypass RLS read it until the dashboards' policies are added).
+-- with the project's default grants: it starts private (no privilege for PUBLIC nor the API roles)
+-- with row-level security on, until the dashboard's step (include/sql/roles/dashboard_read.sql).
 -- A table that already exists keeps its grants and RLS setting untouched.
 DO $$
 BEGIN
@@ -22,7 +22,9 @@ BEGIN
             last_sync_at        timestamptz
         );
         ALTER TABLE public.customer_sales ENABLE ROW LEVEL SECURITY;
+        PERFORM ploomes_sync.public_object('customer_sales', true);  -- private until the dashboard's step
     END IF;
+    PERFORM ploomes_sync.public_object('customer_sales', false);  -- an older table: its grants stay
 END
 $$;
 

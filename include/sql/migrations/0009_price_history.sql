@@ -3,6 +3,12 @@
 -- Existing tables only gain columns (sales: the deal's latest and won quote); their grants and
 -- row-level security are left as they are. New public tables start with row-level security on.
 
+-- An object of these names that exists already is an older one: recorded so, its grants stay.
+SELECT ploomes_sync.public_object(name, false)
+FROM unnest(ARRAY['products', 'product_prices', 'orders', 'order_items', 'quotes', 'quote_items',
+                  'customer_price_history']) AS name
+WHERE to_regclass(format('public.%I', name)) IS NOT NULL;
+
 -- === public.sales: the deal's quotes ==========================================================
 ALTER TABLE public.sales ADD COLUMN IF NOT EXISTS last_quote_id bigint;
 ALTER TABLE public.sales ADD COLUMN IF NOT EXISTS won_quote_id bigint;
@@ -324,3 +330,8 @@ CREATE INDEX IF NOT EXISTS deleted_quotes_deleted_at_idx ON ploomes_sync.deleted
 ALTER TABLE ploomes_sync.webhook_inbox DROP CONSTRAINT IF EXISTS webhook_inbox_stream_check;
 ALTER TABLE ploomes_sync.webhook_inbox ADD CONSTRAINT webhook_inbox_stream_check
     CHECK (stream IN ('deals', 'contacts', 'products', 'orders', 'quotes'));
+
+-- What this migration created starts private, until the dashboard's step grants the role it uses.
+SELECT ploomes_sync.public_object(name, true)
+FROM unnest(ARRAY['products', 'product_prices', 'orders', 'order_items', 'quotes', 'quote_items',
+                  'customer_price_history']) AS name;

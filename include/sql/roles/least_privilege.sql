@@ -12,9 +12,13 @@
 --                                     public.customer_sales and the price-history tables and view
 --                                     (owned by the role, row-level security on); the loads
 --                                     upsert into them and delete from them;
---   owner of those three tables ..... when they exist already (made by an older tool), the
---                                     migrations conform them in place (ALTER TABLE), which only an
---                                     owner may do: this script hands them over.
+--   owner of what the sync keeps .... everything in schema ploomes_sync (tables, views, sequences,
+--                                     functions) and the objects of public the contract names
+--                                     (ploomes_sync.public_objects lists those that exist; on a fresh
+--                                     database, the older sales, customers and customer_sales when
+--                                     there): the migrations create and alter them, which only an
+--                                     owner may do. So an install made as postgres (or any admin)
+--                                     is handed over whole, and the connection's login can switch.
 -- Nothing else: not SUPERUSER, CREATEDB, CREATEROLE, REPLICATION nor BYPASSRLS; no CREATE on the
 -- database (it creates no schema); no privilege on any other table, schema or function.
 --
@@ -63,14 +67,43 @@ ALTER SCHEMA ploomes_sync OWNER TO ploomes_sync;
 GRANT USAGE ON SCHEMA public TO ploomes_sync;
 GRANT CREATE ON SCHEMA public TO ploomes_sync;
 
+-- Everything the sync keeps, handed over (ALTER ... OWNER needs the current owner's rights: run this
+-- as the role that ran the sync's migrations until now, or as a member of it).
 DO $$
 DECLARE
-    t text;
+    r       record;
+    v_names text[] := ARRAY['sales', 'customers', 'customer_sales'];  -- older tables, before any migration
+    v_more  text[];
 BEGIN
-    FOREACH t IN ARRAY ARRAY['sales', 'customers', 'customer_sales'] LOOP
-        IF to_regclass(format('public.%I', t)) IS NOT NULL THEN
-            EXECUTE format('ALTER TABLE public.%I OWNER TO ploomes_sync', t);
-        END IF;
+    IF to_regclass('ploomes_sync.public_objects') IS NOT NULL THEN  -- (planned only when it exists)
+        SELECT array_agg(o.name) INTO v_more FROM ploomes_sync.public_objects AS o;
+        v_names := v_names || coalesce(v_more, '{}');
+    END IF;
+    FOR r IN
+        SELECT n.nspname, c.relname, c.relkind
+        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'ploomes_sync' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d  -- a column's sequence follows its table
+                          WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+    LOOP
+        EXECUTE format('ALTER %s %I.%I OWNER TO ploomes_sync',
+                       CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
+                                      WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, r.nspname, r.relname);
+    END LOOP;
+    FOR r IN
+        SELECT p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid) AS arguments
+        FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'ploomes_sync'
+    LOOP
+        EXECUTE format('ALTER ROUTINE ploomes_sync.%I(%s) OWNER TO ploomes_sync', r.proname, r.arguments);
+    END LOOP;
+    FOR r IN
+        SELECT c.relname, c.relkind
+        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm') AND c.relname = ANY (v_names)
+    LOOP
+        EXECUTE format('ALTER %s public.%I OWNER TO ploomes_sync',
+                       CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, r.relname);
     END LOOP;
 END
 $$;

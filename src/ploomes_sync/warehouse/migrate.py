@@ -4,6 +4,10 @@ Applied versions are recorded in ``ploomes_sync.schema_migrations``. Every step 
 transaction-scoped advisory lock (safe behind a transaction-mode pooler), so concurrent runs
 serialize: the second waits, then finds each migration applied and does nothing.
 
+Before any pending migration the helper functions the migrations call (``include/sql/migrate/
+helpers.sql``: bringing an older table to the contract in place, keeping the policies and views
+over it) are installed anew, so a migration always finds the newest of them.
+
 A fresh database (no ledger rows, none of the contract's public tables, no table of the sync's)
 takes the :data:`BASELINE` instead of replaying the migrations it covers: the schema they leave,
 written out once in ``include/sql/baseline/``, in one transaction, recorded as those migrations.
@@ -51,9 +55,9 @@ class Baseline:
     files: tuple[str, ...]
 
 
-# The helper functions of 0002 as they are (functions the later migrations may call, not shape),
-# then the shape 0001 to 0008 leave.
-BASELINE = Baseline(8, ("migrations/0002_conform_helpers.sql", "baseline/0008_schema.sql"))
+# The shape 0001 to 0008 leave (the helpers the migrations call are installed before, apart).
+BASELINE = Baseline(8, ("baseline/0008_schema.sql",))
+HELPERS = "migrate/helpers.sql"  # functions the migrations call: installed anew before any pending migration
 
 
 def discover(folder: Traversable | None = None) -> list[Migration]:
@@ -96,6 +100,11 @@ def _apply(conn: psycopg.Connection, migrations: list[Migration], baseline: Base
         advisory_lock(conn, "migrations")
         conn.execute(load("migrate/bootstrap.sql"), prepare=False)
         done = {row[0] for row in fetchall(conn, load("migrate/applied.sql"))}
+    if all(migration.version in done for migration in migrations):
+        return []
+    with transaction(conn):  # the newest helpers, whatever version installed the ones there
+        advisory_lock(conn, "migrations")
+        conn.execute(load(HELPERS), prepare=False)
     applied: list[str] = []
     if not done and baseline is not None:
         applied = _apply_baseline(conn, [m for m in migrations if m.version <= baseline.version], baseline)
