@@ -143,7 +143,9 @@ class TestParallelRead:
         assert sum(1 for query in pages if " le " in query.get("$filter", "")) >= 2  # bounded Id ranges
         assert all("$skip" not in query for query in pages if " le " in query.get("$filter", ""))
         assert [entry["query"].get("$orderby") for entry in log].count("Id desc") == 1  # the highest page
-        assert len(log) <= 700 / 20 + 1  # whole pages: the ranges end on short pages, no request wasted
+        # whole pages, and at most one request a range (4 at most) to learn where it ends: how many such
+        # requests depends on when each answer comes, which a busy machine decides
+        assert len(log) <= 700 / 20 + 1 + 4
 
     def test_a_read_whose_answers_slow_down_after_page_1_adds_ranges(self, connect: Connect,
                                                                      sim: RunningSimulator) -> None:
