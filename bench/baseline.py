@@ -153,7 +153,7 @@ class OldCron:
         """Every contact (tags expanded), page by page, one upsert each."""
 
         def to_params(record: dict) -> tuple | None:
-            row = streams.contacts(self.client_tag_id).row(record)
+            row = streams.contacts().row(record, streams.ReadContext(client_tag_id=self.client_tag_id))
             return None if isinstance(row, records.Reject) else row
 
         self._sync(conn, "contacts", self.pages("Contacts", streams.contacts().select, expand="Tags"), to_params)

@@ -127,7 +127,7 @@ def _stream_tasks(stream: Stream) -> tuple[Any, Any]:
 
         config, hook = load_config(), budgeted_hook()
         with _connect() as conn, _connect() as reject_conn:
-            own = registry(config.client_tag_id, config.quote_entity_id)[name]
+            own = registry(config.quote_entity_id)[name]
             return tasks.extract(own, _plan(plan), hook=hook, conn=conn, reject_conn=reject_conn, config=config)
 
     @task(task_id=f"load_{stream.target}", outlets=outlets, execution_timeout=TASK_TIMEOUTS["load"])

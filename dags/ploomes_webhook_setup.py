@@ -55,7 +55,7 @@ def ploomes_webhook_setup():
         if params["remove"]:
             return registration.remove(hook, callback_url).as_dict()
         config = load_config()
-        streams = registry(config.client_tag_id, config.quote_entity_id)
+        streams = registry(config.quote_entity_id)
         return registration.register(hook, callback_url, key, streams).as_dict()
 
     migrate_schema() >> register_webhooks()

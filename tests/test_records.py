@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ploomes_sync.records import BIGINT_MAX, Reject, _parse_strict, parse_instant
-from ploomes_sync.streams import contacts
+from ploomes_sync.streams import ReadContext, contacts
 from tests.support.contract import compared
 from tests.support.streams import DEALS
 
@@ -30,7 +30,7 @@ def deal_row(record: Any) -> Any:
 
 
 def contact_row(record: Any, tag: int) -> Any:
-    return contacts(tag).row(record)
+    return contacts().row(record, ReadContext(client_tag_id=tag))
 
 
 def deal_listing_row(record: Any) -> Any:
@@ -119,20 +119,21 @@ class TestContract:
 
     def test_selects_name_the_fields_the_rows_need_once(self) -> None:
         for stream in (DEALS, contacts(), DEAL_LISTING):
-            wanted = {field for column in stream.columns for field in column.fields} - {stream.expand}
+            expanded = {column.expand for column in stream.columns}
+            wanted = {field for column in stream.columns for field in column.fields} - expanded
             assert set(stream.select) == wanted and len(stream.select) == len(wanted)
         assert "Tags" not in CONTACT_FIELDS  # Tags come with $expand
 
     @pytest.mark.parametrize(
         ("convert", "record", "allowed"),
         [
-            (deal_row, DEAL, set(DEAL_FIELDS)),
-            (lambda r: contact_row(r, CLIENT_TAG), CONTACT, set(CONTACT_FIELDS) | {"Tags"}),
-            (deal_listing_row, LISTING, set(DEAL_LISTING_FIELDS)),
+            (deal_row, DEAL, set(DEAL_FIELDS) | {"OtherProperties"}),
+            (lambda r: contact_row(r, CLIENT_TAG), CONTACT, set(CONTACT_FIELDS) | {"Tags", "OtherProperties"}),
+            (deal_listing_row, LISTING, set(DEAL_LISTING_FIELDS) | {"OtherProperties"}),
         ],
         ids=["deals", "contacts", "listing"],
     )
-    def test_rows_read_only_the_selected_fields(self, convert, record, allowed) -> None:
+    def test_rows_read_only_the_selected_and_expanded_fields(self, convert, record, allowed) -> None:
         read: set[str] = set()
 
         class Spy(dict):
@@ -342,12 +343,12 @@ class TestDealRow:
         record = {"Id": 1, "StatusId": 1, "CreateDate": "2023-03-07T12:39:44Z",
                   "LastUpdateDate": "2023-03-07T12:39:44Z"}
         given = {"id": 1, "status": "open", "won": False, "created_at": utc(2023, 3, 7, 12, 39, 44),
-                 "updated_at": utc(2023, 3, 7, 12, 39, 44)}
+                 "updated_at": utc(2023, 3, 7, 12, 39, 44), "custom_fields": "{}"}
         assert row_of(record) == {column: given.get(column) for column in DEAL_COLUMNS}
 
     def test_extra_fields_are_ignored(self) -> None:
-        noisy = changed(DEAL, OtherProperties=[{"FieldKey": "x", "StringValue": "\x00"}], StartAmount="n/a",
-                        CurrencyId=None, LossReasonId=[1, 2])
+        noisy = changed(DEAL, Contact={"Id": 501, "Name": "\x00"}, StartAmount="n/a", CurrencyId=None,
+                        PersonId=[1, 2])
         assert deal_row(noisy) == deal_row(DEAL)
 
     @pytest.mark.parametrize(("status_id", "status"), [(1, "open"), (2, "won"), (3, "lost")])
@@ -656,13 +657,13 @@ class TestContactRow:
     def test_full_contact(self) -> None:
         assert contact_row(CONTACT, CLIENT_TAG) == (
             501, "ACME", "ACME Comércio Ltda", "12345678000190", "01310100", True,
-            utc(2022, 12, 15, 17, 59, 45, 130000), utc(2023, 3, 23, 3),
+            utc(2022, 12, 15, 17, 59, 45, 130000), utc(2023, 3, 23, 3), "{}",
         )
 
     def test_minimal_contact_has_nulls_and_is_not_a_client(self) -> None:
         record = {"Id": 9, "CreateDate": "2023-03-07T12:39:44Z", "LastUpdateDate": "2023-03-07T12:39:44Z"}
         assert contact_row(record, CLIENT_TAG) == (9, None, None, None, None, False,
-                                                   utc(2023, 3, 7, 12, 39, 44), utc(2023, 3, 7, 12, 39, 44))
+                                                   utc(2023, 3, 7, 12, 39, 44), utc(2023, 3, 7, 12, 39, 44), "{}")
 
     @pytest.mark.parametrize(
         ("cnpj", "register", "expected"),
@@ -777,6 +778,7 @@ class TestDealListingRow:
     def test_listing_row(self) -> None:
         assert deal_listing_row(LISTING) == (
             1001, utc(2023, 4, 1, 9), utc(2023, 3, 7, 15, 39, 44, 957000), None, "lost", False, Decimal("10.00"),
+            "{}",
         )
 
     def test_listing_of_a_full_deal_matches_the_deal_row(self) -> None:
@@ -797,7 +799,8 @@ class TestDealListingRow:
         rejected(deal_listing_row(changed(LISTING, **changes)), fragment)
 
     def test_null_amount_stays_null(self) -> None:
-        assert deal_listing_row(changed(LISTING, Amount=None))[-1] is None
+        row = deal_listing_row(changed(LISTING, Amount=None))
+        assert row[DEAL_LISTING_COLUMNS.index("deal_value")] is None
 
     def test_finish_date_is_not_read(self) -> None:
         assert type(deal_listing_row(changed(LISTING, FinishDate="garbage"))) is tuple

@@ -117,7 +117,7 @@ class Pipeline:
         self.before = before
         self.parallel_extracts = parallel_extracts
         self.shared_budget = shared_budget
-        self.streams = streams or registry(self.config.client_tag_id, self.config.quote_entity_id)
+        self.streams = streams or registry(self.config.quote_entity_id)
         self._counter = 0
         self._lock = threading.Lock()
         self.last_run: PipelineRun | None = None  # also when run() raised
@@ -138,12 +138,15 @@ class Pipeline:
     ) -> PipelineRun:
         """One whole run; raises what the first failing task raised (after the teardown, as the DAG).
 
+        As in Airflow, a task runs when no task upstream of it failed: a stream whose extract failed
+        does not load, the others do, and what follows them all does not run (``upstream_failed``).
         ``active_runs``: what Airflow would answer a backfill run asking which logical dates have
         runs queued or running (see :func:`ploomes_sync.tasks.plan_run`); a run whose plan is covered
         by another run skips every other task, the teardown too, as the DAG's ``plan_run`` does."""
         self._counter += 1
         run = self.last_run = PipelineRun(run_id or f"pipeline__{datetime.now(UTC):%Y%m%dT%H%M%S.%f}_{self._counter}")
         states: dict[str, str] = {}
+        errors: dict[str, BaseException] = {}
         try:
             for wave in dag_waves(self.streams):
                 work = [task for task in wave if not task.is_teardown]
@@ -151,28 +154,32 @@ class Pipeline:
                     if run.plan is not None and run.plan.get("covered_by"):
                         run.skipped.append(task.task_id)
                         states[task.task_id] = "skipped"
+                    elif any(states.get(up) in ("failed", "upstream_failed") for up in task.upstream_task_ids):
+                        states[task.task_id] = "upstream_failed"
                     elif task.trigger_rule == "all_success" and any(states.get(up) == "skipped"
                                                                   for up in task.upstream_task_ids):
                         run.skipped.append(task.task_id)
                         states[task.task_id] = "skipped"
                 runnable = [task.task_id for task in work if task.task_id not in states]
-                self._wave(run, runnable, states, params or {}, run_type, data_interval, active_runs)
+                errors.update(self._wave(run, runnable, states, params or {}, run_type, data_interval, active_runs))
         finally:
             if run.plan is not None and not run.plan.get("covered_by"):
                 self._finish(run)
+        if errors:
+            raise next(iter(errors.values()))
         return run
 
     def _wave(self, run: PipelineRun, task_ids: list[str], states: dict[str, str], params: dict[str, Any],
               run_type: str, data_interval: tuple[datetime | None, datetime | None],
-              active_runs: ActiveRuns | None) -> None:
-        """Run tasks whose upstream tasks are done, side by side (or one by one); raise the first failure."""
+              active_runs: ActiveRuns | None) -> dict[str, BaseException]:
+        """Run tasks whose upstream tasks are done, side by side (or one by one); what each that failed raised."""
         errors: dict[str, BaseException] = {}
 
         def one(task_id: str) -> None:
             try:
                 self._step(run, task_id, self._body(run, task_id, params, run_type, data_interval, active_runs))
                 states[task_id] = "skipped" if task_id in run.skipped else "success"
-            except BaseException as exc:  # noqa: BLE001 (re-raised below, in the caller's thread)
+            except BaseException as exc:  # noqa: BLE001 (raised by run(), in the caller's thread)
                 states[task_id] = "failed"
                 errors[task_id] = exc
 
@@ -185,11 +192,7 @@ class Pipeline:
         else:
             for task_id in task_ids:
                 one(task_id)
-                if task_id in errors:
-                    break
-        for task_id in task_ids:
-            if task_id in errors:
-                raise errors[task_id]
+        return {task_id: errors[task_id] for task_id in task_ids if task_id in errors}
 
     def _body(self, run: PipelineRun, task_id: str, params: dict[str, Any], run_type: str,
               data_interval: tuple[datetime | None, datetime | None],
@@ -240,7 +243,7 @@ class Pipeline:
               data_interval: tuple[datetime | None, datetime | None],
               active_runs: ActiveRuns | None) -> dict[str, Any]:
         with self.connect() as conn:
-            tasks.migrate_schema(conn)
+            tasks.migrate_schema(conn, self.streams)
             plan = tasks.plan_run(conn, dag_id=DAG_ID, run_id=run.run_id, run_type=run_type, params=params,
                                   data_interval=data_interval, config=self.config, streams=self.streams,
                                   active_runs=active_runs)

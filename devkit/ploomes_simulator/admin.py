@@ -49,13 +49,14 @@ class AdminClient:
 
     # --- records -------------------------------------------------------------------------
 
-    def truth_deals(self) -> list[dict[str, Any]]:
-        """Every current deal in full API form, sorted by Id."""
-        return self._call("GET", "truth/deals")
+    def truth_deals(self, custom: bool = False) -> list[dict[str, Any]]:
+        """Every current deal in full API form, sorted by Id (with ``custom``, its custom values compact
+        under ``OtherProperties``)."""
+        return self.truth("deals", custom)
 
-    def truth_contacts(self) -> list[dict[str, Any]]:
-        """Every current contact in full API form (with Tags), sorted by Id."""
-        return self._call("GET", "truth/contacts")
+    def truth_contacts(self, custom: bool = False) -> list[dict[str, Any]]:
+        """Every current contact in full API form (with Tags), sorted by Id (``custom``: as above)."""
+        return self.truth("contacts", custom)
 
     def create_deal(self, **fields: Any) -> dict[str, Any]:
         """Create a deal; Id, dates and other fields are defaulted when not given."""
@@ -81,10 +82,12 @@ class AdminClient:
         """Delete a deal; returns the record it was."""
         return self._call("DELETE", f"deals/{quote(str(deal_id))}")
 
-    def truth(self, entity: str) -> list[dict[str, Any]]:
-        """Every current record of ``entity`` (``deals``, ``products``, ``orders``, ...) in full form
-        (orders and quotes with their lines under ``Products``), sorted by Id."""
-        return self._call("GET", f"truth/{entity}")
+    def truth(self, entity: str, custom: bool = False) -> list[dict[str, Any]]:
+        """Every current record of ``entity`` (``deals``, ``products``, ``orders``, ``fields``,
+        ``options_tables``, ``pipelines``, ``stages``, ``loss_reasons``, ...) in full form (orders and
+        quotes with their lines under ``Products``; with ``custom``, the custom values compact under
+        ``OtherProperties``: ``{field key: value}``), sorted by Id."""
+        return self._call("GET", f"truth/{entity}" + ("?custom=1" if custom else ""))
 
     def create(self, entity: str, **fields: Any) -> dict[str, Any]:
         """Create a record of ``entity``; what is not given is defaulted (an order's or a quote's

@@ -41,6 +41,7 @@ RUNTIME_SETTINGS: dict[str, tuple[type, ...]] = {
     "huge_answer_bytes": (int,),
     "drip_seconds": (int, float),
     "echo_key": (bool,),
+    "forbidden_paths": (str,),
 }
 
 # How an error body is written (all three are seen in the wild, see shared/ploomes-api.md):
@@ -83,6 +84,9 @@ class SimulatorConfig:
     huge_answer_bytes: int = 12 * 1024 * 1024
     drip_seconds: float = 1.0
     echo_key: bool = False
+    # Paths answered 403 although the key is good, comma-separated ("/Orders,/Quotes"): an
+    # integration user without the permission of a module.
+    forbidden_paths: str = ""
     # Query options the API silently ignores, comma-separated: "$skip" (offsets), "$orderby" (then
     # lists come in its default order, ascending Id). Ploomes is not known to; readers must not care.
     ignored_options: str = ""

@@ -188,11 +188,20 @@ def generate(deals: int, contacts: int, seed: int, end: int | None = None,
                    quotes=sold.quotes, orders=sold.orders)
 
 
+INTEGRATION_USER_ID = 40010099  # the user the sync's key belongs to
+
+
 def generate_users(end: int) -> list[dict[str, Any]]:
-    """The account's users (``/Users``): the owners and updaters of the generated deals."""
-    return [{"Id": user_id, "Name": f"Usuário {n}", "Email": f"usuario{n}@example.com.br",
-             "CreateDate": render(DEALS_START - (n + 1) * 86400), "LastUpdateDate": render(end - n * 3600, ".5")}
-            for n, user_id in enumerate(USER_IDS, start=1)]
+    """The account's users (``/Users``): the owners and updaters of the generated deals (the first the
+    account's owner, the last suspended), and the integration user of the key."""
+    users = [{"Id": user_id, "Name": f"Usuário {n}", "Email": f"usuario{n}@example.com.br",
+              "Phone": f"+55 11 9{n:04d}-{n * 7:04d}", "RoleId": 1 if n == 1 else 2, "ProfileId": 1 if n == 1 else 3,
+              "Suspended": n == len(USER_IDS), "Integration": False, "AccountOwner": n == 1,
+              "CreateDate": render(DEALS_START - (n + 1) * 86400), "LastUpdateDate": render(end - n * 3600, ".5")}
+             for n, user_id in enumerate(USER_IDS, start=1)]
+    return users + [{"Id": INTEGRATION_USER_ID, "Name": "Integração ploomes-sync", "Email": None, "Phone": None,
+                     "RoleId": 3, "ProfileId": 4, "Suspended": False, "Integration": True, "AccountOwner": False,
+                     "CreateDate": render(DEALS_START), "LastUpdateDate": render(DEALS_START, ".13")}]
 
 
 # --- helpers shared by both entities ---------------------------------------------------------

@@ -498,11 +498,12 @@ class Expand:
     tags: TagsExpand | None = None
     other_properties: bool = False
     lines: LinesExpand | None = None
+    plain: frozenset[str] = frozenset()  # navigations shown as stored (a field's Type, a table's Options)
 
     @property
     def empty(self) -> bool:
         """Whether nothing is expanded."""
-        return self.tags is None and not self.other_properties and self.lines is None
+        return self.tags is None and not self.other_properties and self.lines is None and not self.plain
 
 
 def _split_top_level(text: str, separator: str) -> list[str]:
@@ -560,11 +561,17 @@ def parse_expand(text: str, schema: EntitySchema) -> Expand:
     tags: TagsExpand | None = None
     lines: LinesExpand | None = None
     other = False
+    plain: set[str] = set()
     for name, options in _expand_items(text):
         if name not in schema.navigations:
             raise ODataError(
                 f"Could not find a navigation property named '{name}' on type '{schema.type_name}'."
             )
+        if name in schema.plain:
+            if options:
+                raise ODataError(f"Query options inside $expand={name} are not supported.")
+            plain.add(name)
+            continue
         if name == "OtherProperties":
             if options:
                 raise ODataError("Query options inside $expand=OtherProperties are not supported.")
@@ -574,7 +581,7 @@ def parse_expand(text: str, schema: EntitySchema) -> Expand:
             lines = _parse_lines_options(options, schema.lines)
             continue
         tags = _parse_tags_options(options)
-    return Expand(tags=tags, other_properties=other, lines=lines)
+    return Expand(tags=tags, other_properties=other, lines=lines, plain=frozenset(plain))
 
 
 def _parse_lines_options(options: dict[str, str], properties: dict[str, str]) -> LinesExpand:

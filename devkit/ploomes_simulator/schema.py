@@ -24,6 +24,9 @@ class EntitySchema:
     hidden: frozenset[str] = field(default_factory=frozenset)  # stored, but shown only when expanded
     # The properties of the lines under the ``Products`` navigation (orders, quotes), else None.
     lines: dict[str, str] | None = None
+    # Navigations shown as they are stored when expanded, without options (a field's Type, an
+    # options table's Options).
+    plain: frozenset[str] = field(default_factory=frozenset)
 
 
 DEALS = EntitySchema(
@@ -55,6 +58,7 @@ DEALS = EntitySchema(
         "UpdaterId": INT,
     },
     navigations=frozenset({"OtherProperties"}),
+    hidden=frozenset({"OtherProperties"}),
 )
 
 CONTACTS = EntitySchema(
@@ -77,13 +81,15 @@ CONTACTS = EntitySchema(
         "LastUpdateDate": DATETIME,
     },
     navigations=frozenset({"Tags", "OtherProperties"}),
-    hidden=frozenset({"Tags"}),
+    hidden=frozenset({"Tags", "OtherProperties"}),
 )
 
 USERS = EntitySchema(
     name="Users",
     type_name="Ploomes.User",
-    properties={"Id": INT, "Name": STRING, "Email": STRING, "CreateDate": DATETIME, "LastUpdateDate": DATETIME},
+    properties={"Id": INT, "Name": STRING, "Email": STRING, "Phone": STRING, "RoleId": INT, "ProfileId": INT,
+                "Suspended": BOOLEAN, "Integration": BOOLEAN, "AccountOwner": BOOLEAN, "CreateDate": DATETIME,
+                "LastUpdateDate": DATETIME},
 )
 
 PRODUCTS = EntitySchema(
@@ -107,6 +113,8 @@ PRODUCTS = EntitySchema(
         "CreateDate": DATETIME,
         "LastUpdateDate": DATETIME,
     },
+    navigations=frozenset({"OtherProperties"}),
+    hidden=frozenset({"OtherProperties"}),
 )
 
 # A line of an order or a quote: what ``$expand=Products`` shows and ``/Orders@Products`` lists.
@@ -139,7 +147,7 @@ ORDERS = EntitySchema(
         "LastUpdateDate": DATETIME,
     },
     navigations=frozenset({"Products", "OtherProperties"}),
-    hidden=frozenset({"Products"}),
+    hidden=frozenset({"Products", "OtherProperties"}),
     lines=ORDER_LINE_PROPERTIES,
 )
 
@@ -163,7 +171,7 @@ QUOTES = EntitySchema(
         "LastUpdateDate": DATETIME,
     },
     navigations=frozenset({"Products", "OtherProperties"}),
-    hidden=frozenset({"Products"}),
+    hidden=frozenset({"Products", "OtherProperties"}),
     lines=QUOTE_LINE_PROPERTIES,
 )
 
@@ -182,3 +190,45 @@ CONTACT_TYPES = EntitySchema(
 
 TAG_PROPERTIES = {"Id": INT, "Name": STRING}
 CONTACT_TAG_PROPERTIES = {"TagId": INT}
+
+# --- the account's vocabulary (vocabulary.py) -------------------------------------------------
+
+FIELDS = EntitySchema(
+    name="Fields",
+    type_name="Ploomes.Field",
+    properties={"Id": INT, "Key": STRING, "Name": STRING, "EntityId": INT, "SecondaryEntityId": INT, "TypeId": INT,
+                "OptionsTableId": INT, "Multiple": BOOLEAN, "Required": BOOLEAN, "Unique": BOOLEAN,
+                "Disabled": BOOLEAN, "Hidden": BOOLEAN, "FormHidden": BOOLEAN, "Dynamic": BOOLEAN,
+                "Filterable": BOOLEAN, "PropertyName": STRING, "OriginFieldKey": STRING},
+    navigations=frozenset({"Type"}),
+    hidden=frozenset({"Type"}),
+    plain=frozenset({"Type"}),
+)
+OPTIONS_TABLES = EntitySchema(
+    name="Fields@OptionsTables",
+    type_name="Ploomes.FieldOptionsTable",
+    properties={"Id": INT, "Name": STRING},
+    navigations=frozenset({"Options"}),
+    hidden=frozenset({"Options"}),
+    plain=frozenset({"Options"}),
+)
+OPTIONS = EntitySchema(
+    name="Fields@OptionsTables@Options",
+    type_name="Ploomes.FieldOption",
+    properties={"Id": INT, "TableId": INT, "Name": STRING, "ExternalKey": STRING, "LastUpdateDate": DATETIME},
+)
+PIPELINES = EntitySchema(
+    name="Deals@Pipelines",
+    type_name="Ploomes.DealPipeline",
+    properties={"Id": INT, "Name": STRING, "Color": STRING, "Archived": BOOLEAN, "Ordination": INT},
+)
+STAGES = EntitySchema(
+    name="Deals@Stages",
+    type_name="Ploomes.DealStage",
+    properties={"Id": INT, "Name": STRING, "PipelineId": INT, "Ordination": INT},
+)
+LOSS_REASONS = EntitySchema(
+    name="Deals@LossReasons",
+    type_name="Ploomes.DealLossReason",
+    properties={"Id": INT, "Name": STRING, "PipelineId": INT},
+)

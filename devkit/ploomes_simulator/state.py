@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from . import commerce, data
+from . import commerce, data, vocabulary
 from .config import RUNTIME_SETTINGS, SimulatorConfig, ignored_option_names, validate_settings
 from .dates import now_string, parse_ticks, render, sao_paulo_midnight
 from .faults import ERROR_STATUS_KINDS, WRONG_ANSWERS, FaultInjector, normalize_path
@@ -36,12 +36,18 @@ from .schema import (
     DEAL_STATUSES,
     DEALS,
     DECIMAL,
+    FIELDS,
     INT,
+    LOSS_REASONS,
+    OPTIONS,
+    OPTIONS_TABLES,
     ORDER_LINES,
     ORDERS,
+    PIPELINES,
     PRODUCTS,
     QUOTE_LINES,
     QUOTES,
+    STAGES,
     STRING,
     USERS,
     EntitySchema,
@@ -54,9 +60,16 @@ log = logging.getLogger(__name__)
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 ADMIN_PREFIX = "/_admin"
 # what the admin endpoints create, change, delete and show
-ENTITIES = ("deals", "contacts", "users", "products", "orders", "quotes")
+ENTITIES = ("deals", "contacts", "users", "products", "orders", "quotes", "fields", "options_tables", "pipelines",
+            "stages", "loss_reasons")
 SCHEMAS = {"deals": DEALS, "contacts": CONTACTS, "users": USERS, "products": PRODUCTS, "orders": ORDERS,
-           "quotes": QUOTES}
+           "quotes": QUOTES, "fields": FIELDS, "options_tables": OPTIONS_TABLES, "pipelines": PIPELINES,
+           "stages": STAGES, "loss_reasons": LOSS_REASONS}
+# The URL of each entity set (the admin's name -> the API's path, lower case)
+PATHS = {"deals": "/deals", "contacts": "/contacts", "users": "/users", "products": "/products",
+         "orders": "/orders", "quotes": "/quotes", "fields": "/fields", "options_tables": "/fields@optionstables",
+         "pipelines": "/deals@pipelines", "stages": "/deals@stages", "loss_reasons": "/deals@lossreasons"}
+WITH_CUSTOM_VALUES = ("deals", "contacts", "products", "orders", "quotes")
 
 
 @dataclass
@@ -128,6 +141,13 @@ class SimulatorState:
         self.products = Table(PRODUCTS)
         self.orders = Table(ORDERS)
         self.quotes = Table(QUOTES)
+        self.fields = Table(FIELDS)
+        self.options_tables = Table(OPTIONS_TABLES)
+        self.pipelines = Table(PIPELINES)
+        self.stages = Table(STAGES)
+        self.loss_reasons = Table(LOSS_REASONS)
+        self.vocabulary = vocabulary.Vocabulary(lambda: self.fields.records(), lambda: self.options_tables.records(),
+                                                lambda user_id: self.users.get(user_id))
         self._next_deal_number = 1
         self._rng = random.Random(config.seed)
         self._latency_rng = random.Random(f"latency-{config.seed}")
@@ -144,12 +164,25 @@ class SimulatorState:
         dataset = data.generate(self.initial.deals, self.initial.contacts, self.initial.seed, self._end,
                                 self.initial.dated_ahead_percent)
         with self._lock:
-            self.deals = Table(DEALS, dataset.deals)
-            self.contacts = Table(CONTACTS, dataset.contacts)
             self.users = Table(USERS, data.generate_users(self._end))
-            self.products = Table(PRODUCTS, dataset.products)
-            self.orders = Table(ORDERS, dataset.orders, products=self.products.get)
-            self.quotes = Table(QUOTES, dataset.quotes, products=self.products.get)
+            self.fields = Table(FIELDS, vocabulary.generate_fields(self.initial.seed))
+            self.options_tables = Table(OPTIONS_TABLES, vocabulary.generate_options_tables(self._end))
+            self.pipelines = Table(PIPELINES, [dict(r) for r in vocabulary.PIPELINE_RECORDS])
+            self.stages = Table(STAGES, vocabulary.generate_stages(data.PIPELINES))
+            self.loss_reasons = Table(LOSS_REASONS, vocabulary.generate_loss_reasons(data.LOSS_REASON_IDS))
+            users = list(data.USER_IDS)
+            for entity, records in (("deals", dataset.deals), ("contacts", dataset.contacts),
+                                    ("products", dataset.products), ("orders", dataset.orders),
+                                    ("quotes", dataset.quotes)):
+                for record in records:
+                    record["OtherProperties"] = self.vocabulary.values(entity, record["Id"], self.initial.seed, users)
+            custom = {entity: (lambda record, entity=entity: self.vocabulary.items(entity, record))
+                      for entity in WITH_CUSTOM_VALUES}
+            self.deals = Table(DEALS, dataset.deals, custom=custom["deals"])
+            self.contacts = Table(CONTACTS, dataset.contacts, custom=custom["contacts"])
+            self.products = Table(PRODUCTS, dataset.products, custom=custom["products"])
+            self.orders = Table(ORDERS, dataset.orders, products=self.products.get, custom=custom["orders"])
+            self.quotes = Table(QUOTES, dataset.quotes, products=self.products.get, custom=custom["quotes"])
             self._next_deal_number = 1 + max((d["DealNumber"] for d in dataset.deals), default=1000)
             self._rng = random.Random(f"new-ids-{self.initial.seed}")
         log.info(
@@ -165,9 +198,11 @@ class SimulatorState:
 
     def _table(self, path: str) -> Table | None:
         key = normalize_path(path)
-        entity = key.lstrip("/")
-        if entity in ENTITIES:
-            return self._entity_table(entity)
+        for entity, entity_path in PATHS.items():
+            if key == entity_path:
+                return self._entity_table(entity)
+        if key == "/fields@optionstables@options":  # every option, flat (one table's: $filter=TableId eq N)
+            return Table(OPTIONS, [dict(o) for t in self.options_tables.records() for o in t.get("Options") or ()])
         if key in ("/orders@products", "/quotes@products"):  # every line of every order (quote), flat
             parent, schema = (self.orders, ORDER_LINES) if key.startswith("/orders") else (self.quotes, QUOTE_LINES)
             return Table(schema, [line for record in parent.records() for line in record.get("Products") or ()
@@ -222,6 +257,9 @@ class SimulatorState:
         if fault == "redirect":  # a proxy in front of the API, before any key is looked at
             query = f"?{urlencode(params)}" if params else ""
             return Response(301, b"", {"Location": f"{settings.redirect_to.rstrip('/')}{path}{query}"})
+        if user_key is not None and user_key == settings.api_key and normalize_path(path) in {
+                normalize_path(p) for p in ignored_option_names(settings.forbidden_paths)}:
+            return self._error(403, "Forbidden", "The integration user has no permission for this resource.")
         if user_key is None or user_key != settings.api_key:
             message = "The User-Key header is missing, wrong or expired, or its integration user lacks permission."
             if settings.echo_key and user_key:
@@ -332,7 +370,7 @@ class SimulatorState:
         if parts[:1] == ["truth"] and len(parts) == 2 and parts[1] in ENTITIES:
             _allow(method, "GET")
             with self._lock:
-                return Response(200, self._entity_table(parts[1]).truth())
+                return Response(200, self._entity_table(parts[1]).truth(custom=params.get("custom") in ("1", "true")))
         if parts[:1] and parts[0] in ENTITIES:
             return self._route_records(method, parts, raw, payload)
         if parts == ["mutate"]:
@@ -378,7 +416,9 @@ class SimulatorState:
 
     def _entity_table(self, name: str) -> Table:
         return {"deals": self.deals, "contacts": self.contacts, "users": self.users, "products": self.products,
-                "orders": self.orders, "quotes": self.quotes}[name]
+                "orders": self.orders, "quotes": self.quotes, "fields": self.fields,
+                "options_tables": self.options_tables, "pipelines": self.pipelines, "stages": self.stages,
+                "loss_reasons": self.loss_reasons}[name]
 
     def _route_records(self, method: str, parts: list[str], raw: bool, payload: Any) -> Response:
         entity = parts[0]
@@ -386,7 +426,7 @@ class SimulatorState:
             _allow(method, "POST")
             if not isinstance(payload, dict):
                 raise AdminRequestError(400, "The body must be a JSON object.")
-            return json_response(self.create(entity, payload, raw=raw), 201)
+            return json_response(_shown(self.create(entity, payload, raw=raw)), 201)
         if len(parts) != 2:
             raise AdminRequestError(404, f"No admin endpoint at /_admin/{'/'.join(parts)}.")
         key: int | str = int(parts[1]) if parts[1].lstrip("-").isdigit() else parts[1]
@@ -396,12 +436,12 @@ class SimulatorState:
                 record = self._entity_table(entity).get(key)
             if record is None:
                 raise AdminRequestError(404, f"No {entity} record with Id {key}.")
-            return json_response(record)
+            return json_response(_shown(record))
         if method == "DELETE":
-            return json_response(self.delete(entity, key))
+            return json_response(_shown(self.delete(entity, key)))
         if not isinstance(payload, dict):
             raise AdminRequestError(400, "The body must be a JSON object.")
-        return json_response(self.update(entity, key, payload, raw=raw))
+        return json_response(_shown(self.update(entity, key, payload, raw=raw)))
 
     # --- operations (also usable in-process) -------------------------------------------------
 
@@ -446,6 +486,8 @@ class SimulatorState:
                 record = self._new_contact(fields)
             elif entity in ("products", "orders", "quotes"):
                 record = self._new_commerce(entity, fields)
+            elif entity == "fields":
+                record = self._new_field(fields)
             else:
                 raise AdminRequestError(400, f"Create {entity} records with ?raw=1 (every field given).")
             try:
@@ -454,7 +496,8 @@ class SimulatorState:
                 raise AdminRequestError(
                     409, f"A {entity} record with Id {record['Id']} already exists."
                 ) from None
-            self.webhooks.record_changes(entity, None, record)
+            if entity in data_entities():
+                self.webhooks.record_changes(entity, None, record)
             return record
 
     def update(
@@ -473,6 +516,9 @@ class SimulatorState:
             else:
                 _check_fields(SCHEMAS[entity], fields, extra=_EXTRA_FIELDS.get(entity))
                 record = {**old, **self._normalized(entity, fields)}
+                if isinstance(fields.get("OtherProperties"), dict):  # custom values given: merged, null clears
+                    merged = {**(old.get("OtherProperties") or {}), **fields["OtherProperties"]}
+                    record["OtherProperties"] = {k: v for k, v in merged.items() if v is not None}
                 if entity == "deals":
                     self._follow_deal_changes(old, record, fields)
                 elif entity in ("orders", "quotes"):
@@ -480,17 +526,27 @@ class SimulatorState:
                 if "LastUpdateDate" not in fields:
                     record["LastUpdateDate"] = now_string()
             table.replace(key, record)
-            self.webhooks.record_changes(entity, old, record)
+            if entity in data_entities():
+                self.webhooks.record_changes(entity, old, record)
             return record
 
     def delete(self, entity: str, key: int | str) -> dict[str, Any]:
-        """Remove a record and return it."""
+        """Remove a record and return it (a custom field removed takes its values off every record,
+        their LastUpdateDate unchanged)."""
         with self._lock:
             try:
                 old = self._entity_table(entity).delete(key)
             except KeyError:
                 raise AdminRequestError(404, f"No {entity} record with Id {key}.") from None
-            self.webhooks.record_changes(entity, old, None)
+            if entity == "fields":
+                for name in WITH_CUSTOM_VALUES:
+                    table = self._entity_table(name)
+                    for record in list(table.records()):
+                        if old["Key"] in (record.get("OtherProperties") or {}):
+                            values = {k: v for k, v in record["OtherProperties"].items() if k != old["Key"]}
+                            table.replace(record["Id"], {**record, "OtherProperties": values})
+            if entity in data_entities():
+                self.webhooks.record_changes(entity, old, None)
             return old
 
     def mutate(
@@ -715,6 +771,19 @@ class SimulatorState:
         if "Amount" not in fields:
             record["Amount"] = commerce.amount(shaped, record.get("Discount") or 0)
 
+    def _new_field(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """A custom field created in Ploomes: its ``EntityId``, ``Name``, ``TypeId``, and
+        ``OptionsTableId``/``Multiple`` for an option list; a key with a GUID."""
+        entity = {entity_id: name for name, entity_id in vocabulary.ENTITY_IDS.items()}.get(fields.get("EntityId"))
+        if entity is None or fields.get("TypeId") not in vocabulary.TYPES:
+            raise AdminRequestError(400, f"A field needs an EntityId of {sorted(vocabulary.ENTITY_IDS.values())} and "
+                                         f"a TypeId of {sorted(vocabulary.TYPES)}.")
+        name = str(fields.get("Name") or "Campo novo")
+        field_id = self.fields.max_id() + 1
+        return vocabulary.new_field(entity, name, fields["TypeId"], field_id,
+                                    fields.get("Key") or vocabulary.field_key(entity, f"{name}#{field_id}", 0),
+                                    fields.get("OptionsTableId"), bool(fields.get("Multiple")))
+
     def _normalized(self, entity: str, fields: dict[str, Any]) -> dict[str, Any]:
         """Tags given as ids become full tag entries."""
         if entity != "contacts" or "Tags" not in fields:
@@ -801,7 +870,20 @@ def _object(payload: Any, allowed: set[str]) -> dict[str, Any]:
     return payload
 
 
-_EXTRA_FIELDS = {"contacts": {"Tags"}, "orders": {"Products"}, "quotes": {"Products"}}
+_EXTRA_FIELDS = {"contacts": {"Tags", "OtherProperties"}, "orders": {"Products", "OtherProperties"},
+                 "quotes": {"Products", "OtherProperties"}, "deals": {"OtherProperties"},
+                 "products": {"OtherProperties"}, "options_tables": {"Options"}, "fields": {"Type"}}
+
+
+def _shown(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as the admin answers it: its custom values are the API's to render (``truth(custom=True)``
+    shows them compact)."""
+    return {key: value for key, value in record.items() if key != "OtherProperties"}
+
+
+def data_entities() -> tuple[str, ...]:
+    """The entities whose changes Ploomes delivers to webhooks."""
+    return ("deals", "contacts", "products", "orders", "quotes")
 _TYPE_CHECKS = {
     BOOLEAN: lambda v: type(v) is bool,
     INT: lambda v: type(v) is int,

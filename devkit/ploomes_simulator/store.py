@@ -47,9 +47,11 @@ class Table:
     """The current records of one entity set."""
 
     def __init__(self, schema: EntitySchema, records: Iterable[Record] = (),
-                 products: Callable[[Any], Record | None] | None = None) -> None:
+                 products: Callable[[Any], Record | None] | None = None,
+                 custom: Callable[[Record], list[Record]] | None = None) -> None:
         self.schema = schema
         self._products = products  # a line's catalogue Product by its Id (orders and quotes)
+        self._custom = custom  # a record's custom values as $expand=OtherProperties shows them
         self._ids: list[int] = []
         self._rows: list[_Row] = []
         self._tail: list[_Row] = []  # records without an integer Id
@@ -133,11 +135,21 @@ class Table:
 
     # --- rendering -----------------------------------------------------------------------
 
-    def truth(self) -> bytes:
-        """Every record in full form (with Tags when the entity has them) as a JSON list."""
+    def truth(self, custom: bool = False) -> bytes:
+        """Every record in full form (with Tags when the entity has them, its plain navigations, and with
+        ``custom`` its custom values compact: ``{field key: value}``) as a JSON list."""
         full = TagsExpand(with_tag=True) if "Tags" in self.schema.navigations else None
         lines = LinesExpand() if self.schema.lines is not None else None
-        return b"[" + b",".join(self._render(row, None, full, False, lines) for row in self._all_rows()) + b"]"
+        custom = custom and "OtherProperties" in self.schema.navigations
+        if not custom and not self.schema.plain:
+            return b"[" + b",".join(self._render(row, None, full, False, lines) for row in self._all_rows()) + b"]"
+        shown = []
+        for row in self._all_rows():
+            record = json.loads(self._render(row, None, full, False, lines, self.schema.plain))
+            if custom:
+                record["OtherProperties"] = row.record.get("OtherProperties") or {}
+            shown.append(to_json(record))
+        return b"[" + b",".join(shown) + b"]"
 
     def _all_rows(self) -> Iterator[_Row]:
         yield from self._rows
@@ -145,8 +157,12 @@ class Table:
 
     def _render(
         self, row: _Row, select: tuple[str, ...] | None, tags: TagsExpand | None, other: bool,
-        lines: LinesExpand | None = None,
+        lines: LinesExpand | None = None, plain: frozenset[str] = frozenset(),
     ) -> bytes:
+        if plain:
+            shaped = self._shaped(row.record, select, tags, other)
+            shaped.update({name: row.record.get(name) for name in plain})
+            return to_json(shaped)
         if lines is not None:
             shaped = self._shaped(row.record, select, tags, other)
             shaped["Products"] = [self._shape_line(line, lines) for line in row.record.get("Products") or ()
@@ -185,7 +201,7 @@ class Table:
                 else []
             )
         if other:
-            shaped["OtherProperties"] = []
+            shaped["OtherProperties"] = self._custom(record) if self._custom is not None else []
         return shaped
 
     def _shape_line(self, line: Record, lines: LinesExpand) -> Record:
@@ -207,8 +223,9 @@ class Table:
             rows, count = self._scan_down_in_id_order(query)
         else:
             rows, count = self._sort_and_slice(query)
-        tags, other, lines = query.expand.tags, query.expand.other_properties, query.expand.lines
-        return [self._render(row, query.select, tags, other, lines) for row in rows], count
+        tags, other, lines, plain = (query.expand.tags, query.expand.other_properties, query.expand.lines,
+                                     query.expand.plain)
+        return [self._render(row, query.select, tags, other, lines, plain) for row in rows], count
 
     def _id_span(self, query: Query) -> tuple[int, int]:
         """The positions ``[low, high)`` of the rows within the query's Id bounds."""

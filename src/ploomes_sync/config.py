@@ -113,10 +113,20 @@ class SyncConfig:
     webhook_linger_seconds: float = 15.0
     # Stale-data alert: e-mail when no scheduled, manual or backfill run has succeeded for this long.
     stale_after_hours: float = 8.0
+    # The streams to sync (None: every one). An account without orders or quotes leaves them out:
+    # their tables, and the price history, are left as they are and not checked.
+    streams: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):
-            KNOBS[spec.name].check(spec.name, getattr(self, spec.name))
+            if spec.name in KNOBS:
+                KNOBS[spec.name].check(spec.name, getattr(self, spec.name))
+        if self.streams is not None:
+            object.__setattr__(self, "streams", _stream_names(self.streams))
+
+    def syncs(self, stream: str) -> bool:
+        """Whether ``stream`` is synced (``streams`` names it, or names none)."""
+        return self.streams is None or stream in self.streams
 
     @property
     def lookback(self) -> timedelta:
@@ -146,7 +156,23 @@ class SyncConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"Variable {CONFIG_VARIABLE} has unknown keys {unknown}; known keys: {sorted(known)}.")
-        return cls(**{key: KNOBS[key].check(key, value) for key, value in values.items()})
+        return cls(**{key: KNOBS[key].check(key, value) if key in KNOBS else value for key, value in values.items()})
+
+
+def _stream_names(value: Any) -> tuple[str, ...]:
+    """``streams``: a list of names of the registry's streams, each once, at least one."""
+    from ploomes_sync.streams import registry
+
+    known = registry().names
+    if isinstance(value, str) or not isinstance(value, list | tuple) or not value \
+            or not all(isinstance(name, str) for name in value):
+        raise ConfigError(f"Variable {CONFIG_VARIABLE}: streams must be a list of stream names (some of "
+                          f"{list(known)}), got {value!r}.")
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise ConfigError(f"Variable {CONFIG_VARIABLE}: streams names {unknown}, which the sync does not have; "
+                          f"it has {list(known)}.")
+    return tuple(name for name in known if name in value)
 
 
 def _no_constant(name: str) -> Any:

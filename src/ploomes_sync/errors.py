@@ -3,14 +3,20 @@
     AirflowFailException
     ├── TooManyRejects        a read set aside more records than the threshold allows
     ├── MassDeletionRefused   the reconcile would remove more rows than the guard allows
-    └── ValidationMismatch    the warehouse differs from what the run listed
+    ├── ValidationMismatch    the warehouse differs from what the run listed
+    └── StreamForbidden       one stream's endpoint refused (403 with the key working, or 404)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from airflow.providers.common.compat.sdk import AirflowFailException
+
+from ploomes_sync.api.errors import PloomesEndpointForbidden
+from ploomes_sync.config import CONFIG_VARIABLE
 
 HELD_SHOWN = 20  # ids a refusal names in its message
 
@@ -54,3 +60,29 @@ class ValidationMismatch(AirflowFailException):
             "merges what Ploomes shows (the check fails, naming them, while they differ). If they keep "
             "differing, look at ploomes_sync.rejects for records set aside."
         )
+
+
+class StreamForbidden(AirflowFailException):
+    """A stream's endpoint was refused while the key works elsewhere: that stream is not synced, the
+    others are, and the run fails until the user gives the permission or leaves the stream out."""
+
+    def __init__(self, stream: str, cause: PloomesEndpointForbidden) -> None:
+        from ploomes_sync.streams import registry
+
+        self.stream, self.cause = stream, cause
+        others = [name for name in registry().names if name != stream]
+        super().__init__(
+            f"Stream {stream!r} was not synced: {cause} The other streams are synced; the runs end failed until "
+            f"this is settled. Either give the integration user that permission in Ploomes, or leave the stream "
+            f'out: set "streams" in the Variable {CONFIG_VARIABLE} to the streams the account uses, e.g. '
+            f'{{"streams": {json.dumps(others)}}} (what the sync keeps of it stays as it is and is not checked).'
+        )
+
+
+@contextmanager
+def stream_endpoint(stream: str) -> Iterator[None]:
+    """Say a refusal of the stream's endpoint (:class:`PloomesEndpointForbidden`) as the stream's."""
+    try:
+        yield
+    except PloomesEndpointForbidden as exc:
+        raise StreamForbidden(stream, exc) from exc

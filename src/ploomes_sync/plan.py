@@ -189,9 +189,11 @@ def make_plan(
             return "none"
         return "full" if listing_due(last_full_listing.get(name), planned_at, full_listing_every_hours) else "count"
 
-    def incremental(name: str) -> StreamPlan:
-        window = since(name)
-        return StreamPlan(since=window, listing=listing(name, window is None))
+    def incremental(stream: Stream) -> StreamPlan:
+        if stream.whole:  # a small list, read whole every run: its extract is its listing
+            return StreamPlan(listing="extract")
+        window = since(stream.name)
+        return StreamPlan(since=window, listing=listing(stream.name, window is None))
 
     created: tuple[datetime, datetime] | None = None
     if from_day or to_day:
@@ -210,10 +212,11 @@ def make_plan(
               "confirm_mass_deletion": confirm_mass_deletion}
     if created is not None:
         plans = {stream.name: StreamPlan(listing="extract", created_range=True) if stream.created_range
-                 else incremental(stream.name) for stream in streams}
+                 else incremental(stream) for stream in streams}
         return RunPlan(mode="range", created_from=created[0], created_to=created[1], streams=plans, **common)
-    plans = {stream.name: incremental(stream.name) for stream in streams}
-    everything = all(plan.since is None for plan in plans.values())
+    streams = list(streams)
+    plans = {stream.name: incremental(stream) for stream in streams}
+    everything = all(plans[stream.name].since is None for stream in streams if not stream.whole)
     return RunPlan(mode="full" if everything else "incremental", streams=plans, **common)
 
 

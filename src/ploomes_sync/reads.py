@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,9 +17,12 @@ from typing import Any
 import psycopg
 
 from ploomes_sync import warehouse
+from ploomes_sync.api.errors import PloomesError
 from ploomes_sync.api.reader import read_pages
+from ploomes_sync.errors import stream_endpoint
 from ploomes_sync.hooks.ploomes import PloomesHook, ReadClock
-from ploomes_sync.streams import Stream
+from ploomes_sync.records import FieldSpec
+from ploomes_sync.streams import DEFAULT_CONTEXT, ReadContext, Stream, fields
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +32,54 @@ log = logging.getLogger(__name__)
 CLOCK_MARGIN = timedelta(seconds=2)
 
 
+class AccountFields(Mapping[str, FieldSpec]):
+    """The account's custom fields by key: those the warehouse knows (``public.custom_fields``), and,
+    the first time a record carries a key it does not know (the first run, or a field created since
+    the last read of ``/Fields``), those ``/Fields`` lists now: one request, once. So a value is typed
+    by its field's definition even before the vocabulary's own stream has loaded it."""
+
+    def __init__(self, known: Mapping[str, FieldSpec], hook: PloomesHook) -> None:
+        self._fields, self._hook, self._asked = dict(known), hook, False
+
+    def __getitem__(self, key: str) -> FieldSpec:
+        if key not in self._fields and not self._asked:
+            self._ask()
+        return self._fields[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def _ask(self) -> None:
+        self._asked = True
+        spec = fields()
+        names = spec.column_names
+        at = {name: names.index(name) for name in ("key", "native_type", "options_table_id", "multiple")}
+        try:
+            for page in read_pages(self._hook, spec.endpoint, filter=spec.base_filter, select=list(spec.select),
+                                   expand=spec.expand_option, expected=len(self._fields)):
+                for record in page.records:
+                    row = spec.row(record)
+                    if type(row) is tuple and row[at["key"]]:
+                        self._fields[row[at["key"]]] = FieldSpec(row[at["native_type"]],
+                                                                 row[at["options_table_id"]] is not None,
+                                                                 bool(row[at["multiple"]]))
+        except PloomesError as exc:  # the values are typed by what they carry until /Fields answers
+            log.warning("Could not read /Fields for a custom field the warehouse does not know yet (%s): its "
+                        "values are typed by what they carry", exc)
+
+
+def account_context(conn: psycopg.Connection, hook: PloomesHook, client_tag_id: int) -> ReadContext:
+    """What records are read with: the client tag, and the account's fields (:class:`AccountFields`)."""
+    stored = warehouse.read_context(conn, client_tag_id)
+    return ReadContext(client_tag_id, AccountFields(stored.fields, hook))
+
+
 def stage_pages(stream: Stream, run_id: str, pages: Iterable[Sequence[dict[str, Any]]], *,
-                conn: psycopg.Connection, reject_conn: psycopg.Connection) -> dict[str, Any]:
+                conn: psycopg.Connection, reject_conn: psycopg.Connection,
+                context: ReadContext = DEFAULT_CONTEXT) -> dict[str, Any]:
     """Stage ``pages`` of ``stream``'s records: rows to its staging (``conn``: COPY, committed every few
     pages), the lines its records carry to their own and rejects to ``ploomes_sync.rejects`` with
     their reason (``reject_conn``, page by page). Returns the counts, and ``latest``: the newest
@@ -44,7 +93,7 @@ def stage_pages(stream: Stream, run_id: str, pages: Iterable[Sequence[dict[str, 
             rejected = []
             line_rows: list[tuple] = []
             for record in page:
-                row = stream.row(record) if lines is None else stream.row_and_lines(record)
+                row = stream.row(record, context) if lines is None else stream.row_and_lines(record, context)
                 if type(row) is tuple:
                     if lines is not None:
                         row, own = row
@@ -81,6 +130,7 @@ def read_into_stage(
     fallback_started_at: datetime | None = None,
     clock: ReadClock | None = None,
     expected: int | None = None,
+    context: ReadContext = DEFAULT_CONTEXT,
 ) -> dict[str, Any]:
     """Read ``stream``'s records matching ``filter_`` (Id in ``(after, upto]``) into its staging
     (:func:`stage_pages`; a listing is a stream of its own), committed every few pages.
@@ -88,10 +138,22 @@ def read_into_stage(
     Returns the counts and ``read_started_at``: Ploomes' clock when the read began (its first
     answer's Date less that answer's time and a margin; else the latest LastUpdateDate read; else
     ``fallback_started_at``), and ``read_ended_at`` (see :func:`read_ended_at`). Several reads that
-    make one (a listing's ranges) share a ``clock``. ``announced``: how many records Ploomes counted
-    for the read (None when it did not say); ``expected`` bounds a read without a count
-    (:func:`~ploomes_sync.api.reader.read_pages`).
+    make one (a listing's ranges) share a ``clock``. The stream's own filter (``base_filter``) goes
+    with ``filter_``; ``context`` is what its records are read with. ``announced``: how many records
+    Ploomes counted for the read (None when it did not say); ``expected`` bounds a read without a count
+    (:func:`~ploomes_sync.api.reader.read_pages`). A refused endpoint raises
+    :class:`~ploomes_sync.errors.StreamForbidden`.
     """
+    with stream_endpoint(stream.name):
+        return _read_into_stage(stream, run_id, hook=hook, conn=conn, reject_conn=reject_conn, filter_=filter_,
+                                after=after, upto=upto, fallback_started_at=fallback_started_at, clock=clock,
+                                expected=expected, context=context)
+
+
+def _read_into_stage(stream: Stream, run_id: str, *, hook: PloomesHook, conn: psycopg.Connection,
+                     reject_conn: psycopg.Connection, filter_: str | None, after: int | None, upto: int | None,
+                     fallback_started_at: datetime | None, clock: ReadClock | None, expected: int | None,
+                     context: ReadContext) -> dict[str, Any]:
     clock = clock or ReadClock()
     requests_before, throttled_before = hook.stats.requests, hook.stats.throttled
     announced: list[int | None] = [None]
@@ -101,10 +163,12 @@ def read_into_stage(
             announced[0] = page.count
             yield page.records
 
+    if stream.base_filter:
+        filter_ = stream.base_filter if filter_ is None else f"({stream.base_filter}) and ({filter_})"
     pages = read_pages(hook, stream.endpoint, filter=filter_, select=list(stream.select),
                        expand=stream.expand_option, after=after, upto=upto, clock=clock, heavy=stream.lines is not None,
                        expected=expected)
-    counts = stage_pages(stream, run_id, records(), conn=conn, reject_conn=reject_conn)
+    counts = stage_pages(stream, run_id, records(), conn=conn, reject_conn=reject_conn, context=context)
     counts["announced"] = announced[0]
     latest = counts.pop("latest")
     counts["api_requests"] = hook.stats.requests - requests_before
@@ -149,7 +213,8 @@ class ByIds:
 
 
 def read_ids(stream: Stream, ids: Iterable[int], stage_id: str, *, hook: PloomesHook, conn: psycopg.Connection,
-             reject_conn: psycopg.Connection, started_wh: datetime) -> ByIds:
+             reject_conn: psycopg.Connection, started_wh: datetime, context: ReadContext = DEFAULT_CONTEXT
+             ) -> ByIds:
     """Read ``ids`` of ``stream`` (``Id eq 1 or Id eq 2 ...``, ``IDS_PER_REQUEST`` a request) into its
     staging under ``stage_id``, registered (``started_wh``: the warehouse's clock when it began), so
     that the stream's merge takes them in; which were there."""
@@ -162,7 +227,7 @@ def read_ids(stream: Stream, ids: Iterable[int], stage_id: str, *, hook: Ploomes
         chunk = wanted[start:start + IDS_PER_REQUEST]
         read = read_into_stage(stream, stage_id, hook=hook, conn=conn, reject_conn=reject_conn,
                                filter_=ids_filter(chunk), after=chunk[0] - 1, upto=chunk[-1],
-                               fallback_started_at=started_wh, clock=clock, expected=len(chunk))
+                               fallback_started_at=started_wh, clock=clock, expected=len(chunk), context=context)
         read_started_at = read_started_at or read["read_started_at"]
         counts.update({key: read[key] for key in ("fetched", "staged", "rejected", "rejected_without_id",
                                                    "api_requests", "throttled")})

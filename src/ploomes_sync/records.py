@@ -297,3 +297,91 @@ def reject(record: Any, reason: str) -> Reject:
 
 def not_an_object(record: Any) -> Reject:
     return reject(record, f"record: expected a JSON object, got {_describe(record)}")
+
+
+# --- custom fields (OtherProperties) ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """What a custom field's definition (``/Fields``) says of how to read its values: its
+    ``NativeType`` (``String``, ``BigString``, ``Integer``, ``Decimal``, ``DateTime``, ``Bool``),
+    whether it is an option list, and whether it takes several options."""
+
+    native_type: str | None = None
+    options: bool = False
+    multiple: bool = False
+
+
+# a reference to a user, a contact or a product: its id, whatever the type's number
+_REFERENCES = ("UserValueId", "ContactValueId", "ProductValueId")
+# a field whose definition is not known yet (created since the last read of /Fields): the first set
+_ANY_VALUE = ("ObjectValueId", "StringValue", "BigStringValue", "DecimalValue", "IntegerValue", "DateTimeValue",
+              "BoolValue")
+
+
+def custom_values(items: Any, fields: dict[str, FieldSpec]) -> dict[str, Any]:
+    """A record's ``OtherProperties`` (one item per value) as the warehouse keeps them: its field key ->
+    a JSON value typed by the field's native type (text a string; integer, decimal, currency and percent
+    numbers; a checkbox true or false; a date an ISO 8601 string with its offset), an option list's
+    option id, a field that takes several options a list of ids, a reference its id. A field without a
+    value has no key. Raises :class:`Invalid` naming the item."""
+    if items is None:
+        return {}
+    if type(items) is not list:
+        raise Invalid(f"OtherProperties: expected a list of values, got {_describe(items)}")
+    found: dict[str, list[Any]] = {}
+    for position, item in enumerate(items):
+        if type(item) is not dict:
+            raise Invalid(f"OtherProperties[{position}]: expected a JSON object, got {_describe(item)}")
+        key = item.get("FieldKey")
+        if type(key) is not str or not key:
+            raise Invalid(f"OtherProperties[{position}].FieldKey: expected the field's key, got {_describe(key)}")
+        value = _custom_value(item, fields.get(key), f"OtherProperties[{position}]")
+        if value is not None:
+            found.setdefault(key, []).append(value)
+    return {key: values if len(values) > 1 or (key in fields and fields[key].multiple) else values[0]
+            for key, values in found.items()}
+
+
+def _custom_value(item: dict[str, Any], spec: FieldSpec | None, where: str) -> Any:
+    if spec is not None and spec.options:
+        value = item.get("ObjectValueId")
+        return _whole(item.get("IntegerValue") if value is None else value, f"{where}.ObjectValueId")
+    for name in _REFERENCES:
+        if item.get(name) is not None:
+            return _whole(item[name], f"{where}.{name}")
+    if spec is not None and spec.native_type:
+        name = f"{spec.native_type}Value"
+        return _typed(name, item.get(name), f"{where}.{name}")
+    for name in _ANY_VALUE:
+        if item.get(name) is not None:
+            return _typed(name, item[name], f"{where}.{name}")
+    return None
+
+
+def _whole(value: Any, where: str) -> int | None:
+    if value is None or (type(value) is int and _BIGINT_MIN <= value <= BIGINT_MAX):
+        return value
+    raise Invalid(f"{where}: expected an id, got {_describe(value)}")
+
+
+def _typed(name: str, value: Any, where: str) -> Any:
+    if value is None:
+        return None
+    if name in ("StringValue", "BigStringValue"):
+        return text(value, where)
+    if name in ("IntegerValue", "ObjectValueId"):
+        return _whole(value, where)
+    if name == "DecimalValue":
+        if type(value) is int or (type(value) is float and math.isfinite(value)):
+            return value
+        raise Invalid(f"{where}: expected a finite number, got {_describe(value)}")
+    if name == "DateTimeValue":
+        local = instant(value, where).astimezone(_LOCAL)
+        return local.isoformat(timespec="milliseconds" if local.microsecond else "seconds")
+    if name == "BoolValue":
+        if type(value) is bool:
+            return value
+        raise Invalid(f"{where}: expected true or false, got {_describe(value)}")
+    raise Invalid(f"{where}: a value of a kind the sync does not know")

@@ -1,9 +1,11 @@
 """The streams: one spec per Ploomes entity, the single place that says what a stream is.
 
-A :class:`Stream` names its endpoint and ``$expand``, its columns (each with the Ploomes fields
-it reads and how it turns them into a warehouse value), its staging table, its ``public`` table
-and its archive of rows gone from Ploomes, and the columns its *listing* reads: the light read of
-every record (Id, LastUpdateDate and what the check compares) that finds deletions.
+A :class:`Stream` names its endpoint, its columns (each with the Ploomes fields it reads, the
+navigation it needs expanded, and how it turns them into a warehouse value), its staging table,
+its ``public`` table and its archive of rows gone from Ploomes, and the columns its *listing*
+reads: the light read of every record (Id, LastUpdateDate and what the check compares) that finds
+deletions. What a value depends on beyond the record (the tag that marks a client, the account's
+custom fields) comes in a :class:`ReadContext` when the record is read, so the specs are constants.
 
 Everything else derives from it: the ``$select`` of its reads, the row tuples (or rejects), the
 COPY, merge, archive and check statements (``ploomes_sync.warehouse.statements`` fills the
@@ -20,51 +22,68 @@ entity is a spec in :func:`registry`, a migration and simulator data.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ploomes_sync import records
-from ploomes_sync.records import Invalid, Reject
+from ploomes_sync.records import FieldSpec, Invalid, Reject
 from ploomes_sync.settings import DEFAULT_CLIENT_TAG_ID, DEFAULT_QUOTE_ENTITY_ID
 
 Get = Callable[[str], Any]  # a record's ``get``
 
 
 @dataclass(frozen=True)
+class ReadContext:
+    """What reading a record needs beyond the record: the tag that marks a contact as a client
+    (configuration), and the account's custom fields by key (``public.custom_fields``, as the last
+    read of ``/Fields`` left it; a field not known yet is typed by the value it carries)."""
+
+    client_tag_id: int = DEFAULT_CLIENT_TAG_ID
+    fields: Mapping[str, FieldSpec] = field(default_factory=dict)
+
+
+DEFAULT_CONTEXT = ReadContext()
+Read = Callable[[Get, ReadContext], Any]
+
+
+@dataclass(frozen=True)
 class Column:
-    """A warehouse column: its name and PostgreSQL type, the fields it reads, and how (``read(get)``)."""
+    """A warehouse column: its name and PostgreSQL type, the fields it reads, the navigation it needs
+    expanded (``$expand``), and how it reads them (``read(get, context)``)."""
 
     name: str
     sql_type: str
     fields: tuple[str, ...]
-    read: Callable[[Get], Any] = field(repr=False, compare=False)
+    read: Read = field(repr=False, compare=False)
+    expand: str | None = None
 
 
 # --- how a column reads its fields (each raises Invalid, whose message is the reject's reason) ---
 
 
 def key(name: str, fld: str = "Id") -> Column:
-    return Column(name, "bigint", (fld,), lambda get: records.record_id(get(fld)))
+    return Column(name, "bigint", (fld,), lambda get, _: records.record_id(get(fld)))
 
 
 def integer(name: str, fld: str) -> Column:
-    return Column(name, "bigint", (fld,), lambda get: records.integer(get(fld), fld))
+    return Column(name, "bigint", (fld,), lambda get, _: records.integer(get(fld), fld))
 
 
 def text(name: str, fld: str) -> Column:
-    return Column(name, "text", (fld,), lambda get: records.text(get(fld), fld))
+    return Column(name, "text", (fld,), lambda get, _: records.text(get(fld), fld))
 
 
 def money(name: str, fld: str) -> Column:
-    return Column(name, "numeric(15,2)", (fld,), lambda get: records.money(get(fld), fld))
+    return Column(name, "numeric(15,2)", (fld,), lambda get, _: records.money(get(fld), fld))
 
 
 def instant(name: str, fld: str, *, required: bool = True) -> Column:
     if required:
-        return Column(name, "timestamptz", (fld,), lambda get: records.instant(get(fld), fld))
+        return Column(name, "timestamptz", (fld,), lambda get, _: records.instant(get(fld), fld))
 
-    def optional(get: Get) -> Any:
+    def optional(get: Get, _: ReadContext) -> Any:
         value = get(fld)
         return None if value is None else records.instant(value, fld)
 
@@ -74,23 +93,23 @@ def instant(name: str, fld: str, *, required: bool = True) -> Column:
 def number(name: str, fld: str, *, digits: int, scale: int) -> Column:
     """A decimal as ``numeric(digits, scale)`` (a quantity, a percentage)."""
     return Column(name, f"numeric({digits},{scale})", (fld,),
-                  lambda get: records.decimal(get(fld), fld, scale, digits))
+                  lambda get, _: records.decimal(get(fld), fld, scale, digits))
 
 
 def flag(name: str, fld: str) -> Column:
-    return Column(name, "boolean", (fld,), lambda get: records.flag(get(fld), fld))
+    return Column(name, "boolean", (fld,), lambda get, _: records.flag(get(fld), fld))
 
 
 def status(name: str, fld: str) -> Column:
-    return Column(name, "text", (fld,), lambda get: records.status(get(fld)))
+    return Column(name, "text", (fld,), lambda get, _: records.status(get(fld)))
 
 
 def won(name: str, fld: str) -> Column:
-    return Column(name, "boolean", (fld,), lambda get: records.status(get(fld)) == "won")
+    return Column(name, "boolean", (fld,), lambda get, _: records.status(get(fld)) == "won")
 
 
 def cnpj(name: str, *flds: str) -> Column:
-    def read(get: Get) -> str | None:
+    def read(get: Get, _: ReadContext) -> str | None:
         for fld in flds:
             value = records.cnpj(get(fld))
             if value is not None:
@@ -101,11 +120,52 @@ def cnpj(name: str, *flds: str) -> Column:
 
 
 def zip_code(name: str, fld: str) -> Column:
-    return Column(name, "text", (fld,), lambda get: records.zip_code(get(fld)))
+    return Column(name, "text", (fld,), lambda get, _: records.zip_code(get(fld)))
 
 
-def tagged(name: str, fld: str, tag_id: int) -> Column:
-    return Column(name, "boolean", (fld,), lambda get: records.has_tag(get(fld), tag_id))
+def client(name: str, fld: str = "Tags") -> Column:
+    """Whether the record's tags (expanded) carry the tag that marks a client (the context's)."""
+    return Column(name, "boolean", (fld,), lambda get, context: records.has_tag(get(fld), context.client_tag_id),
+                  expand=fld)
+
+
+def custom(name: str = "custom_fields", fld: str = "OtherProperties") -> Column:
+    """The record's custom values (expanded), typed by the account's fields (``records.custom_values``),
+    as JSON text (keys sorted, so that equal values are equal rows)."""
+    def read(get: Get, context: ReadContext) -> str:
+        values = records.custom_values(get(fld), context.fields)
+        return json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return Column(name, "jsonb", (fld,), read, expand=fld)
+
+
+def native_type(name: str, fld: str = "Type") -> Column:
+    """A field's ``NativeType``, from its ``Type`` (expanded)."""
+    def read(get: Get, _: ReadContext) -> str | None:
+        value = get(fld)
+        if value is None:
+            return None
+        if type(value) is not dict:
+            raise Invalid(f"{fld}: expected an object, got {type(value).__name__}")
+        return records.text(value.get("NativeType"), f"{fld}.NativeType")
+
+    return Column(name, "text", (fld,), read, expand=fld)
+
+
+def unknown(name: str, sql_type: str = "timestamptz") -> Column:
+    """A column Ploomes is not known to give for the entity (a vocabulary list's LastUpdateDate): null,
+    and nothing asked for it (a ``$select`` of a property the API lacks is refused)."""
+    return Column(name, sql_type, (), lambda get, _: None)
+
+
+def entity_of(name: str, fld: str, names: Mapping[int, str]) -> Column:
+    """The name of the stream an EntityId stands for (``deals`` for 2)."""
+    def read(get: Get, _: ReadContext) -> str:
+        value = get(fld)
+        if type(value) is int and value in names:
+            return names[value]
+        raise Invalid(f"{fld}: expected the id of a synced entity ({sorted(names)}), got {value!r}")
+
+    return Column(name, "text", (fld,), read)
 
 
 # --- the spec -----------------------------------------------------------------------------------
@@ -127,6 +187,7 @@ class Lines:
     parent_key: str
     inherited: tuple[str, ...]
     columns: tuple[Column, ...]  # read from each line; the first is its key
+    select_inside: bool = True  # the expansion takes a $select of the lines' fields
 
     @property
     def stage(self) -> str:
@@ -140,10 +201,13 @@ class Lines:
     @property
     def expand(self) -> str:
         """The ``$expand`` that brings the lines, each with the fields its columns read."""
+        if not self.select_inside:
+            return self.navigation
         fields = dict.fromkeys(fld for column in self.columns for fld in column.fields)
         return f"{self.navigation}($select={','.join(fields)})"
 
-    def rows(self, value: Any, parent: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def rows(self, value: Any, parent: tuple[Any, ...], context: ReadContext = DEFAULT_CONTEXT
+             ) -> list[tuple[Any, ...]]:
         """The lines of one record as rows (``parent``: the record's id, then its inherited values)."""
         if value is None:
             return []
@@ -154,7 +218,7 @@ class Lines:
             if not isinstance(line, dict):
                 raise Invalid(f"{self.navigation}[{position}]: expected a JSON object, got {type(line).__name__}")
             try:
-                own = [column.read(line.get) for column in self.columns]
+                own = [column.read(line.get, context) for column in self.columns]
             except Invalid as exc:
                 raise Invalid(f"{self.navigation}[{position}].{exc}") from exc
             rows.append((own[0], *parent, *own[1:]))
@@ -189,7 +253,10 @@ class Stream:
     archive: str  # ploomes_sync.<archive>: rows gone from Ploomes, with when and by which run
     listed: tuple[str, ...]  # columns the listing reads and the check compares (key and updated_at first)
     customer_key: str | None  # the column that links a row to public.customer_sales (None: no link)
-    expand: str | None = None
+    # A filter every read of it takes (the custom fields only, of the synced entities only).
+    base_filter: str | None = None
+    # Read whole every run (a small list: the account's vocabulary): the extract is its listing.
+    whole: bool = False
     # A date-range run (and an Airflow backfill run) reads the records created in its range and
     # its extract is the listing of that range; the other streams are read incrementally alongside.
     created_range: bool = False
@@ -210,6 +277,9 @@ class Stream:
     # Statements (include/sql templates) the merge runs after the upsert, in its transaction: what
     # else follows the stream's rows (the catalogue price history follows the products).
     after_merge: tuple[str, ...] = ()
+    # Its rows are custom fields (a key, the entity whose records carry it): one archived takes its
+    # values off those records, as Ploomes does.
+    custom_keys: bool = False
 
     def __post_init__(self) -> None:
         names = self.column_names
@@ -238,14 +308,14 @@ class Stream:
     def select(self) -> tuple[str, ...]:
         """The ``$select`` of the stream's reads: every field a column reads, once, in order (what
         ``$expand`` brings is not selected)."""
-        expanded = {self.expand} if self.expand else set()
         return tuple(dict.fromkeys(fld for column in self.columns for fld in column.fields
-                                   if fld not in expanded))
+                                   if fld != column.expand))
 
     @property
     def expand_option(self) -> str | None:
-        """The ``$expand`` of the stream's reads: its own navigation and its lines'."""
-        parts = [part for part in (self.expand, self.lines.expand if self.lines else None) if part]
+        """The ``$expand`` of the stream's reads: what its columns read expanded, and its lines."""
+        parts = [*dict.fromkeys(c.expand for c in self.columns if c.expand), *([self.lines.expand] if self.lines
+                                                                              else [])]
         return ",".join(parts) or None
 
     @property
@@ -264,31 +334,33 @@ class Stream:
         return f"stage_{self.name}_listing"
 
     def listing(self) -> Stream:
-        """The listing: the same entity, read lightly (the ``listed`` columns only, no ``$expand``)."""
+        """The listing: the same entity, read lightly (the ``listed`` columns only, and only what they
+        need expanded)."""
         by_name = {column.name: column for column in self.columns}
         return replace(self, name=f"{self.name}_listing", columns=tuple(by_name[n] for n in self.listed),
-                       expand=None, lines=None, after_merge=())
+                       lines=None, after_merge=())
 
-    def row(self, record: Mapping[str, Any]) -> tuple[Any, ...] | Reject:
+    def row(self, record: Mapping[str, Any], context: ReadContext = DEFAULT_CONTEXT) -> tuple[Any, ...] | Reject:
         """The record as a row in column order, or a :class:`Reject` saying why not."""
         if not isinstance(record, dict):
             return records.not_an_object(record)
         get = record.get
         try:
-            return tuple([read(get) for read in self._readers])  # type: ignore[attr-defined]
+            return tuple([read(get, context) for read in self._readers])  # type: ignore[attr-defined]
         except Invalid as exc:
             return records.reject(record, str(exc))
 
-    def row_and_lines(self, record: Mapping[str, Any]) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]] | Reject:
+    def row_and_lines(self, record: Mapping[str, Any], context: ReadContext = DEFAULT_CONTEXT
+                      ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]] | Reject:
         """The record's row and its lines' rows (:class:`Lines`), or a :class:`Reject` saying why not."""
-        row = self.row(record)
+        row = self.row(record, context)
         if type(row) is not tuple:
             return row
         if self.lines is None:
             return row, []
         parent = (row[0], *(row[at] for at in self._inherited_at))  # type: ignore[attr-defined]
         try:
-            return row, self.lines.rows(record.get(self.lines.navigation), parent)
+            return row, self.lines.rows(record.get(self.lines.navigation), parent, context)
         except Invalid as exc:
             return records.reject(record, str(exc))
 
@@ -313,10 +385,12 @@ def deals() -> Stream:
             instant("closed_at", "FinishDate", required=False),
             integer("last_quote_id", "LastQuoteId"),
             integer("won_quote_id", "WonQuoteId"),
+            integer("loss_reason_id", "LossReasonId"),
+            custom(),
         ),
         target="sales",
         archive="deleted_sales",
-        listed=("id", "updated_at", "created_at", "customer_id", "status", "won", "deal_value"),
+        listed=("id", "updated_at", "created_at", "customer_id", "status", "won", "deal_value", "custom_fields"),
         customer_key="customer_id",
         created_range=True,
         webhook_entity_id=2,
@@ -329,8 +403,9 @@ def deals() -> Stream:
     )
 
 
-def contacts(client_tag_id: int = DEFAULT_CLIENT_TAG_ID) -> Stream:
-    """``/Contacts`` (with their tags) -> ``public.customers``; ``is_client``: carries ``client_tag_id``."""
+def contacts() -> Stream:
+    """``/Contacts`` (with their tags) -> ``public.customers``; ``is_client``: carries the client tag
+    (``client_tag_id`` of the configuration, in the read's context)."""
     return Stream(
         name="contacts",
         endpoint="Contacts",
@@ -340,15 +415,15 @@ def contacts(client_tag_id: int = DEFAULT_CLIENT_TAG_ID) -> Stream:
             text("legal_name", "LegalName"),
             cnpj("cnpj", "CNPJ", "Register"),
             zip_code("zip_code", "ZipCode"),
-            tagged("is_client", "Tags", client_tag_id),
+            client("is_client"),
             instant("created_at", "CreateDate"),
             instant("updated_at", "LastUpdateDate"),
+            custom(),
         ),
         target="customers",
         archive="deleted_customers",
         listed=("id", "updated_at"),
         customer_key="id",
-        expand="Tags",
         webhook_entity_id=1,
         webhook_names=("contact", "cliente", "clientes"),
     )
@@ -371,6 +446,7 @@ def products() -> Stream:
             flag("suspended", "Suspended"),
             instant("created_at", "CreateDate"),
             instant("updated_at", "LastUpdateDate"),
+            custom(),
         ),
         target="products",
         archive="deleted_products",
@@ -414,6 +490,7 @@ def orders() -> Stream:
             integer("origin_quote_id", "OriginQuoteId"),
             instant("created_at", "CreateDate"),
             instant("updated_at", "LastUpdateDate"),
+            custom(),
         ),
         target="orders",
         archive="deleted_orders",
@@ -446,6 +523,7 @@ def quotes(webhook_entity_id: int = DEFAULT_QUOTE_ENTITY_ID) -> Stream:
             integer("approval_status_id", "ApprovalStatusId"),
             instant("expires_at", "ExpirationDate", required=False),
             instant("updated_at", "LastUpdateDate"),
+            custom(),
         ),
         target="quotes",
         archive="deleted_quotes",
@@ -455,6 +533,115 @@ def quotes(webhook_entity_id: int = DEFAULT_QUOTE_ENTITY_ID) -> Stream:
         webhook_names=("quote", "quotes", "proposta", "propostas"),
         lines=Lines("Products", "quote_items", "quote_id", ("deal_id", "customer_id", "quoted_at"),
                     _line_columns()),
+    )
+
+
+# --- the account's vocabulary: small lists, read whole every run ---------------------------------
+
+#: The entities whose custom fields are synced: Ploomes' EntityId -> the stream's name.
+CUSTOM_FIELD_ENTITIES = {2: "deals", 1: "contacts", 4: "orders", 7: "quotes", 10: "products"}
+
+
+def fields() -> Stream:
+    """``/Fields`` (the custom ones of the synced entities) -> ``public.custom_fields``: what each key
+    means (a field renamed in Ploomes changes only its name here)."""
+    return Stream(
+        name="fields",
+        endpoint="Fields",
+        columns=(
+            key("id"),
+            text("key", "Key"),
+            entity_of("entity", "EntityId", CUSTOM_FIELD_ENTITIES),
+            text("name", "Name"),
+            integer("type_id", "TypeId"),
+            native_type("native_type"),
+            integer("options_table_id", "OptionsTableId"),
+            flag("multiple", "Multiple"),
+            unknown("updated_at"),
+        ),
+        target="custom_fields",
+        archive="deleted_custom_fields",
+        listed=("id", "updated_at", "key", "name", "native_type", "options_table_id"),
+        customer_key=None,
+        base_filter="Dynamic eq true and (" + " or ".join(f"EntityId eq {e}" for e in CUSTOM_FIELD_ENTITIES) + ")",
+        whole=True,
+        custom_keys=True,
+    )
+
+
+def options() -> Stream:
+    """``/Fields@OptionsTables`` with their options (one request) -> ``public.custom_field_option_tables``
+    and ``public.custom_field_options``."""
+    return Stream(
+        name="options",
+        endpoint="Fields@OptionsTables",
+        columns=(key("id"), text("name", "Name"), unknown("updated_at")),
+        target="custom_field_option_tables",
+        archive="deleted_custom_field_option_tables",
+        listed=("id", "updated_at", "name"),
+        customer_key=None,
+        whole=True,
+        lines=Lines("Options", "custom_field_options", "table_id", (), (key("id"), text("name", "Name")),
+                    select_inside=False),
+    )
+
+
+def users() -> Stream:
+    """``/Users`` -> ``public.crm_users``: the sellers a deal's ``owner_id`` names."""
+    return Stream(
+        name="users",
+        endpoint="Users",
+        columns=(key("id"), text("name", "Name"), text("email", "Email"), flag("suspended", "Suspended"),
+                 flag("integration", "Integration"), instant("updated_at", "LastUpdateDate", required=False)),
+        target="crm_users",
+        archive="deleted_crm_users",
+        listed=("id", "updated_at", "name", "suspended"),
+        customer_key=None,
+        whole=True,
+    )
+
+
+def pipelines() -> Stream:
+    """``/Deals@Pipelines`` -> ``public.deal_pipelines``."""
+    return Stream(
+        name="pipelines",
+        endpoint="Deals@Pipelines",
+        columns=(key("id"), text("name", "Name"), flag("archived", "Archived"), integer("ordination", "Ordination"),
+                 unknown("updated_at")),
+        target="deal_pipelines",
+        archive="deleted_deal_pipelines",
+        listed=("id", "updated_at", "name", "archived"),
+        customer_key=None,
+        whole=True,
+    )
+
+
+def stages() -> Stream:
+    """``/Deals@Stages`` -> ``public.deal_stages``."""
+    return Stream(
+        name="stages",
+        endpoint="Deals@Stages",
+        columns=(key("id"), integer("pipeline_id", "PipelineId"), text("name", "Name"),
+                 integer("ordination", "Ordination"), unknown("updated_at")),
+        target="deal_stages",
+        archive="deleted_deal_stages",
+        listed=("id", "updated_at", "pipeline_id", "name"),
+        customer_key=None,
+        whole=True,
+    )
+
+
+def loss_reasons() -> Stream:
+    """``/Deals@LossReasons`` -> ``public.loss_reasons`` (``sales.loss_reason_id`` names one)."""
+    return Stream(
+        name="loss_reasons",
+        endpoint="Deals@LossReasons",
+        columns=(key("id"), text("name", "Name"), integer("pipeline_id", "PipelineId"), unknown("updated_at")),
+        target="loss_reasons",
+        archive="deleted_loss_reasons",
+        listed=("id", "updated_at", "name"),
+        customer_key=None,
+        whole=True,
     )
 
 
@@ -487,12 +674,12 @@ class Registry:
         return Registry((*self.streams, stream))
 
 
-def registry(client_tag_id: int = DEFAULT_CLIENT_TAG_ID,
-             quote_entity_id: int = DEFAULT_QUOTE_ENTITY_ID) -> Registry:
-    """Every stream the sync keeps; ``client_tag_id`` is the tag that makes a contact a client,
-    ``quote_entity_id`` the EntityId Ploomes' webhooks give quotes (sources disagree on it).
+def registry(quote_entity_id: int = DEFAULT_QUOTE_ENTITY_ID) -> Registry:
+    """Every stream the sync keeps: the account's vocabulary, then its records (a deal's customer
+    first); ``quote_entity_id`` is the EntityId Ploomes' webhooks give quotes (sources disagree on it).
 
-    The names, tables and columns do not depend on them, so the DAG file may call this with the
-    defaults when it is parsed (no Variable is read then).
+    The names, tables and columns depend on nothing, so the DAG file may call this when it is
+    parsed (no Variable is read then).
     """
-    return Registry((contacts(client_tag_id), deals(), products(), quotes(quote_entity_id), orders()))
+    return Registry((fields(), options(), users(), pipelines(), stages(), loss_reasons(), contacts(), deals(),
+                     products(), quotes(quote_entity_id), orders()))

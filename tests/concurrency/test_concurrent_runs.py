@@ -27,7 +27,7 @@ import pytest
 
 from ploomes_simulator import RunningSimulator
 from tests.support.connections import simulated_ploomes
-from tests.support.truth import assert_warehouse_equals_truth
+from tests.support.truth import assert_warehouse_equals_simulator
 
 BACKFILLS = 3
 WORKERS = BACKFILLS + 1
@@ -130,16 +130,21 @@ def run_together(pool: ProcessPoolExecutor, db_url: str, phase: str, intervals: 
                  during: Callable[[], None] | None = None) -> list[dict[str, Any]]:
     """One scheduled run and a backfill run per interval, all started at the same instant.
 
-    ``during`` is called once the runs have begun.
+    ``during`` is called while the scheduled run waits between its extracts and ``load_sales`` (so
+    Ploomes changes while every run is in flight, whatever the machine's speed), which then goes on.
     """
     start_at = time.time() + 0.5
-    futures = [submit(pool, db_url, f"scheduled__{phase}", "scheduled", start_at)]
-    futures += [submit(pool, db_url, f"backfill__{phase}_{i}", "backfill", start_at, interval)
-                for i, interval in enumerate(intervals)]
-    if during is not None:
-        time.sleep(max(0.0, start_at - time.time()) + 0.2)
-        during()
-    return [future.result(timeout=RUN_TIMEOUT) for future in futures]
+    with multiprocessing.get_context("forkserver").Manager() as manager:
+        reached, go = manager.Event(), manager.Event()
+        pause = ("load_sales", reached, go) if during is not None else None
+        futures = [submit(pool, db_url, f"scheduled__{phase}", "scheduled", start_at, pause=pause)]
+        futures += [submit(pool, db_url, f"backfill__{phase}_{i}", "backfill", start_at, interval)
+                    for i, interval in enumerate(intervals)]
+        if during is not None:
+            assert reached.wait(RUN_TIMEOUT), futures[0].result() if futures[0].done() else "never got there"
+            during()
+            go.set()
+        return [future.result(timeout=RUN_TIMEOUT) for future in futures]
 
 
 def assert_overlapped(outcomes: list[dict[str, Any]]) -> None:
@@ -161,7 +166,7 @@ def history(db_url: str) -> dict[str, tuple]:
 
 def assert_equals_truth(db_url: str, sim: RunningSimulator) -> None:
     with psycopg.connect(db_url) as conn:
-        assert_warehouse_equals_truth(conn, sim.admin.truth_deals(), sim.admin.truth_contacts())
+        assert_warehouse_equals_simulator(conn, sim.admin)
 
 
 def pipeline(db_url: str):

@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ploomes_devkit.webhook_stack import ReceiverServer
 from ploomes_sync.monitoring import metrics
 from ploomes_sync.monitoring.report import read_report
+from ploomes_sync.streams import registry
 from ploomes_sync.web.app import create_app
 from ploomes_sync.web.auth import require_reader
 from tests.monitoring.conftest import record_run
@@ -37,7 +38,7 @@ def test_the_report_says_how_fresh_the_warehouse_is_and_what_each_run_did(histor
         "success", 36, 1, 5 + 20 + 1 + 1 + 3)
     assert report.year_table["run_id"] == "scheduled__latest" and report.year_table["rows"][0]["year"] == 2024
     assert [(r["record_id"], r["stream"]) for r in report.rejects] == [("123", "deals")]
-    assert report.deletions_30d == {"customers": 0, "sales": 1, "products": 0, "quotes": 0, "orders": 0}
+    assert report.deletions_30d == {**{stream.target: 0 for stream in registry()}, "sales": 1}  # every stream
     assert report.inbox["pending"] == 1
 
 

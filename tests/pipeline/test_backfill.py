@@ -18,7 +18,7 @@ import pytest
 from ploomes_devkit.pipeline import Pipeline, PipelineRun
 from ploomes_sync.settings import BACKFILL_CLAIM_HOURS
 from ploomes_sync.warehouse.backfill import consecutive_active
-from tests.support.truth import assert_warehouse_equals_truth, make_stale
+from tests.support.truth import assert_warehouse_equals_simulator, make_stale
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 STEP = timedelta(hours=6)
@@ -143,7 +143,7 @@ class TestOneReSyncForTheWholeBackfill:
             assert run.api_requests == 0 and history(db_url, run.run_id) is None
         assert len(runs) == 28 and backfill.questions < 30
         with psycopg.connect(db_url) as conn:
-            assert_warehouse_equals_truth(conn, sim.admin.truth_deals(), sim.admin.truth_contacts())
+            assert_warehouse_equals_simulator(conn, sim.admin)
             assert conn.execute("SELECT count(*) FROM ploomes_sync.backfill_claims "
                                 "WHERE claimed_by <> %s", [first.run_id]).fetchone()[0] == 0, "every claim taken"
 

@@ -14,7 +14,7 @@ from ploomes_sync.api.paging import select_with_key
 from ploomes_sync.config import SyncConfig
 from ploomes_sync.streams import registry
 from tests.support.connections import use_ploomes
-from tests.support.truth import assert_warehouse_equals_truth
+from tests.support.truth import assert_warehouse_equals_simulator
 
 PAGE = 50  # 900 deals: 18 pages
 
@@ -45,7 +45,7 @@ def _run(pipeline: Pipeline, sim, db_url, gone: list[int]) -> tuple[dict, list]:
     assert info["method"] == "count"
     with psycopg.connect(db_url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM public.sales WHERE id = ANY(%s)", [gone]).fetchone()[0] == 0
-        assert_warehouse_equals_truth(conn, sim.admin.truth_deals(), sim.admin.truth_contacts())
+        assert_warehouse_equals_simulator(conn, sim.admin)
         ranges = warehouse.listing_ranges(conn, run.run_id, "deals")
     return info, ranges
 

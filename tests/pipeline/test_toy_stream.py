@@ -1,9 +1,10 @@
 """A new entity is a spec, a migration and simulator data: nothing else in the product changes.
 
-A toy stream of Ploomes' ``/Users`` (served by the simulator) is added to a copy of the registry
-and its tables are created by the test (its migration). The DAG's tasks then extract, load, list,
-reconcile and check it like deals and contacts: its deletions are found by count and by a full
-listing, and the check fails naming a row the warehouse holds wrong.
+A toy stream, ``team``, reads Ploomes' ``/Users`` (served by the simulator) a second time into a
+table of its own: it is added to a copy of the registry and its ``public`` table is created by the
+test (its migration; the sync's own staging, listing and archive tables follow from the spec). The
+DAG's tasks then extract, load, list, reconcile and check it like deals and contacts: its deletions
+are found by count and by a full listing, and the check fails naming a row the warehouse holds wrong.
 """
 
 from __future__ import annotations
@@ -19,46 +20,39 @@ from ploomes_sync.config import SyncConfig
 from ploomes_sync.streams import Stream, instant, key, registry, text
 from ploomes_sync.tasks import ValidationMismatch
 
-USERS = Stream(
-    name="users",
+TEAM = Stream(
+    name="team",
     endpoint="Users",
     columns=(key("id"), text("name", "Name"), text("email", "Email"), instant("created_at", "CreateDate"),
              instant("updated_at", "LastUpdateDate")),
-    target="users",
-    archive="deleted_users",
+    target="team",
+    archive="deleted_team",
     listed=("id", "updated_at", "name"),
     customer_key=None,
 )
 
 MIGRATION = """
-CREATE TABLE public.users (id bigint PRIMARY KEY, name text, email text, created_at timestamptz,
-                           updated_at timestamptz, synced_at timestamptz);
-CREATE UNLOGGED TABLE ploomes_sync.stage_users (run_id text NOT NULL, id bigint NOT NULL, name text, email text,
-                                                created_at timestamptz, updated_at timestamptz);
-CREATE UNLOGGED TABLE ploomes_sync.stage_users_listing (run_id text NOT NULL, id bigint NOT NULL,
-                                                        updated_at timestamptz, name text);
-CREATE TABLE ploomes_sync.deleted_users (id bigint NOT NULL, name text, email text, created_at timestamptz,
-                                         updated_at timestamptz, synced_at timestamptz,
-                                         deleted_at timestamptz NOT NULL DEFAULT now(), run_id text,
-                                         row_data jsonb NOT NULL);
+CREATE TABLE public.team (id bigint PRIMARY KEY, name text, email text, created_at timestamptz,
+                          updated_at timestamptz, synced_at timestamptz);
 """
-# one user in eight goes: above the default guard's share, but the guard only counts past 10 rows
+# one user in nine goes: above the default guard's share, but the guard only counts past 10 rows
 CONFIG = SyncConfig()
 FULL_LISTING = dataclasses.replace(CONFIG, full_listing_every_hours=0)
-STREAMS = registry().with_stream(USERS)
+STREAMS = registry().with_stream(TEAM)
 
 
 @pytest.fixture
 def warehouse_with_users(db_url: str) -> str:
     with psycopg.connect(db_url) as conn:
-        tasks.migrate_schema(conn)
         conn.execute(MIGRATION)
+        conn.commit()
+        tasks.migrate_schema(conn, streams=STREAMS)
     return db_url
 
 
-def users(db_url: str) -> dict[int, str]:
+def team(db_url: str) -> dict[int, str]:
     with psycopg.connect(db_url) as conn:
-        return dict(conn.execute("SELECT id, name FROM public.users").fetchall())
+        return dict(conn.execute("SELECT id, name FROM public.team").fetchall())
 
 
 def truth(sim) -> dict[int, str]:
@@ -73,9 +67,9 @@ def test_a_toy_stream_in_a_copy_of_the_registry_is_synced_listed_reconciled_and_
 
     first = pipeline.run(run_id="first")
     assert first.status == "success", first.failed
-    assert {"extract_users", "load_users"} <= set(first.results)
-    assert users(db_url) == truth(sim) and len(truth(sim)) == 8
-    assert first.results["validate_by_year"]["users"]["compared"] == 8
+    assert {"extract_team", "load_team"} <= set(first.results)
+    assert team(db_url) == truth(sim) and len(truth(sim)) == 9
+    assert first.results["validate_by_year"]["team"]["compared"] == 9
 
     gone, renamed = sorted(truth(sim))[:2]
     sim.admin.delete_user(gone)
@@ -83,11 +77,11 @@ def test_a_toy_stream_in_a_copy_of_the_registry_is_synced_listed_reconciled_and_
 
     second = pipeline.run(run_id="second")
     assert second.status == "success", second.failed
-    assert users(db_url) == truth(sim) and gone not in users(db_url)
-    assert second.results["list_deletions"]["users"]["method"] == ("full" if config is FULL_LISTING else "count")
-    assert second.results["reconcile_deletions"]["users"]["deleted"] == 1
+    assert team(db_url) == truth(sim) and gone not in team(db_url)
+    assert second.results["list_deletions"]["team"]["method"] == ("full" if config is FULL_LISTING else "count")
+    assert second.results["reconcile_deletions"]["team"]["deleted"] == 1
     with psycopg.connect(db_url) as conn:
-        assert conn.execute("SELECT id FROM ploomes_sync.deleted_users").fetchall() == [(gone,)]
+        assert conn.execute("SELECT id FROM ploomes_sync.deleted_team").fetchall() == [(gone,)]
 
 
 def test_the_check_of_a_toy_stream_fails_naming_the_row_that_differs(sim, warehouse_with_users) -> None:
@@ -98,8 +92,8 @@ def test_the_check_of_a_toy_stream_fails_naming_the_row_that_differs(sim, wareho
     def corrupt(task: str) -> None:
         if task == "validate_by_year":
             with psycopg.connect(db_url) as conn:
-                conn.execute("UPDATE public.users SET name = 'not in Ploomes' WHERE id = %s", [wrong])
+                conn.execute("UPDATE public.team SET name = 'not in Ploomes' WHERE id = %s", [wrong])
 
     with pytest.raises(ValidationMismatch) as failure:
         Pipeline(db_url, config=FULL_LISTING, streams=STREAMS, before=corrupt).run(run_id="corrupted")
-    assert "users" in str(failure.value) and str(wrong) in str(failure.value)
+    assert "team" in str(failure.value) and str(wrong) in str(failure.value)

@@ -24,7 +24,7 @@ from ploomes_devkit.postgres import create_database, drop_database, sqlalchemy_u
 from ploomes_devkit.simulator_process import SimulatorProcess
 from ploomes_sync.settings import API_POOL
 from ploomes_sync.streams import registry
-from tests.support.truth import assert_warehouse_equals_truth
+from tests.support.truth import assert_warehouse_equals_simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "ploomes_sales_sync"
@@ -103,7 +103,8 @@ def test_two_celery_workers_hand_the_run_over_to_each_other_and_the_warehouse_eq
     tis = {ti["task_id"]: ti for ti in api.task_instances(DAG_ID, run["dag_run_id"])}
     assert finished["state"] == "success", {task: ti["state"] for task, ti in tis.items()}
 
-    api_tasks = {"check_ploomes_key", "list_deletions", *(f"extract_{stream.name}" for stream in registry())}
+    api_tasks = {"check_ploomes_key", "list_deletions", "reconcile_deletions",
+                 *(f"extract_{stream.name}" for stream in registry())}
     for task_id, ti in tis.items():
         if ti["state"] == "skipped":
             continue
@@ -115,7 +116,7 @@ def test_two_celery_workers_hand_the_run_over_to_each_other_and_the_warehouse_eq
         assert tis[f"extract_{stream.name}"]["hostname"] != tis[f"load_{stream.target}"]["hostname"]
 
     with psycopg.connect(celery_airflow["warehouse"]) as conn:
-        assert_warehouse_equals_truth(conn, sim.admin.truth_deals(), sim.admin.truth_contacts())
+        assert_warehouse_equals_simulator(conn, sim.admin)
         status = conn.execute("SELECT status FROM ploomes_sync.run_history WHERE run_id = %s",
                               [run["dag_run_id"]]).fetchone()
     assert status == ("success",)

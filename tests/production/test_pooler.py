@@ -34,7 +34,7 @@ from ploomes_devkit.pipeline import Pipeline
 from ploomes_sync.config import SyncConfig
 from tests.support.connections import simulated_ploomes
 from tests.support.contract import PUBLIC
-from tests.support.truth import assert_warehouse_equals_truth
+from tests.support.truth import assert_warehouse_equals_simulator
 
 README_EXTRAS = {"sslmode": "require", "prepare_threshold": None}
 APP_PASSWORD = "pooler-test-password"  # a throwaway login of a throwaway database
@@ -144,7 +144,7 @@ def _two_syncs(sim, connect: Callable[[], psycopg.Connection]) -> None:
     second = pipeline.run(run_id="through-the-pooler-2", run_type="scheduled")
     assert second.status == "success" and second.plan["streams"]["deals"]["listing"] == "count"
     with connect() as conn:
-        assert_warehouse_equals_truth(conn, sim.admin.truth_deals(), sim.admin.truth_contacts())
+        assert_warehouse_equals_simulator(conn, sim.admin)
 
 
 def test_the_pooler_refuses_a_client_without_tls(pooler: PgBouncer, db_url: str, pg_admin_url: str) -> None:

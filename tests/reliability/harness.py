@@ -24,7 +24,7 @@ from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.plan import RunPlan
 from tests.support.connections import ploomes_connection
 from tests.support.streams import DEALS
-from tests.support.truth import assert_warehouse_equals_truth
+from tests.support.truth import assert_warehouse_equals_simulator
 
 # Small waits so a storm of failures costs milliseconds; small pages so an extract spans many
 # requests and a fault can land in the middle of one; no proxy for loopback traffic.
@@ -92,7 +92,7 @@ def assert_unchanged(db_url: str, before: Snapshot, tables: tuple[str, ...] = PU
 def assert_converged(db_url: str, admin: AdminClient) -> None:
     """Every contract column of every public row equals what the simulator's truth demands."""
     with psycopg.connect(db_url) as conn:
-        assert_warehouse_equals_truth(conn, admin.truth_deals(), admin.truth_contacts())
+        assert_warehouse_equals_simulator(conn, admin)
 
 
 def run_status(db_url: str, run_id: str) -> dict[str, Any]:

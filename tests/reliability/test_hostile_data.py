@@ -133,7 +133,7 @@ def test_each_hostile_record_loads_exactly_or_is_set_aside_with_its_reason(
     # a reject without a usable Id could be any row: the reconcile deletes nothing, and says why
     assert "without a usable Id" in run.results["reconcile_deletions"]["deals"]["refused"]
 
-    truth = {deal["Id"]: deal for deal in sim.admin.truth_deals()}
+    truth = {deal["Id"]: deal for deal in sim.admin.truth_deals(custom=True)}
     with psycopg.connect(db_url) as conn:
         expected = expected_sales(conn, [truth[deal_id] for deal_id in loads])
         actual = warehouse_rows(conn, "sales", SALES_COLUMNS, "id")

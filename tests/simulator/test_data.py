@@ -44,7 +44,7 @@ class TestDeterminism:
         truths = []
         for _ in range(2):
             with start(api_key, seed=9) as sim:
-                truths.append((sim.admin.truth_deals(), sim.admin.truth_contacts()))
+                truths.append((sim.admin.truth_deals(custom=True), sim.admin.truth_contacts(custom=True)))
         assert truths[0] == truths[1]
         with start(api_key, seed=10) as sim:
             assert sim.admin.truth_deals() != truths[0][0]

@@ -52,9 +52,17 @@ class TestExpand:
         entries = [t for c in contacts for t in c["Tags"]]
         assert entries and all(set(t) == {"TagId", "Tag"} and set(t["Tag"]) == {"Name"} for t in entries)
 
-    def test_other_properties_expand_to_an_empty_list(self, api: Api) -> None:
-        deals = api.values("/Deals", **{"$expand": "OtherProperties", "$top": 3})
-        assert [d["OtherProperties"] for d in deals] == [[], [], []]
+    def test_other_properties_expand_to_the_rest_api_s_items(self, api: Api, sim: RunningSimulator) -> None:
+        deals = api.values("/Deals", **{"$expand": "OtherProperties", "$top": 20})
+        truth = {d["Id"]: d["OtherProperties"] for d in sim.admin.truth("deals", custom=True)}
+        fields = {f["Key"]: f for f in sim.admin.truth("fields")}
+        for deal in deals:
+            keys = {item["FieldKey"] for item in deal["OtherProperties"]}
+            assert keys == set(truth[deal["Id"]])  # a field without a value has no item
+            for item in deal["OtherProperties"]:
+                assert item["DealId"] == deal["Id"] and item["FieldId"] == fields[item["FieldKey"]]["Id"]
+                assert {"StringValue", "DecimalValue", "ObjectValueId", "UserValueId"} <= set(item)  # all there
+        assert "OtherProperties" not in api.values("/Deals", **{"$top": 1})[0]
 
     @pytest.mark.parametrize(
         ("path", "expand"),

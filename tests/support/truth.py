@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 
 from ploomes_sync.streams import Stream
-from tests.support.contract import MONEY, PUBLIC, TSTZ, compared
+from tests.support.contract import JSONB, MONEY, PUBLIC, TSTZ, compared
 from tests.support.streams import CONTACTS, DEALS
 
 STATUS = {1: "open", 2: "won", 3: "lost"}
@@ -45,6 +47,27 @@ def _money(value: Any) -> Decimal | None:
     return Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+_SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+
+
+def _custom_value(value: Any) -> Any:
+    """A compact custom value as the warehouse keeps it: a date at São Paulo's offset, the rest as is."""
+    if isinstance(value, list):
+        return [_custom_value(one) for one in value]
+    if isinstance(value, str) and _ISO.match(value):
+        local = datetime.fromisoformat(value).astimezone(_SAO_PAULO)
+        return local.isoformat(timespec="milliseconds" if local.microsecond else "seconds")
+    return value
+
+
+def custom_fields_of(values: Any) -> dict[str, Any]:
+    """The truth's compact custom values (``truth(custom=True)``) -> ``custom_fields``."""
+    if values is None:
+        raise AssertionError("the truth was fetched without its custom values: pass custom=True")
+    return {key: _custom_value(value) for key, value in values.items() if value is not None}
+
+
 def _by_type(conn: psycopg.Connection, stream: Stream, records: list[dict], known: set[str]) -> list[dict]:
     """Per record, the columns of ``stream``'s table with no rule of their own: its field, by type."""
     table = PUBLIC[stream.target]
@@ -56,6 +79,8 @@ def _by_type(conn: psycopg.Connection, stream: Stream, records: list[dict], know
             values = _instants(conn, values)
         elif table[column.name] == MONEY:
             values = [_money(value) for value in values]
+        elif table[column.name] == JSONB:
+            values = [custom_fields_of(value) for value in values]
         for row, value in zip(out, values, strict=True):
             row[column.name] = value
     return out
@@ -154,3 +179,8 @@ def assert_warehouse_equals_truth(conn: psycopg.Connection, deals: list[dict], c
         wrong = [(k, {c: (expected[k][c], actual[k][c]) for c in columns if expected[k][c] != actual[k][c]})
                  for k in expected if expected[k] != actual[k]]
         assert not wrong, f"{table}: {len(wrong)} rows differ, e.g. {wrong[:3]}"
+
+
+def assert_warehouse_equals_simulator(conn: psycopg.Connection, admin: Any) -> None:
+    """:func:`assert_warehouse_equals_truth` against the simulator's current truth (with custom values)."""
+    assert_warehouse_equals_truth(conn, admin.truth_deals(custom=True), admin.truth_contacts(custom=True))

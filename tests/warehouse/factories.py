@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from ploomes_sync import warehouse
 from ploomes_sync.streams import Stream
@@ -25,7 +27,7 @@ def at(minutes: float) -> datetime:
 def deal(id: int, **fields: Any) -> tuple:
     values = {"id": id, "customer_id": 100, "title": f"Deal {id}", "deal_value": Decimal("10.00"),
               "status": "open", "pipeline_id": 1, "stage_id": 2, "owner_id": 3, "created_at": T0,
-              "updated_at": T0, "closed_at": None}
+              "updated_at": T0, "closed_at": None, "custom_fields": Jsonb({})}
     values.update(fields)
     values.setdefault("won", values["status"] == "won")
     return tuple(values.get(column) for column in DEALS.column_names)  # a column without a default: null
@@ -33,7 +35,8 @@ def deal(id: int, **fields: Any) -> tuple:
 
 def contact(id: int, **fields: Any) -> tuple:
     values = {"id": id, "name": f"Contact {id}", "legal_name": f"Contact {id} Ltda", "cnpj": "12345678000190",
-              "zip_code": "01310100", "is_client": False, "created_at": T0, "updated_at": T0}
+              "zip_code": "01310100", "is_client": False, "created_at": T0, "updated_at": T0,
+              "custom_fields": Jsonb({})}
     values.update(fields)
     return tuple(values.get(column) for column in CONTACTS.column_names)  # a column without a default: null
 
@@ -95,3 +98,11 @@ def list_ploomes(conn: psycopg.Connection, run_id: str, rows: list[tuple], *, st
 def reconcile(conn: psycopg.Connection, stream: Stream, listing: warehouse.Listing, guard: Any) -> Any:
     """What the reconcile does once a read by Id confirmed every candidate of ``listing`` gone."""
     return warehouse.archive(conn, stream, listing, warehouse.candidates(conn, stream, listing).gone, guard)
+
+
+def plain(row: tuple, stream: Stream = DEALS) -> tuple:
+    """A row of ``stream`` as it reads back from its staging: its jsonb columns (JSON text, or a
+    wrapper) as the values they hold."""
+    kinds = [column.sql_type for column in stream.columns]
+    return tuple(value.obj if isinstance(value, Jsonb) else json.loads(value) if kind == "jsonb"
+                 and isinstance(value, str) else value for kind, value in zip(kinds, row, strict=True))

@@ -99,7 +99,7 @@ class TestFreshDatabase:
                    for name in (s.stage, s.listing_stage, *([s.lines.stage] if s.lines else []))}
         assert set(tables) == {"schema_migrations", "stage_runs", "rejects", "watermarks", "run_history", "listings",
                                "listing_ranges", "api_budget", "webhook_inbox", "stale_alerts", "backfill_claims",
-                               "suspects", "public_objects",
+                               "suspects", "public_objects", "stream_tables",
                                *staging, *(s.archive for s in registered)}
         assert {name for name, persistence in tables.items() if persistence == "u"} == staging
         assert {"stage_deals", "stage_orders", "stage_order_items", "deleted_quotes"} <= set(tables)

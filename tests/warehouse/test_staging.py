@@ -13,7 +13,7 @@ from ploomes_sync.records import Reject
 from ploomes_sync.warehouse.statements import statement
 from tests.support.streams import CONTACTS, DEALS
 
-from .factories import DEAL_LISTING, contact, deal, listed, stage
+from .factories import DEAL_LISTING, contact, deal, listed, plain, stage
 
 HOSTILE = [
     "tab\there", "new\nline", "carriage\r\nreturn", "back\\slash \\N \\t \\\\", "quotes ' \" `",
@@ -52,10 +52,10 @@ class TestStageRows:
         warehouse.stage_rows(conn, DEALS, "r1", deals)
         warehouse.stage_rows(conn, CONTACTS, "r1", contacts)
         warehouse.stage_rows(conn, DEAL_LISTING, "r1", [listed(5, deal_value=None), listed(6)])
-        assert [row[1:] for row in staged(conn, "stage_deals")] == deals
-        assert [row[1:] for row in staged(conn, "stage_contacts")] == contacts
+        assert [row[1:] for row in staged(conn, "stage_deals")] == [plain(row) for row in deals]
+        assert [row[1:] for row in staged(conn, "stage_contacts")] == [plain(row, CONTACTS) for row in contacts]
         listing = [row[1:] for row in staged(conn, "stage_deals_listing")]
-        assert listing == [listed(5, deal_value=None), listed(6)]
+        assert listing == [plain(listed(5, deal_value=None), DEAL_LISTING), plain(listed(6), DEAL_LISTING)]
         assert {row[0] for row in staged(conn, "stage_deals")} == {"r1"}
 
     def test_rows_stream_from_a_generator_and_register_records_them_as_staged(self, conn):
@@ -214,5 +214,5 @@ class TestRowContract:
                                 "LastUpdateDate": "2024-01-02T10:00:00.5-03:00", "FinishDate": None})
         assert type(row) is tuple, row
         warehouse.stage_rows(conn, DEALS, "r1", [row])
-        assert staged(conn, "stage_deals")[0][1:] == row
+        assert staged(conn, "stage_deals")[0][1:] == plain(row)
         assert row[DEALS.column_names.index("created_at")] == datetime(2024, 1, 1, 2, 30, tzinfo=UTC)

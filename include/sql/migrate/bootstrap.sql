@@ -23,3 +23,10 @@ CREATE TABLE IF NOT EXISTS ploomes_sync.public_objects (
     created     boolean NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+
+-- The fingerprint of the streams' own tables as last made from their specs
+-- (ploomes_sync.warehouse.stream_tables): a run whose specs match it has nothing to do.
+CREATE TABLE IF NOT EXISTS ploomes_sync.stream_tables (
+    fingerprint text NOT NULL,
+    made_at     timestamptz NOT NULL DEFAULT clock_timestamp()
+);

@@ -2,6 +2,7 @@
 
     PloomesError (AirflowException)
     ├── PloomesAuthError (also AirflowFailException)  401/403: the User-Key was rejected; no retry
+    ├── PloomesEndpointForbidden (also AirflowFailException)  403 on one endpoint, the key working; 404
     ├── PloomesRedirectError (also AirflowFailException)  a redirect elsewhere: never followed, no retry
     ├── PloomesRequestError                           retries exhausted (5xx, timeout, drop, bad JSON, 429s)
     ├── PloomesBadRequestError                        another 4xx (e.g. 400 bad $filter); no retry
@@ -28,7 +29,7 @@ from urllib.parse import quote, quote_plus, unquote_plus
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from ploomes_sync.settings import KEY_RENEWAL_PLACE, MAX_SERVER_MESSAGE_CHARS, PLOOMES_CONN_ID
+from ploomes_sync.settings import KEY_CHECK_ENDPOINT, KEY_RENEWAL_PLACE, MAX_SERVER_MESSAGE_CHARS, PLOOMES_CONN_ID
 
 REDACTED = "***"  # what a secret reads as in any message
 
@@ -167,6 +168,25 @@ class PloomesAuthError(PloomesError, AirflowFailException):
             f"custom fields is reported to get {status}). Renew or check the key in Ploomes: "
             f"{KEY_RENEWAL_PLACE}; then update the connection. Not retried."
         )
+
+
+class PloomesEndpointForbidden(PloomesError, AirflowFailException):
+    """One endpoint answered 403 while the key works elsewhere (``GET /Account`` answered), or 404: the
+    integration user lacks that module's permission, the account does not have the module, or the
+    query was too heavy. Not the key: the task fails at once, the other endpoints go on."""
+
+    def __init__(self, status: int, url: str, endpoint: str, *, conn_id: str = PLOOMES_CONN_ID,
+                 method: str = "GET") -> None:
+        self.status, self.url, self.endpoint, self.conn_id = status, url, endpoint, conn_id
+        if status == 404:
+            why = (f"the account does not have /{endpoint} (a module it does not use), or the connection's "
+                   "host is not the API's")
+        else:
+            why = (f"the key works (GET /{KEY_CHECK_ENDPOINT} answered), so the integration user of connection "
+                   f"{conn_id!r} most likely lacks permission for the module behind /{endpoint} (Ploomes: "
+                   "Administração › Integrações › Usuários de integração › permissions), or the query was too "
+                   "heavy for the API")
+        super().__init__(f"Ploomes answered {status} to {method} {url}: {why}. Not retried.")
 
 
 class PloomesRedirectError(PloomesError, AirflowFailException):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ploomes_sync import settings
 from ploomes_sync.provider import CONN_FIELDS
@@ -65,6 +65,16 @@ def origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     return scheme, (parts.hostname or "").lower(), parts.port or {"https": 443, "http": 80}.get(scheme)
+
+
+def endpoint_of(url: str, base: str) -> str:
+    """The endpoint ``url`` asks for, relative to the base URL ``base`` and without its query
+    (``Orders``, ``Deals@Stages``)."""
+    path = unquote(urlsplit(url).path)
+    prefix = urlsplit(base).path.rstrip("/")
+    if prefix and path.startswith(prefix):
+        path = path[len(prefix):]
+    return path.strip("/")
 
 
 def check_scheme(url: str, *, allow_http: bool, conn_id: str) -> None:

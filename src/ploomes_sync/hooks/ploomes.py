@@ -34,6 +34,7 @@ from ploomes_sync.api import retry
 from ploomes_sync.api.errors import (
     PloomesAnswerTooLarge,
     PloomesAuthError,
+    PloomesEndpointForbidden,
     PloomesError,
     PloomesInvalidResponseError,
     PloomesRedirectError,
@@ -44,7 +45,7 @@ from ploomes_sync.api.errors import (
     readable_url,
     server_message,
 )
-from ploomes_sync.api.options import OPTION_NAMES, PloomesOptions, base_url, check_scheme, origin
+from ploomes_sync.api.options import OPTION_NAMES, PloomesOptions, base_url, check_scheme, endpoint_of, origin
 from ploomes_sync.api.paging import KeysetPaginator, query_options
 from ploomes_sync.api.ratelimit import Limiter, Paced, shared_limiter
 from ploomes_sync.api.reader import ReadClock, odata_count
@@ -88,6 +89,7 @@ class PloomesHook(BaseHook):
         self.base_url = ""
         self.key_empty = False
         self._rejected: PloomesAuthError | None = None  # the key was refused: no request leaves with it again
+        self._forbidden: dict[str, PloomesEndpointForbidden] = {}  # endpoints refused while the key works
 
     # --- the connection --------------------------------------------------------------------
 
@@ -207,6 +209,9 @@ class PloomesHook(BaseHook):
             raise ReadCancelled("read cancelled")
         if self._rejected is not None:
             raise self._rejected
+        forbidden = self._forbidden.get(endpoint_of(prepared.url or "", self.base_url))
+        if forbidden is not None:
+            raise forbidden
         self.stats.add(requests=1)
         self.log.debug("%s %s", prepared.method, readable_url(prepared.url))
         environment = session.merge_environment_settings(prepared.url, proxies={}, stream=True,
@@ -261,15 +266,40 @@ class PloomesHook(BaseHook):
             response.content, secret=self.session.headers.get(settings.USER_KEY_HEADER))
         error = error_for_status(status, url, method=method, message=message, retry_after=retry_after,
                                  key_empty=self.key_empty, conn_id=self.ploomes_conn_id)
+        endpoint = endpoint_of(url, self.base_url)
+        if status == 404 and method == "GET" and "(" not in endpoint:  # a list the account does not have
+            error = self._forbid(PloomesEndpointForbidden(status, url, endpoint, conn_id=self.ploomes_conn_id))
         if isinstance(error, PloomesAuthError):
-            self._rejected = error
+            error = self._refused(error, endpoint)
         if isinstance(error, PloomesThrottledError):
             self.stats.add(throttled=1)
         elif not isinstance(error, PloomesServerError):  # 5xx and 429 are retried and logged as such
             self.log.error("Ploomes answered %s to %s %s: %s", status, method, url,
                            "the User-Key was rejected" if isinstance(error, PloomesAuthError)
+                           else "the endpoint was refused" if isinstance(error, PloomesEndpointForbidden)
                            else message or "(no message)")
         raise error
+
+    def _refused(self, error: PloomesAuthError, endpoint: str) -> PloomesError:
+        """A 401, or a 403 where the key check itself is refused, is the key's: no request leaves
+        with it again. A 403 on another endpoint asks the key check once: when that answers, the
+        endpoint alone is refused (:class:`PloomesEndpointForbidden`), and only it is never asked again."""
+        if error.status == 403 and not self.key_empty and endpoint.lower() != settings.KEY_CHECK_ENDPOINT.lower():
+            try:
+                self.fetch(settings.KEY_CHECK_ENDPOINT, {"$top": "1", "$select": "Id"}, max_attempts=1)
+            except PloomesAuthError as refused:
+                return refused  # the key check was refused: _rejected is set
+            except PloomesError:
+                pass  # no telling: the key's error, which names a missing permission among its causes
+            else:
+                return self._forbid(PloomesEndpointForbidden(error.status, error.url, endpoint,
+                                                             conn_id=self.ploomes_conn_id))
+        self._rejected = error
+        return error
+
+    def _forbid(self, error: PloomesEndpointForbidden) -> PloomesEndpointForbidden:
+        self._forbidden[error.endpoint] = error
+        return error
 
     def parse_payload(self, response: Response) -> dict[str, Any]:
         """The JSON object of a 2xx answer; it must hold a ``value`` list."""

@@ -6,13 +6,14 @@ import logging
 from typing import Any
 
 import psycopg
+from airflow.sdk.exceptions import AirflowSkipException
 
 from ploomes_sync import warehouse
 from ploomes_sync.config import SyncConfig
 from ploomes_sync.guards import check_rejects
 from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.plan import RunPlan, stream_filter
-from ploomes_sync.reads import read_into_stage
+from ploomes_sync.reads import account_context, read_into_stage
 from ploomes_sync.streams import Stream
 
 log = logging.getLogger(__name__)
@@ -23,12 +24,16 @@ def extract(stream: Stream, plan: RunPlan, *, hook: PloomesHook, conn: psycopg.C
 
     When the extract is the stream's listing (full and date-range runs), it is recorded as such.
     """
+    if stream.name not in plan.streams:
+        raise AirflowSkipException(f"{stream.name} is not synced: streams in the ploomes_sync_config Variable "
+                                   "leaves it out (its tables are left as they are).")
     own = plan.stream(stream.name)
     warehouse.clear_stage(conn, stream, plan.run_id)
     started_wh = warehouse.warehouse_now(conn)
     listing = own.listing == "extract"
     counts = read_into_stage(stream, plan.run_id, hook=hook, conn=conn, reject_conn=reject_conn,
-                             filter_=stream_filter(plan, stream), fallback_started_at=own.since)
+                             filter_=stream_filter(plan, stream), fallback_started_at=own.since,
+                             context=account_context(conn, hook, config.client_tag_id))
     # never trust one answer: a read that got nothing, or fewer records than Ploomes counted for it,
     # leaves the watermark where it was, so the next run reads the same window again
     complete = counts["fetched"] > 0 and (counts["announced"] is None or counts["fetched"] >= counts["announced"])

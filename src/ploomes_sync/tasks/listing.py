@@ -42,11 +42,12 @@ from ploomes_sync.api.errors import PloomesBadRequestError, PloomesPagingError
 from ploomes_sync.api.paging import KeysetPaginator, query_options
 from ploomes_sync.api.reader import odata_count
 from ploomes_sync.config import SyncConfig
+from ploomes_sync.errors import stream_endpoint
 from ploomes_sync.guards import check_rejects
 from ploomes_sync.hooks.ploomes import PloomesHook, ReadClock
 from ploomes_sync.plan import RunPlan
-from ploomes_sync.reads import read_ended_at, read_into_stage, stage_pages
-from ploomes_sync.streams import Registry, Stream, registry
+from ploomes_sync.reads import account_context, read_ended_at, read_into_stage, stage_pages
+from ploomes_sync.streams import DEFAULT_CONTEXT, ReadContext, Registry, Stream, registry
 from ploomes_sync.warehouse import IdRange
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class CountSearch:
     totals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(READ_TOTALS, 0))
     probes: int = 0
     by_position: bool = True  # False once Ploomes answered an offset where it could not be
+    context: ReadContext = DEFAULT_CONTEXT  # what its records are read with
     listing: Stream = field(init=False)  # what its pages are read as, and staged into
 
     def __post_init__(self) -> None:
@@ -159,7 +161,7 @@ class CountSearch:
         """One request: how many records Ploomes holds in ``(after, upto]``, its page of the listing's
         columns at position ``skip`` (in Id order) and that position (0 when Ploomes refused the
         offset); None when the count is not answered."""
-        paginator = KeysetPaginator(self.page_size, after=after, upto=upto)
+        paginator = KeysetPaginator(self.page_size, self.listing.base_filter, after=after, upto=upto)
         params = query_options(self.listing.select, None)
         paginator.init_request(params)  # $orderby=Id, $top, the range's filter, $count=true
         if skip:
@@ -181,11 +183,13 @@ class CountSearch:
     def list_range(self, after: int | None, upto: int | None) -> None:
         """Read every record of ``(after, upto]`` into the listing staging (a listed range)."""
         self._count(read_into_stage(self.listing, self.run_id, hook=self.hook, conn=self.conn,
-                                    reject_conn=self.reject_conn, after=after, upto=upto, clock=self.clock))
+                                    reject_conn=self.reject_conn, after=after, upto=upto, clock=self.clock,
+                                    context=self.context))
         self.ranges.append(IdRange(after, upto, listed=True))
 
     def _stage(self, records: list[dict[str, Any]]) -> None:
-        self._count(stage_pages(self.listing, self.run_id, [records], conn=self.conn, reject_conn=self.reject_conn))
+        self._count(stage_pages(self.listing, self.run_id, [records], conn=self.conn, reject_conn=self.reject_conn,
+                                context=self.context))
 
     def _count(self, counts: dict[str, Any]) -> None:
         for key in READ_TOTALS:
@@ -210,7 +214,8 @@ def list_stream(stream: Stream, plan: RunPlan, method: str, *, hook: PloomesHook
                 reject_conn: psycopg.Connection, config: SyncConfig) -> dict[str, Any]:
     """List ``stream`` for this run (``method``: ``"full"`` or ``"count"``); what it did."""
     clock = ReadClock()  # Ploomes' clock over the listing's counts and reads
-    search = CountSearch(stream, hook, conn, reject_conn, plan.run_id, clock)
+    search = CountSearch(stream, hook, conn, reject_conn, plan.run_id, clock,
+                         context=account_context(conn, hook, config.client_tag_id))
     listing_stream = search.listing
     warehouse.clear_stage(conn, listing_stream, plan.run_id)
     warehouse.clear_listing(conn, plan.run_id, stream.name)
@@ -266,11 +271,12 @@ def list_deletions(plan: RunPlan, *, hook: PloomesHook, conn: psycopg.Connection
                                    "extracts read every record and are the listings.")
     paced = hook.paced(config.listing_budget_share)  # the same counters, a share of the same budget
     done = {}
-    for stream in streams or registry(config.client_tag_id, config.quote_entity_id):
+    for stream in streams or registry(config.quote_entity_id):
         method = plan.listing(stream.name)
         if method in LISTED_BY_THE_TASK:
-            done[stream.name] = list_stream(stream, plan, method, hook=paced, conn=conn, reject_conn=reject_conn,
-                                            config=config)
+            with stream_endpoint(stream.name):
+                done[stream.name] = list_stream(stream, plan, method, hook=paced, conn=conn,
+                                                reject_conn=reject_conn, config=config)
     return done
 
 

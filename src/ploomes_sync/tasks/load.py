@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import psycopg
+from airflow.sdk.exceptions import AirflowSkipException
 
 from ploomes_sync import warehouse
 from ploomes_sync.plan import RunPlan
@@ -17,6 +18,8 @@ log = logging.getLogger(__name__)
 def load(stream: Stream, plan: RunPlan, *, conn: psycopg.Connection) -> dict[str, int]:
     """Merge the run's staged rows of ``stream`` (and their lines); its watermark (not for a date
     range) and the ``customer_sales`` rows it touches move with them."""
+    if stream.name not in plan.streams:
+        raise AirflowSkipException(f"{stream.name} is not synced (streams in the ploomes_sync_config Variable).")
     result = warehouse.merge(conn, stream, plan.run_id, move_watermark=plan.stream(stream.name).moves_watermark)
     counts = {"inserted": result.inserted, "updated": result.updated, "unchanged": result.unchanged}
     if stream.lines is not None:

@@ -29,8 +29,8 @@ from ploomes_sync.errors import MassDeletionRefused
 from ploomes_sync.guards import DeletionGuard, deletion_guard
 from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.plan import RunPlan
-from ploomes_sync.reads import IDS_PER_REQUEST, ByIds, read_ids
-from ploomes_sync.streams import Registry, Stream, registry
+from ploomes_sync.reads import IDS_PER_REQUEST, ByIds, account_context, read_ids
+from ploomes_sync.streams import DEFAULT_CONTEXT, ReadContext, Registry, Stream, registry
 from ploomes_sync.warehouse import suspects
 from ploomes_sync.warehouse.listing import Listing, confirm_id
 from ploomes_sync.warehouse.reconcile import Candidates
@@ -47,19 +47,20 @@ def reconcile_deletions(plan: RunPlan, *, hook: PloomesHook, conn: psycopg.Conne
     A mass deletion fails the task with :class:`MassDeletionRefused` (nothing is removed) unless
     the run was triggered with ``confirm_mass_deletion``; the other streams are reconciled first.
     """
-    streams = streams or registry(config.client_tag_id, config.quote_entity_id)
+    streams = streams or registry(config.quote_entity_id)
     work = [(stream, warehouse.get_listing(conn, plan.run_id, stream.name), suspects.of(conn, stream.name))
-            for stream in streams]
+            for stream in streams if stream.name in plan.streams]
     work = [(stream, listing, doubted) for stream, listing, doubted in work if listing is not None or doubted]
     if not work:
         raise AirflowSkipException("No listing this run (listing_every_hours) and no record in doubt: deletions "
                                    "wait for the next listing.")
     done: dict[str, Any] = {}
     refusals: list[MassDeletionRefused] = []
+    context = account_context(conn, hook, config.client_tag_id)
     for stream, listing, doubted in work:
         try:
             done[stream.name] = reconcile_stream(stream, listing, doubted, plan, hook=hook, conn=conn,
-                                                 reject_conn=reject_conn, config=config)
+                                                 reject_conn=reject_conn, config=config, context=context)
         except MassDeletionRefused as refusal:
             refusals.append(refusal)
             done[stream.name] = {"refused": str(refusal)}
@@ -71,7 +72,7 @@ def reconcile_deletions(plan: RunPlan, *, hook: PloomesHook, conn: psycopg.Conne
 
 def reconcile_stream(stream: Stream, listing: Listing | None, doubted: list[int], plan: RunPlan, *,
                      hook: PloomesHook, conn: psycopg.Connection, reject_conn: psycopg.Connection,
-                     config: SyncConfig) -> dict[str, Any]:
+                     config: SyncConfig, context: ReadContext = DEFAULT_CONTEXT) -> dict[str, Any]:
     """Steps 1 to 3 of the module's docstring for one stream; what they did."""
     found = warehouse.candidates(conn, stream, listing) if listing else Candidates(0, 0, ())
     differ = warehouse.differing(conn, stream, listing) if listing else []
@@ -81,7 +82,8 @@ def reconcile_stream(stream: Stream, listing: Listing | None, doubted: list[int]
                                "differing": len(differ), "doubted": len(doubted)}
     gone = list(found.gone) if not found.refused else []
     if gone and not plan.confirm_mass_deletion and guard.refuses(found.scope, len(gone)):
-        gone = _sampled(stream, listing, found, plan, guard, hook=hook, conn=conn, reject_conn=reject_conn)
+        gone = _sampled(stream, listing, found, plan, guard, hook=hook, conn=conn, reject_conn=reject_conn,
+                        context=context)
         if not gone:
             outcome["set_aside"] = "a read by Id found records the listing left out: the listing was set aside"
             differ = []
@@ -89,7 +91,8 @@ def reconcile_stream(stream: Stream, listing: Listing | None, doubted: list[int]
     wanted = sorted(set(differ) | set(doubted))
     later = {record_id: "differs from the run's listing; more than a run reads again" for record_id in wanted[cap:]}
     suspects.add(conn, stream.name, later, plan.run_id)
-    read = _read(stream, set(gone) | set(wanted[:cap]), plan, hook=hook, conn=conn, reject_conn=reject_conn)
+    read = _read(stream, set(gone) | set(wanted[:cap]), plan, hook=hook, conn=conn, reject_conn=reject_conn,
+                 context=context)
     merged = warehouse.merge(conn, stream, confirm_id(plan.run_id), move_watermark=False)
     confirmed = set(gone) & read.absent
     result = None
@@ -111,19 +114,20 @@ def reconcile_stream(stream: Stream, listing: Listing | None, doubted: list[int]
 
 
 def _read(stream: Stream, ids: set[int], plan: RunPlan, *, hook: PloomesHook, conn: psycopg.Connection,
-          reject_conn: psycopg.Connection) -> ByIds:
+          reject_conn: psycopg.Connection, context: ReadContext) -> ByIds:
     return read_ids(stream, ids, confirm_id(plan.run_id), hook=hook, conn=conn, reject_conn=reject_conn,
-                    started_wh=warehouse.warehouse_now(conn))
+                    started_wh=warehouse.warehouse_now(conn), context=context)
 
 
 def _sampled(stream: Stream, listing: Listing | None, found: Candidates, plan: RunPlan, guard: DeletionGuard, *,
-             hook: PloomesHook, conn: psycopg.Connection, reject_conn: psycopg.Connection) -> list[int]:
+             hook: PloomesHook, conn: psycopg.Connection, reject_conn: psycopg.Connection,
+             context: ReadContext) -> list[int]:
     """Candidates past the guard: one request reads a sample of them. Any found, the listing is set
     aside (nothing is deleted, its record is dropped so the check does not judge by it, and the next
     run lists again); none found, the deletion is refused, naming the rows held back."""
     step = max(1, len(found.gone) // IDS_PER_REQUEST)
     sample = set(found.gone[::step][:IDS_PER_REQUEST])
-    read = _read(stream, sample, plan, hook=hook, conn=conn, reject_conn=reject_conn)
+    read = _read(stream, sample, plan, hook=hook, conn=conn, reject_conn=reject_conn, context=context)
     if read.present:
         log.warning("%s: the listing left out %s of the %s records a read by Id sampled among the %s it did not "
                     "find: Ploomes still has them, so the listing is set aside (nothing is deleted; the next run "

@@ -20,9 +20,10 @@ from ploomes_sync.warehouse.listing import confirm_id
 
 log = logging.getLogger(__name__)
 
-def migrate_schema(conn: psycopg.Connection) -> list[str]:
-    """Apply pending migrations; return the ones applied."""
-    applied = warehouse.migrate(conn)
+def migrate_schema(conn: psycopg.Connection, streams: Registry | None = None) -> list[str]:
+    """Apply pending migrations and make the streams' own tables (of ``streams``, every stream by
+    default); return the migrations applied."""
+    applied = warehouse.migrate(conn, streams=streams)
     log.info("Migrations applied: %s", applied or "none pending")
     return applied
 
@@ -60,7 +61,9 @@ def plan_run(
     a backfill run share the backfill's re-sync: it re-syncs the range of the backfill's runs, or,
     when another run does, returns a plan ``covered_by`` that run, reads nothing and records no row.
     """
-    streams = streams or registry(config.client_tag_id, config.quote_entity_id)
+    streams = streams or registry(config.quote_entity_id)
+    every = streams
+    streams = Registry(tuple(stream for stream in every if config.syncs(stream.name)))  # the account's modules
     start, end = data_interval
     if run_type == "backfill" and active_runs is not None and start and end \
             and not (params.get("from_date") or params.get("to_date")):
@@ -89,7 +92,7 @@ def plan_run(
         conn, run_id, dag_id=dag_id, run_type=run_type, mode=plan.mode,
         window_start=plan.window_start, window_end=plan.created_to, watermarks_before=watermarks,
     )
-    warehouse.purge_stale_stage(conn, tuple(streams), older_than=config.stale_stage_days)
+    warehouse.purge_stale_stage(conn, tuple(every), older_than=config.stale_stage_days)
     log.info("Run %s: mode %s; listings %s; plan %s", run_id, plan.mode,
              ", ".join(f"{name} {own.listing}" for name, own in plan.streams.items()), plan.to_xcom())
     return plan

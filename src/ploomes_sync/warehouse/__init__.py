@@ -8,6 +8,7 @@ filled from the stream specs (:mod:`ploomes_sync.warehouse.statements`).
 
 from ploomes_sync.warehouse.aggregate import AggregateResult, aggregate_customer_sales, refresh_customer_sales
 from ploomes_sync.warehouse.budget import WarehouseBudget
+from ploomes_sync.warehouse.context import read_context
 from ploomes_sync.warehouse.errors import (
     ConnectionNotIdle,
     MigrationError,
@@ -96,6 +97,7 @@ __all__ = [
     "candidates",
     "differing",
     "held",
+    "read_context",
     "record_validation",
     "record_listing",
     "record_listing_ranges",

@@ -24,6 +24,8 @@ from importlib.resources.abc import Traversable
 
 import psycopg
 
+from ploomes_sync.streams import Registry, registry
+from ploomes_sync.warehouse import stream_tables
 from ploomes_sync.warehouse.connection import advisory_lock, fetchall, fetchone, transaction
 from ploomes_sync.warehouse.errors import MigrationError
 from ploomes_sync.warehouse.sqlfiles import load, sql_dir
@@ -81,16 +83,21 @@ def _log_notice(diagnostic: psycopg.errors.Diagnostic) -> None:
     log.info("%s: %s", diagnostic.severity, diagnostic.message_primary)
 
 
-def migrate(conn: psycopg.Connection, *, baseline: Baseline | None = BASELINE) -> list[str]:
-    """Apply the pending migrations; return their labels (``"0003_public_sales"``), in order (a fresh
-    database's include those the baseline stands for). ``baseline=None`` replays every migration.
+def migrate(conn: psycopg.Connection, *, baseline: Baseline | None = BASELINE,
+            streams: Registry | None = None) -> list[str]:
+    """Apply the pending migrations, then make the streams' own tables as their specs have them
+    (:mod:`ploomes_sync.warehouse.stream_tables`); return the migrations' labels
+    (``"0003_public_sales"``), in order (a fresh database's include those the baseline stands for).
+    ``baseline=None`` replays every migration.
 
     What a migration changes in an existing table (columns added, converted, renamed) is logged.
     """
     migrations = discover()
     conn.add_notice_handler(_log_notice)
     try:
-        return _apply(conn, migrations, baseline)
+        applied = _apply(conn, migrations, baseline)
+        stream_tables.ensure(conn, streams or registry())
+        return applied
     finally:
         conn.remove_notice_handler(_log_notice)
 

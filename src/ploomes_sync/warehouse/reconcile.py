@@ -18,9 +18,9 @@ from typing import Any
 
 import psycopg
 
-from ploomes_sync.streams import Stream
+from ploomes_sync.streams import Stream, registry
 from ploomes_sync.warehouse.aggregate import refresh_customer_sales
-from ploomes_sync.warehouse.connection import advisory_lock, fetchrow, transaction
+from ploomes_sync.warehouse.connection import advisory_lock, fetchall, fetchrow, transaction
 from ploomes_sync.warehouse.listing import Listing
 from ploomes_sync.warehouse.staging import require_staged
 from ploomes_sync.warehouse.statements import statement
@@ -102,11 +102,24 @@ def archive(conn: psycopg.Connection, stream: Stream, listing: Listing, confirme
             return Reconciled(found.scope, found.judged, 0, 0)
         archived, customers = fetchrow(conn, statement("reconcile/archive.sql", stream),
                                        {**_params(listing), "ids": gone})
+        if stream.custom_keys:
+            forget_custom_values(conn, stream, listing.run_id, gone)
         refreshed = refresh_customer_sales(conn, customers or [])
     log.info("Run %s: %s of %s rows of public.%s are gone from Ploomes (a read by Id confirmed it): archived to "
              "ploomes_sync.%s and removed; %s customer_sales rows recomputed", listing.run_id, archived,
              found.judged, stream.target, stream.archive, refreshed)
     return Reconciled(found.scope, found.judged, len(gone), int(archived), refreshed, gone_ids=tuple(gone))
+
+
+def forget_custom_values(conn: psycopg.Connection, fields: Stream, run_id: str, ids: Collection[int]) -> None:
+    """Take the values of the custom fields ``ids`` (just archived by run ``run_id``) off the records of
+    the streams they belong to, as Ploomes does when a field is removed."""
+    for entity, keys in fetchall(conn, statement("reconcile/archived_fields.sql", fields),
+                                 {"run_id": run_id, "ids": sorted(ids)}):
+        records = registry()[entity]
+        (changed,) = fetchrow(conn, statement("reconcile/forget_custom_values.sql", records), {"keys": keys})
+        log.info("Run %s: custom fields %s are gone from Ploomes: their values left %s rows of public.%s",
+                 run_id, keys, changed, records.target)
 
 
 def held(conn: psycopg.Connection, stream: Stream, ids: Collection[int]) -> set[int]:

@@ -116,3 +116,38 @@ def statement(name: str, stream: Stream, **overrides: str) -> sql.Composed:
     for field_name, other in overrides.items():
         values[field_name] = values[other]
     return sql.SQL(load(name)).format(**values)
+
+
+# The column types a stream's spec may declare for the sync's own tables: fixed text, nothing else.
+SQL_TYPES: dict[str, sql.SQL] = {kind: sql.SQL(kind) for kind in (  # type: ignore[arg-type]
+    "bigint", "bigint NOT NULL", "boolean", "integer", "jsonb", "jsonb NOT NULL", "numeric(15,2)", "numeric(15,4)",
+    "numeric(9,4)", "text", "text NOT NULL", "timestamptz", "timestamptz NOT NULL DEFAULT now()")}
+
+
+def _sql_type(kind: str) -> sql.SQL:
+    try:
+        return SQL_TYPES[kind]
+    except KeyError:
+        raise ValueError(f"column type {kind!r} is not one the sync's tables take: {sorted(SQL_TYPES)}") from None
+
+
+def table_statement(name: str, columns: tuple[tuple[str, str], ...], staging: bool) -> sql.Composed:
+    """``migrate/stream_table.sql`` for the sync's own table ``name`` (``ploomes_sync.<name>``) with
+    ``columns`` (name, one of :data:`SQL_TYPES`), unlogged when it is ``staging``."""
+    return sql.SQL(load("migrate/stream_table.sql")).format(
+        unlogged=sql.SQL("UNLOGGED") if staging else sql.SQL(""),
+        table=sql.Identifier(SYNC_SCHEMA, name),
+        definitions=sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(column), _sql_type(kind))
+                                       for column, kind in columns),
+        additions=sql.SQL(", ").join(
+            sql.SQL("ADD COLUMN IF NOT EXISTS {} {}").format(sql.Identifier(column),
+                                                             _sql_type(kind.replace(" NOT NULL", "")
+                                                                       .replace(" DEFAULT now()", "")))
+            for column, kind in columns))
+
+
+def index_statement(index: str, table: str, columns: tuple[str, ...]) -> sql.Composed:
+    """``migrate/stream_index.sql``: index ``index`` of ``ploomes_sync.<table>`` on ``columns``."""
+    return sql.SQL(load("migrate/stream_index.sql")).format(
+        index=sql.Identifier(index), table=sql.Identifier(SYNC_SCHEMA, table),
+        columns=sql.SQL(", ").join(map(sql.Identifier, columns)))

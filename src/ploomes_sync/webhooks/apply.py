@@ -31,10 +31,10 @@ import psycopg
 
 from ploomes_sync import warehouse
 from ploomes_sync.config import SyncConfig
-from ploomes_sync.errors import MassDeletionRefused
+from ploomes_sync.errors import MassDeletionRefused, StreamForbidden
 from ploomes_sync.guards import deletion_guard
 from ploomes_sync.hooks.ploomes import PloomesHook
-from ploomes_sync.reads import read_ids
+from ploomes_sync.reads import account_context, read_ids
 from ploomes_sync.secrets import redact
 from ploomes_sync.streams import Stream, registry
 from ploomes_sync.warehouse import inbox
@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 # delivery named it and a second read did not find it either; otherwise it is kept ("not in
 # Ploomes"), and the next listing, with a read by Id of its own, decides.
 CURRENT, REJECTED, DELETED, ABSENT, HELD = ("current", "rejected", "deleted", "not in Ploomes", "deletion refused")
+# A stream the configuration leaves out is not read; one whose endpoint is refused fails the apply
+# (naming it) and its events are left to the scheduled run once the permission is given.
+NOT_SYNCED, FORBIDDEN = "stream not synced", "endpoint refused"
 
 
 @dataclass
@@ -74,7 +77,9 @@ def _apply_stream(stream: Stream, ids: list[int], deleted: set[int], batch_id: s
     """Re-read ``ids`` of ``stream`` and merge them; remove those a deletion delivery named (``deleted``)
     that neither that read nor a second one finds. Each id's outcome, and the counts."""
     started_wh = warehouse.warehouse_now(conn)
-    read = read_ids(stream, ids, batch_id, hook=hook, conn=conn, reject_conn=reject_conn, started_wh=started_wh)
+    context = account_context(conn, hook, config.client_tag_id)
+    read = read_ids(stream, ids, batch_id, hook=hook, conn=conn, reject_conn=reject_conn, started_wh=started_wh,
+                    context=context)
     counts: Counter = Counter(read.counts)
     merged = warehouse.merge(conn, stream, batch_id, move_watermark=False)
     counts.update(inserted=merged.inserted, updated=merged.updated, unchanged=merged.unchanged)
@@ -84,7 +89,7 @@ def _apply_stream(stream: Stream, ids: list[int], deleted: set[int], batch_id: s
     present = set(read.present)
     if named:  # a second, independent request: only what it does not find either leaves
         again = read_ids(stream, named, confirm_id(batch_id), hook=hook, conn=conn, reject_conn=reject_conn,
-                         started_wh=started_wh)
+                         started_wh=started_wh, context=context)
         counts.update(api_requests=again.counts["api_requests"], throttled=again.counts["throttled"])
         confirmed = set(again.absent)
         present |= again.present
@@ -124,7 +129,7 @@ def _apply_stream(stream: Stream, ids: list[int], deleted: set[int], batch_id: s
 
 def apply_batch(events: Sequence[Event], batch_id: str, *, hook: PloomesHook, conn: psycopg.Connection,
                 reject_conn: psycopg.Connection, config: SyncConfig
-                ) -> tuple[dict[tuple[str, int], str], dict[str, Counter], list[MassDeletionRefused]]:
+                ) -> tuple[dict[tuple[str, int], str], dict[str, Counter], list[MassDeletionRefused | StreamForbidden]]:
     """Apply ``events`` (staging under ``batch_id``) without marking them; outcomes, counts, refusals."""
     touched: dict[str, set[int]] = {}
     deleted: dict[str, set[int]] = {}
@@ -134,15 +139,21 @@ def apply_batch(events: Sequence[Event], batch_id: str, *, hook: PloomesHook, co
             deleted.setdefault(event.stream, set()).add(event.record_id)
     outcomes: dict[tuple[str, int], str] = {}
     counts: dict[str, Counter] = {}
-    refusals = []
-    for stream in registry(config.client_tag_id, config.quote_entity_id):  # in its order: a deal's customer lands first
+    refusals: list[MassDeletionRefused | StreamForbidden] = []
+    for stream in registry(config.quote_entity_id):  # in its order: a deal's customer lands first
         name = stream.name
         if name not in touched:
+            continue
+        if not config.syncs(name):
+            outcomes.update({(name, record_id): NOT_SYNCED for record_id in touched[name]})
             continue
         try:
             by_id, counts[name], refusal = _apply_stream(stream, sorted(touched[name]), deleted.get(name, set()),
                                                          batch_id, hook=hook, conn=conn, reject_conn=reject_conn,
                                                          config=config)
+        except StreamForbidden as exc:
+            log.error("%s", exc)
+            by_id, refusal = dict.fromkeys(touched[name], FORBIDDEN), exc
         finally:
             for stage_id in (batch_id, confirm_id(batch_id)):
                 warehouse.drop_stage(conn, stage_id, [stream])
@@ -157,7 +168,8 @@ def apply_pending(*, hook: PloomesHook, conn: psycopg.Connection, reject_conn: p
     """Apply the inbox's pending events, a batch of ``webhook_batch_size`` at a time, until none is
     pending or ``max_batches`` were applied (the trigger wakes the applier again for the rest).
 
-    Raises :class:`MassDeletionRefused` at the end when the guard held back a deletion: the other
+    Raises :class:`MassDeletionRefused` at the end when the guard held back a deletion, or
+    :class:`StreamForbidden` when a stream's endpoint was refused: the other
     records were applied, the held events are marked so, and the scheduled run's listing (with its
     own guard and confirmation) decides.
     """
@@ -168,7 +180,7 @@ def apply_pending(*, hook: PloomesHook, conn: psycopg.Connection, reject_conn: p
         return applied
     warehouse.start_run(conn, run_id, dag_id=dag_id, run_type="webhook", mode="events", window_start=None,
                         window_end=None, watermarks_before=None)
-    refusals: list[MassDeletionRefused] = []
+    refusals: list[MassDeletionRefused | StreamForbidden] = []
     try:
         while events and applied.batches < max_batches:
             batch_id = run_id if applied.batches == 0 else f"{run_id}.{applied.batches + 1}"
