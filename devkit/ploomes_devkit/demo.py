@@ -42,6 +42,7 @@ from ploomes_devkit.airflow_standalone import (
 from ploomes_devkit.postgres import LOCAL_SERVER_URL, admin_server, create_database, drop_database, sqlalchemy_url
 from ploomes_devkit.simulator_process import SimulatorError, SimulatorProcess
 from ploomes_sync.settings import API_POOL, API_POOL_SLOTS, DAG_ID, WEBHOOK_DAG_ID, WEBHOOK_SETUP_DAG_ID
+from ploomes_sync.warehouse.sqlfiles import load
 
 ROOT = Path(__file__).resolve().parents[2]
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
@@ -313,6 +314,21 @@ def price_history_report(db_url: str, limit: int = 12) -> str:
     return "\n".join(lines)
 
 
+def by_name_report(db_url: str, field: str = "Segmento", option: str = "Hospital") -> str:
+    """A dashboard's question asked by name, as docs/warehouse.md shows it: the won revenue per year of
+    the deals whose custom field ``field`` is ``option`` (``include/sql/examples``)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        try:
+            rows = conn.execute(load("examples/won_revenue_by_option.sql"),
+                                {"field": field, "option": option}).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return "The account's vocabulary is not there (public.custom_field_values is missing)."
+    lines = [f"Asked by name (custom_field_values): won revenue per year of the deals whose {field} is {option}:",
+             f"{'year':>6}  {'won revenue':>15}"]
+    lines += [f"{year:>6}  {_plain(revenue, 2):>15}" for year, revenue in rows] or ["  (no such deal)"]
+    return "\n".join(lines)
+
+
 # --- following a run -----------------------------------------------------------------------------
 
 
@@ -524,6 +540,8 @@ def _demo(stack: contextlib.ExitStack, options: DemoOptions, console: Console) -
                 else "MISMATCH: the warehouse and the simulator's truth differ (see the table).")
     console.say()
     console.say(price_history_report(db_url))
+    console.say()
+    console.say(by_name_report(db_url))
     console.say()
     if succeeded:
         webhook_demo(client, sim, db_url, console, alive)

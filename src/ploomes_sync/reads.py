@@ -167,7 +167,7 @@ def _read_into_stage(stream: Stream, run_id: str, *, hook: PloomesHook, conn: ps
         filter_ = stream.base_filter if filter_ is None else f"({stream.base_filter}) and ({filter_})"
     pages = read_pages(hook, stream.endpoint, filter=filter_, select=list(stream.select),
                        expand=stream.expand_option, after=after, upto=upto, clock=clock, heavy=stream.lines is not None,
-                       expected=expected)
+                       expected=expected, max_in_flight=1 if stream.whole else None)  # a small list: one page
     counts = stage_pages(stream, run_id, records(), conn=conn, reject_conn=reject_conn, context=context)
     counts["announced"] = announced[0]
     latest = counts.pop("latest")

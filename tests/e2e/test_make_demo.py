@@ -65,6 +65,9 @@ def test_make_demo_once_runs_the_sync_and_prints_match(db_url: str, tmp_path: Pa
     assert "SALES_DB_URL" in output  # it said which warehouse it used
     assert "login: admin / " in output and "http://127.0.0.1:" in output
     assert f"{DEMO_DEALS:,} deals" in output
+    # a dashboard's question asked by name, answered for some year
+    answered = output.split("deals whose Segmento is Hospital:", 1)[-1].splitlines()[2:3]
+    assert answered and answered[0].split()[0].isdigit(), output[-6000:]
     # the webhook leg: registered by the setup DAG, a deal changed in the simulator arrived by itself
     assert "registered in the simulator by ploomes_webhook_setup" in output, output[-6000:]
     assert "s later (run ploomes_webhook_apply)" in output, output[-6000:]

@@ -9,7 +9,7 @@ does (``ploomes_simulator.vocabulary``), with a knob that refuses chosen endpoin
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -153,6 +153,16 @@ class TestTheVocabularyAsStreams:
         assert dict(query(db_url, "SELECT id, name FROM public.custom_field_options")) == options
         deals = {d["Id"]: d.get("LossReasonId") for d in sim.admin.truth_deals()}
         assert dict(query(db_url, "SELECT id, loss_reason_id FROM public.sales")) == deals
+
+    def test_each_costs_one_request_a_run(self, sim, db_url) -> None:
+        pipeline = Pipeline(db_url)
+        pipeline.run()
+        sim.admin.clear_requests()
+        assert pipeline.run(run_type="scheduled").status == "success"
+        asked = Counter(entry["path"].lower() for entry in sim.admin.requests())
+        whole = [stream for stream in registry() if stream.whole]
+        assert {stream.endpoint: asked[f"/{stream.endpoint.lower()}"] for stream in whole} == {
+            stream.endpoint: 1 for stream in whole}, asked
 
     def test_deletions_are_confirmed_and_guarded_like_the_rest(self, sim, db_url) -> None:
         pipeline = Pipeline(db_url)

@@ -80,7 +80,8 @@ def test_key_revoked_mid_extract_fails_fast_writes_nothing_and_converges_once_re
     # the extract that met the revoked key failed (the other may have finished before the key went)
     assert f"extract_{stream}" in revoking_run_failed(failure)
     # the stream being read when the key went: nothing written, watermark kept
-    assert_unchanged(db_url, before, tables=(table, "customer_sales"), streams=(stream,))
+    # (the other streams load, as in Airflow, and refresh the customer_sales rows they touch)
+    assert_unchanged(db_url, before, tables=(table,), streams=(stream,))
 
     sim.admin.configure(api_key=api_key)
     run_ok(pipeline, db_url, sim.admin, "key-restored")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import requests
 
 from ploomes_sync.config import SyncConfig
-from ploomes_sync.errors import MassDeletionRefused
+from ploomes_sync.errors import MassDeletionRefused, StreamForbidden
 from ploomes_sync.records import parse_instant
 from tests.webhooks.conftest import WebhookStack
 
@@ -270,3 +271,37 @@ def test_with_no_linger_the_applier_applies_what_is_pending_and_ends(registered:
                                     config=SyncConfig(webhook_linger_seconds=0), run_id="webhook__once",
                                     dag_id="ploomes_webhook_apply", sleep=sleep)
     assert [a.events for a in applies] == [0]
+
+
+class TestTheAccountsModules:
+    def test_a_stream_left_out_is_not_read_and_its_events_say_so(self, registered: WebhookStack):
+        stack = registered
+        order, deal = stack.sim.admin.truth("orders")[0], stack.sim.admin.truth_deals()[7]
+        stack.sim.admin.update("orders", order["Id"], Amount=12.34)
+        stack.sim.admin.update_deal(deal["Id"], Title="the deals are synced")
+        stack.wait_for_deliveries(2)
+        stack.sim.admin.clear_requests()
+        without_orders = SyncConfig(streams=("fields", "options", "users", "pipelines", "stages", "loss_reasons",
+                                             "contacts", "deals", "products", "quotes"))
+
+        applied = stack.apply(config=without_orders)
+
+        outcomes = {(e["stream"], e["record_id"]): e["outcome"] for e in stack.inbox()}
+        assert outcomes[("orders", order["Id"])] == "stream not synced"
+        assert outcomes[("deals", deal["Id"])] == "current" and applied.outcomes["current"] == 1
+        assert all(entry["path"].lower() != "/orders" for entry in stack.sim.admin.requests())
+
+    def test_a_refused_endpoint_fails_the_apply_naming_it_and_the_rest_lands(self, registered: WebhookStack):
+        stack = registered
+        order, deal = stack.sim.admin.truth("orders")[0], stack.sim.admin.truth_deals()[8]
+        stack.sim.admin.update("orders", order["Id"], Amount=43.21)
+        stack.sim.admin.update_deal(deal["Id"], Title="lands while orders are refused")
+        stack.wait_for_deliveries(2)
+        stack.sim.admin.configure(forbidden_paths="/Orders")
+
+        with pytest.raises(StreamForbidden, match="/Orders"):
+            stack.apply()
+
+        outcomes = {(e["stream"], e["record_id"]): e["outcome"] for e in stack.inbox()}
+        assert outcomes[("orders", order["Id"])] == "endpoint refused"
+        assert stack.rows("sales")[deal["Id"]]["title"] == "lands while orders are refused"

@@ -162,7 +162,7 @@ class CountSearch:
         columns at position ``skip`` (in Id order) and that position (0 when Ploomes refused the
         offset); None when the count is not answered."""
         paginator = KeysetPaginator(self.page_size, self.listing.base_filter, after=after, upto=upto)
-        params = query_options(self.listing.select, None)
+        params = query_options(self.listing.select, self.listing.expand_option)
         paginator.init_request(params)  # $orderby=Id, $top, the range's filter, $count=true
         if skip:
             params["$skip"] = str(skip)
