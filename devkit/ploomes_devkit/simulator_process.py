@@ -50,7 +50,10 @@ class SimulatorProcess:
         port: int | None = None,
         log_path: Path | None = None,
         ready_timeout: float = DEFAULT_READY_TIMEOUT,
+        log_level: str = "WARNING",
+        access_log: bool = False,
     ) -> None:
+        self.log_level, self.access_log = log_level, access_log
         self.deals, self.contacts, self.seed, self.rate_limit = deals, contacts, seed, rate_limit
         self.api_key = api_key or f"sim-{secrets.token_hex(16)}"
         self.requested_port = port
@@ -74,7 +77,8 @@ class SimulatorProcess:
     def command(self) -> list[str]:
         """The command line that serves the simulator on ``self.port``."""
         args = [sys.executable, "-m", "ploomes_simulator", "--host", "127.0.0.1", "--port", str(self.port),
-                "--deals", str(self.deals), "--api-key", self.api_key, "--log-level", "WARNING"]
+                "--deals", str(self.deals), "--api-key", self.api_key, "--log-level", self.log_level,
+                *(["--access-log"] if self.access_log else [])]
         for flag, value in (("--contacts", self.contacts), ("--seed", self.seed),
                             ("--rate-limit", self.rate_limit)):
             if value is not None:

@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--error-shape", choices=ERROR_SHAPES, default="odata",
                         help="how error bodies are written (as seen in the wild)")
     parser.add_argument("--log-level", default="INFO", help="logging level")
+    parser.add_argument("--access-log", action="store_true", help="log one line per request (at INFO)")
     return parser
 
 
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.access_log:
+        logging.getLogger("ploomes_simulator.access").setLevel(logging.INFO)
     api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or DEMO_API_KEY
     config = SimulatorConfig(
         deals=args.deals,

@@ -18,6 +18,9 @@ from .config import SimulatorConfig
 from .state import ADMIN_PREFIX, JSON_CONTENT_TYPE, Response, SimulatorState, error_response
 
 log = logging.getLogger(__name__)
+# One line per request, off unless asked for (``--access-log``): a test's INFO logs stay readable.
+access_log = logging.getLogger("ploomes_simulator.access")
+access_log.setLevel(logging.WARNING)
 
 IDLE_CONNECTION_TIMEOUT_SECONDS = 120.0
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -96,8 +99,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s - %s", self.address_string(), format % args)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info("%s - %s", self.address_string(), format % args)
 
 
 class SimulatorHTTPServer(ThreadingHTTPServer):

@@ -11,12 +11,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow.providers.smtp.hooks.smtp import SmtpHook
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
 from ploomes_sync.config import alert_recipients
 from ploomes_sync.secrets import redact
-from ploomes_sync.settings import DEFAULT_ALERT_FROM, SMTP_CONN_ID
+from ploomes_sync.settings import DEFAULT_ALERT_FROM, SALES_DB_CONN_ID, SMTP_CONN_ID
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +31,37 @@ def describe_failure(context: dict[str, Any]) -> tuple[str, str]:
     error_text = f"{type(error).__name__}: {error}" if error is not None else "(no exception was recorded)"
     log_url = getattr(ti, "log_url", "") or ""
     subject = f"[Airflow] {dag_id}.{task_id} failed (run {run_id})"
-    tries = f"{ti.try_number} of {getattr(ti, 'max_tries', 0) + 1}"
+    if isinstance(error, AirflowFailException):
+        tries = f"try {ti.try_number}, not retried: a retry cannot change this failure"
+    else:
+        tries = f"try {ti.try_number} of {getattr(ti, 'max_tries', 0) + 1}"
+    if warehouse_unreachable(error):
+        history = ("<p>The warehouse could not be reached, so <code>ploomes_sync.run_history</code> does not "
+                   "record this failure; the warehouse keeps its last consistent state.</p>")
+    else:
+        history = ("<p>The warehouse keeps its last consistent state; watermarks move only after a load commits, "
+                   "so the next successful run catches up. Run history: "
+                   "<code>SELECT * FROM ploomes_sync.run_history ORDER BY started_at DESC LIMIT 5;</code></p>")
     # The body quotes a query for the reader to run; it is an e-mail, never executed (hence the noqa).
     body = (
         f"<p>Task <b>{html.escape(task_id)}</b> of DAG <b>{html.escape(dag_id)}</b> failed for good "  # noqa: S608
-        f"in run <code>{html.escape(str(run_id))}</code> (try {tries}).</p>"
+        f"in run <code>{html.escape(str(run_id))}</code> ({tries}).</p>"
         f"<h3>What happened</h3><pre>{html.escape(error_text)}</pre>"
         f'<p>Log: <a href="{html.escape(log_url)}">{html.escape(log_url)}</a></p>'
-        "<p>The warehouse keeps its last consistent state; watermarks move only after a load commits, "
-        "so the next successful run catches up. Run history: "
-        "<code>SELECT * FROM ploomes_sync.run_history ORDER BY started_at DESC LIMIT 5;</code></p>"
+        f"{history}"
     )
     return redact(subject), redact(body)
+
+
+def warehouse_unreachable(error: BaseException | None) -> bool:
+    """Whether ``error`` says the warehouse could not be reached (so nothing could be recorded there)."""
+    import psycopg
+
+    from ploomes_sync.connections import ConnectionMissing
+    from ploomes_sync.warehouse.errors import WarehouseRefused
+
+    return isinstance(error, WarehouseRefused | psycopg.OperationalError) or (
+        isinstance(error, ConnectionMissing) and error.conn_id == SALES_DB_CONN_ID)
 
 
 def sender_address(hook: SmtpHook, smtp_conn_id: str = SMTP_CONN_ID) -> str:
@@ -84,7 +104,8 @@ def record_failure(context: dict[str, Any]) -> None:
     import psycopg
 
     from ploomes_sync import warehouse
-    from ploomes_sync.connections import connect_warehouse
+    from ploomes_sync.connections import ConnectionMissing, connect_warehouse
+    from ploomes_sync.warehouse.errors import WarehouseRefused
 
     ti = context["ti"]
     error = context.get("exception")
@@ -93,7 +114,7 @@ def record_failure(context: dict[str, Any]) -> None:
     try:
         with connect_warehouse() as conn:
             warehouse.finish_run(conn, run_id, status="failed", error=message[:4000])
-    except psycopg.Error as exc:
+    except (psycopg.Error, WarehouseRefused, ConnectionMissing) as exc:
         # The warehouse may be what failed; the e-mail (the other callback) still goes out.
         log.warning("Could not mark run %s failed in ploomes_sync.run_history (%s): %s",
                     run_id, type(exc).__name__, redact(str(exc)))

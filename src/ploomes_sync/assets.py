@@ -14,10 +14,14 @@ sync has written it::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from airflow.sdk import Asset
 
-GROUP = "ploomes_sync"
+if TYPE_CHECKING:
+    from ploomes_sync.streams import Registry
 
+GROUP = "ploomes_sync"
 
 
 def asset_of(table: str) -> Asset:
@@ -28,3 +32,8 @@ def asset_of(table: str) -> Asset:
 SALES = asset_of("sales")
 CUSTOMERS = asset_of("customers")
 CUSTOMER_SALES = asset_of("customer_sales")
+
+
+def assets_of(streams: Registry) -> list[Asset]:
+    """Every Asset the sync updates: each table the streams write, and ``customer_sales``."""
+    return [*(asset_of(table) for stream in streams for table in stream.tables), CUSTOMER_SALES]

@@ -84,7 +84,8 @@ def stage_pages(stream: Stream, run_id: str, pages: Iterable[Sequence[dict[str, 
     pages), the lines its records carry to their own and rejects to ``ploomes_sync.rejects`` with
     their reason (``reject_conn``, page by page). Returns the counts, and ``latest``: the newest
     LastUpdateDate staged."""
-    counts: dict[str, Any] = {"fetched": 0, "rejected": 0, "rejected_without_id": 0, "lines": 0, "latest": None}
+    counts: dict[str, Any] = {"fetched": 0, "pages": 0, "rejected": 0, "rejected_without_id": 0, "lines": 0,
+                              "latest": None}
     updated_at = stream.column_names.index("updated_at")
     lines = stream.lines
 
@@ -106,6 +107,7 @@ def stage_pages(stream: Stream, run_id: str, pages: Iterable[Sequence[dict[str, 
             if line_rows:  # on the side connection: this one is in the middle of the records' COPY
                 counts["lines"] += warehouse.stage_lines(reject_conn, stream, run_id, line_rows)
             counts["fetched"] += len(page)
+            counts["pages"] += 1
             if rejected:
                 counts["rejected"] += len(rejected)
                 counts["rejected_without_id"] += sum(1 for r in rejected if not (r.record_id or "").isdigit())

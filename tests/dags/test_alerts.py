@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from tests.support.connections import use_smtp
@@ -82,3 +84,41 @@ class TestFailureEmail:
         assert "confirm_mass_deletion" in body
         with harness.connect() as conn:
             assert conn.execute("SELECT count(*) FROM public.sales").fetchone()[0] == 900
+
+
+class TestMistakesFailAtOnce:
+    """A failure no retry can change fails its task on the first try, with one e-mail that says what to do."""
+
+    @staticmethod
+    def failed_once(harness, run, task_id: str) -> None:
+        states = harness.task_states(run)
+        assert states[task_id] == "failed", states
+        assert {ti.task_id: ti for ti in run.get_task_instances()}[task_id].try_number == 1, "never retried"
+
+    def test_a_configuration_that_is_not_json(self, harness, mailbox, monkeypatch):
+        monkeypatch.setenv("AIRFLOW_VAR_PLOOMES_SYNC_CONFIG", '{"lookback_minutes": 30,}')
+        run = harness.run()
+        self.failed_once(harness, run, "plan_run")
+        assert [m["Subject"].split()[1] for m in mailbox.messages] == ["ploomes_sales_sync.plan_run"]
+        body = html.unescape(Mailbox.text(mailbox.messages[0]))
+        assert "ploomes_sync_config" in body and "not valid JSON" in body and "not retried" in body
+
+    def test_a_connection_whose_variable_is_misspelt(self, harness, mailbox, monkeypatch):
+        value = monkeypatch.delenv("AIRFLOW_CONN_PLOOMES_DEFAULT") or ""
+        monkeypatch.setenv("AIRFLOW_CONN_PLOOMES_DEFALT", value or "{}")
+        run = harness.run()
+        self.failed_once(harness, run, "check_ploomes_key")
+        assert [m["Subject"].split()[1] for m in mailbox.messages] == ["ploomes_sales_sync.check_ploomes_key"]
+        body = html.unescape(Mailbox.text(mailbox.messages[0]))
+        assert "'ploomes_default'" in body and "AIRFLOW_CONN_PLOOMES_DEFAULT" in body and "misspelt" in body
+
+    def test_a_warehouse_database_that_does_not_exist(self, harness, mailbox, monkeypatch):
+        from tests.support.connections import use_sales_db
+
+        use_sales_db(monkeypatch, harness.db_url.rsplit("/", 1)[0] + "/no_such_warehouse")
+        run = harness.run()
+        self.failed_once(harness, run, "plan_run")
+        assert len(mailbox.messages) == 1, [m["Subject"] for m in mailbox.messages]
+        body = html.unescape(Mailbox.text(mailbox.messages[0]))
+        assert "'sales_db'" in body and 'database "no_such_warehouse" does not exist' in body
+        assert "could not be reached" in body and "does not record this failure" in body  # no false claim

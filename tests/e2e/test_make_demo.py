@@ -73,6 +73,11 @@ def test_make_demo_once_runs_the_sync_and_prints_match(db_url: str, tmp_path: Pa
     assert "s later (run ploomes_webhook_apply)" in output, output[-6000:]
     assert "/plugin/ploomes-sync-health" in output
     assert (workdir / "airflow.log").stat().st_size > 0
+    # what it did: the full sync first, with its pages and requests; the simulator's own log; the watchdog
+    runs = output.split("The runs so far (ploomes_sync.run_history), oldest first:", 1)[-1].splitlines()[3:]
+    assert runs and runs[0].split()[2] == "full" and int(runs[0].split()[5].replace(",", "")) > 0, output[-6000:]
+    assert "GET /Deals?" in (workdir / "simulator.log").read_text()
+    assert "ploomes_sync_watchdog unpaused" in output
     # Airflow's metadata in PostgreSQL, as in production (SQLite locks the API server out of backfills)
     assert "metadata in database ploomes_demo_airflow_" in output
     assert not list((workdir / "airflow").glob("*.db")), "the demo's Airflow made a SQLite database"

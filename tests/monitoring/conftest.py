@@ -50,12 +50,31 @@ def history(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         record_run(conn, "webhook__1", run_type="webhook", mode="events", hours_ago=0.5, requests=2,
                    deals={"fetched": 3, "inserted": 0, "updated": 3, "deleted": 0, "rejected": 0})
         record_run(conn, "scheduled__latest", hours_ago=0.01, requests=36, throttled=1)
-        warehouse.record_validation(conn, "scheduled__latest", checks={}, year_table=[
-            {"year": 2024, "ploomes_deals": 10, "warehouse_deals": 10, "ploomes_won_revenue": 100.0,
-             "warehouse_won_revenue": 100.0, "differing": 0, "deals_diff": 0, "revenue_diff": 0, "ok": True}])
+        # the per-year tables: the daily full listing's 6 hours ago covers every deal; the date-range
+        # run's and the latest count listing's cover part of them
+        for run_id, every, years in (("scheduled__6", True, (2023, 2024, 2025)), ("backfill__2024", False, (2024,)),
+                                     ("scheduled__latest", False, (2024,))):
+            warehouse.record_validation(conn, run_id, checks={"deals": {"every_record": every}}, year_table=[
+                {"year": year, "ploomes_deals": 1361 if every else 10, "warehouse_deals": 1361 if every else 10,
+                 "ploomes_won_revenue": "1797227.45" if every else "100.00",
+                 "warehouse_won_revenue": "1797227.45" if every else "100.00", "differing": 0, "deals_diff": 0,
+                 "revenue_diff": "0.00", "ok": True} for year in years])
         warehouse.stage_rejects(conn, "scheduled__latest", "deals", [("123", "Amount: not a number <b>x</b>", "{}")])
         conn.execute("INSERT INTO ploomes_sync.deleted_sales (id, deleted_at, run_id, row_data) "
                      "VALUES (555, clock_timestamp() - interval '2 days', 'scheduled__3', '{}')")
         conn.commit()
         inbox.store(conn, stream="deals", record_id=9, action="Update", payload={})
     yield db_url
+
+
+@pytest.fixture
+def served(history: str) -> Iterator[str]:
+    """The plugin's app on a free port (the Airflow login stood in for), reading ``history``."""
+    from ploomes_devkit.webhook_stack import ReceiverServer
+    from ploomes_sync.web.app import create_app
+    from ploomes_sync.web.auth import require_reader
+
+    app = create_app()
+    app.dependency_overrides[require_reader] = lambda: "an Airflow user"
+    with ReceiverServer(app) as server:
+        yield server.app_url

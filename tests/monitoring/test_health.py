@@ -3,28 +3,20 @@
 
 from __future__ import annotations
 
+import html
+
 import psycopg
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from ploomes_devkit.webhook_stack import ReceiverServer
 from ploomes_sync.monitoring import metrics
 from ploomes_sync.monitoring.report import read_report
 from ploomes_sync.streams import registry
-from ploomes_sync.web.app import create_app
-from ploomes_sync.web.auth import require_reader
 from tests.monitoring.conftest import record_run
+from tests.support.connections import use_sales_db
 
 EIGHT_HOURS = 8 * 3600
-
-
-@pytest.fixture
-def served(history: str):
-    app = create_app()
-    app.dependency_overrides[require_reader] = lambda: "an Airflow user"
-    with ReceiverServer(app) as server:
-        yield server.app_url
 
 
 def test_the_report_says_how_fresh_the_warehouse_is_and_what_each_run_did(history: str):
@@ -36,7 +28,9 @@ def test_the_report_says_how_fresh_the_warehouse_is_and_what_each_run_did(histor
     latest = report.last_run
     assert (latest["status"], latest["api_requests"], latest["throttled"], latest["rows_changed"]) == (
         "success", 36, 1, 5 + 20 + 1 + 1 + 3)
-    assert report.year_table["run_id"] == "scheduled__latest" and report.year_table["rows"][0]["year"] == 2024
+    # the newest check of every deal, not a date range's nor a count listing's part of them
+    assert report.year_table["run_id"] == "scheduled__6"
+    assert [row["year"] for row in report.year_table["rows"]] == [2023, 2024, 2025]
     assert [(r["record_id"], r["stream"]) for r in report.rejects] == [("123", "deals")]
     assert report.deletions_30d == {**{stream.target: 0 for stream in registry()}, "sales": 1}  # every stream
     assert report.inbox["pending"] == 1
@@ -112,9 +106,51 @@ def test_a_failed_latest_run_is_reported(history: str):
     assert "ploomes_sync_last_run_success 0.0" in text
 
 
-def test_when_the_warehouse_cannot_be_read_the_page_says_what_to_check(history: str, served: str):
+def test_when_the_sync_never_ran_there_the_page_says_what_to_do(history: str, served: str):
     with psycopg.connect(history, autocommit=True) as conn:
         conn.execute("ALTER TABLE ploomes_sync.run_history RENAME TO run_history_away")
     answer = requests.get(f"{served}/health.json", timeout=20)
     assert answer.status_code == 503
-    assert "sales_db" in answer.json()["detail"] and "migrations" in answer.json()["detail"]
+    assert "run_history" in answer.json()["detail"] and "ploomes_sales_sync" in " ".join(answer.json()["checks"])
+
+
+class TestAWarehouseThatCannotBeRead:
+    """No such database: the page, the JSON and the metrics say so at once (the pool alone would wait
+    10 s and then say only that it timed out)."""
+
+    @pytest.fixture
+    def gone(self, served: str, monkeypatch: pytest.MonkeyPatch, db_url: str) -> str:
+        use_sales_db(monkeypatch, db_url.rsplit("/", 1)[0] + "/no_such_warehouse")
+        return served
+
+    def test_the_page_names_the_cause_and_what_to_check(self, gone: str):
+        answer = requests.get(f"{gone}/health", timeout=8)  # well within the pool's 10 s
+        assert answer.status_code == 503 and answer.headers["content-type"].startswith("text/html")
+        text = html.unescape(answer.text)
+        assert 'database "no_such_warehouse" does not exist' in text
+        assert "'sales_db'" in text and 'id="checks"' in text
+
+    def test_the_json_says_the_same(self, gone: str):
+        answer = requests.get(f"{gone}/health.json", timeout=8)
+        assert answer.status_code == 503 and "no_such_warehouse" in answer.json()["detail"]
+
+    def test_the_metrics_keep_answering_that_the_warehouse_is_down(self, gone: str, served: str):
+        answer = requests.get(f"{gone}/metrics", timeout=8)
+        assert answer.status_code == 200
+        samples = {s.name: s.value for family in text_string_to_metric_families(answer.text) for s in family.samples}
+        assert samples == {"ploomes_sync_warehouse_up": 0}
+
+
+def test_the_metrics_say_the_warehouse_is_up_when_it_is(served: str):
+    answer = requests.get(f"{served}/metrics", timeout=20)
+    assert "ploomes_sync_warehouse_up 1.0" in answer.text
+
+
+class TestTheDagTab:
+    def test_on_a_dag_of_the_sync_it_is_the_health_page(self, served: str):
+        assert 'id="runs"' in requests.get(f"{served}/health", params={"dag_id": "ploomes_sales_sync"}, timeout=20).text
+
+    def test_on_another_dag_it_says_in_one_line_that_the_dag_is_not_a_sync(self, served: str):
+        answer = requests.get(f"{served}/health", params={"dag_id": "finance_daily"}, timeout=20)
+        assert answer.status_code == 200 and 'id="not-a-sync"' in answer.text and 'id="runs"' not in answer.text
+        assert "finance_daily is not one of the Ploomes sync's DAGs" in answer.text

@@ -50,6 +50,7 @@ from ploomes_sync.api.paging import KeysetPaginator, query_options
 from ploomes_sync.api.ratelimit import Limiter, Paced, shared_limiter
 from ploomes_sync.api.reader import ReadClock, odata_count
 from ploomes_sync.api.stats import RequestStats
+from ploomes_sync.connections import airflow_connection
 
 __all__ = ["PloomesHook", "PloomesOptions", "ReadClock", "RequestStats"]
 
@@ -96,7 +97,7 @@ class PloomesHook(BaseHook):
     def get_conn(self) -> Session:
         """A requests Session for the API: base URL from host, ``User-Key`` from password, options
         from the extras."""
-        connection = self.get_connection(self.ploomes_conn_id)
+        connection = airflow_connection(self.ploomes_conn_id, "the Ploomes API, type ploomes")
         self._options = PloomesOptions.resolve(self._overrides, dict(connection.extra_dejson), self.ploomes_conn_id)
         self.base_url = base_url(connection.host, connection.schema, connection.port)
         check_scheme(self.base_url, allow_http=self._options.allow_http, conn_id=self.ploomes_conn_id)

@@ -14,6 +14,7 @@ from ploomes_sync.monitoring.report import STREAM_COUNTS, HealthReport, stream_c
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATUSES = ("success", "failed", "running")
+WAREHOUSE_UP = "1 when the warehouse could be read for this scrape, 0 when not (the other series are then absent)"
 
 
 def render(report: HealthReport) -> bytes:
@@ -23,6 +24,7 @@ def render(report: HealthReport) -> bytes:
     def gauge(name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
         return Gauge(f"ploomes_sync_{name}", doc, labels, registry=registry)
 
+    gauge("warehouse_up", WAREHOUSE_UP).set(1)
     if report.freshness_seconds is not None:
         gauge("freshness_seconds", "Seconds since the last successful sync run ended").set(report.freshness_seconds)
     gauge("stale", "1 when no sync run has succeeded within the stale-data bound").set(int(report.stale))
@@ -61,6 +63,13 @@ def render(report: HealthReport) -> bytes:
     day = [r for r in report.runs if (report.now - r["started_at"]).total_seconds() <= 86400]
     gauge("api_requests_24h", "API requests made by every run (webhook applies included) in the last 24 hours").set(
         sum(int(r["api_requests"] or 0) for r in day))
+    return generate_latest(registry)
+
+
+def render_unreadable() -> bytes:
+    """What the metrics say when the warehouse cannot be read: that, and nothing else."""
+    registry = CollectorRegistry(auto_describe=True)
+    Gauge("ploomes_sync_warehouse_up", WAREHOUSE_UP, registry=registry).set(0)
     return generate_latest(registry)
 
 

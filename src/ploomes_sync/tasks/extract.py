@@ -41,7 +41,8 @@ def extract(stream: Stream, plan: RunPlan, *, hook: PloomesHook, conn: psycopg.C
                              read_started_at=counts["read_started_at"], read_started_wh=started_wh,
                              read_ended_at=counts["read_ended_at"], complete=complete)
     warehouse.add_api_usage(conn, plan.run_id, counts["api_requests"], counts["throttled"])
-    warehouse.record_stream(conn, plan.run_id, stream.name, fetched=counts["fetched"], rejected=counts["rejected"])
+    warehouse.record_stream(conn, plan.run_id, stream.name, fetched=counts["fetched"], pages=counts["pages"],
+                            rejected=counts["rejected"])
     if listing:
         created = (plan.created_from, plan.created_to) if own.created_range else (None, None)
         warehouse.record_listing_ranges(conn, warehouse.Listing(

@@ -16,6 +16,11 @@ from ploomes_sync.warehouse import suspects
 log = logging.getLogger(__name__)
 
 
+def _every_record(listing: warehouse.Listing) -> bool:
+    """Whether the listing covered every record of the stream (a full run's extract, a full listing)."""
+    return listing.method != "count" and not (listing.created_from and listing.created_to)
+
+
 def _scope(listing: warehouse.Listing) -> str:
     if listing.method == "count":
         return "the Id ranges whose counts differed (the others hold as many records on both sides)"
@@ -43,7 +48,8 @@ def validate_by_year(plan: RunPlan, *, conn: psycopg.Connection, streams: Regist
         result = warehouse.validate(conn, stream, listing)
         suspects.add(conn, stream.name, dict.fromkeys(result.differing_ids, "the check found it different from "
                                                        "what Ploomes listed"), plan.run_id)
-        checks[stream.name] = {**result.summary(), "scope": _scope(listing), "method": listing.method}
+        checks[stream.name] = {**result.summary(), "scope": _scope(listing), "method": listing.method,
+                               "every_record": _every_record(listing)}
         if result.years:
             years.append(result.years)
         reports.append(f"{stream.name} ({_scope(listing)}):\n{result.format()}")

@@ -20,6 +20,7 @@ through a pooler whether or not the connection sets ``prepare_threshold`` to nul
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -30,7 +31,7 @@ from psycopg import pq, sql
 from psycopg.rows import dict_row, tuple_row
 
 from ploomes_sync.settings import SALES_DB_CONN_ID
-from ploomes_sync.warehouse.errors import ConnectionNotIdle, WarehouseError
+from ploomes_sync.warehouse.errors import ConnectionNotIdle, WarehouseError, WarehouseRefused
 from ploomes_sync.warehouse.sqlfiles import load
 
 Lock = str  # a public table's name (every stream's target, "customer_sales") or "migrations"
@@ -44,9 +45,9 @@ def connect_kwargs(connection: str | Any = SALES_DB_CONN_ID) -> dict[str, Any]:
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
     if isinstance(connection, str):
-        from airflow.sdk import BaseHook
+        from ploomes_sync.connections import airflow_connection
 
-        connection = BaseHook.get_connection(connection)
+        connection = airflow_connection(connection, "the warehouse, type postgres")
     fields = {"host": connection.host, "port": connection.port, "user": connection.login,
               "password": connection.password, "dbname": connection.schema}
     kwargs: dict[str, Any] = {name: value for name, value in fields.items() if value is not None}
@@ -57,9 +58,25 @@ def connect_kwargs(connection: str | Any = SALES_DB_CONN_ID) -> dict[str, Any]:
     return kwargs
 
 
+# What PostgreSQL (or a pooler in front of it) answers when the connection's settings are wrong: a
+# retry gets the same answer. Anything else (refused, timed out, too many clients, starting up) may pass.
+_SETTINGS_REFUSED = re.compile(
+    r'database "[^"]*" does not exist|role "[^"]*" does not exist|password authentication failed|'
+    r"no pg_hba\.conf entry|is not permitted to log in|no password supplied|Tenant or user not found|"
+    r"server does not support SSL|invalid (?:sslmode|connection option)", re.IGNORECASE)
+
+
 def connect(conn_id: str = SALES_DB_CONN_ID, **overrides: Any) -> psycopg.Connection:
-    """A new connection to the warehouse of Airflow connection ``conn_id`` (``overrides`` win)."""
-    return psycopg.connect(**{**connect_kwargs(conn_id), **overrides})
+    """A new connection to the warehouse of Airflow connection ``conn_id`` (``overrides`` win). A
+    refusal a retry cannot change (no such database, a login refused) raises :class:`WarehouseRefused`,
+    naming the connection; a network failure raises psycopg's error, for the task's retries."""
+    try:
+        return psycopg.connect(**{**connect_kwargs(conn_id), **overrides})
+    except psycopg.OperationalError as exc:
+        cause = " ".join(str(exc).split())
+        if _SETTINGS_REFUSED.search(cause):
+            raise WarehouseRefused(conn_id, cause) from None
+        raise
 
 
 @contextmanager

@@ -51,9 +51,10 @@ class WarehousePool:
             return self._pool
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
-        """A connection of the pool, idle and in autocommit mode, for the duration of the block."""
-        with self._current().connection() as conn:
+    def connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection]:
+        """A connection of the pool, idle and in autocommit mode, for the duration of the block
+        (waiting at most ``timeout`` seconds for one, else the pool's own bound)."""
+        with self._current().connection(timeout=timeout) as conn:
             yield conn
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ never a CDN), one Jinja template. Times are shown in São Paulo time, like the b
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -67,21 +68,38 @@ def _table(frame: pd.DataFrame, table_id: str, empty: str) -> str:
                          escape=True, justify="left")
 
 
+def brazilian(value: Any, places: int = 0) -> str:
+    """A number as Brazilians write it: ``1.797.227,45`` (``places`` decimals), ``1.361``."""
+    if value is None or value == "":
+        return ""
+    number = Decimal(str(value))
+    text = f"{number:,.{places}f}"
+    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+
+
+def _changes(run: dict[str, Any]) -> str:
+    """What the run did per stream, the streams that did something only: ``deals 30 read, 5 new, ...``."""
+    parts = []
+    for stream in registry().names:
+        counts = stream_counts(run, stream)
+        if not any(counts.values()):
+            continue
+        said = [f"{brazilian(counts[key])} {label}" for key, label in RUN_COUNTS if counts[key]]
+        parts.append(f"{stream}: {', '.join(said)}")
+    return "; ".join(parts)
+
+
+RUN_COUNTS = (("fetched", "read"), ("inserted", "new"), ("updated", "updated"), ("deleted", "deleted"),
+              ("rejected", "set aside"))
+
+
 def runs_table(report: HealthReport) -> str:
-    rows = []
-    for run in report.sync_runs[:RUNS_LISTED]:
-        row: dict[str, Any] = {
-            "run id": run["run_id"], "type": run["run_type"], "status": run["status"], "mode": run["mode"],
-            "started": local_time(run["started_at"]), "duration": duration(run["duration_seconds"]),
-        }
-        for stream in registry().names:
-            counts = stream_counts(run, stream)
-            row[f"{stream} fetched/inserted/updated/deleted/rejected"] = "/".join(
-                str(counts[key]) for key in ("fetched", "inserted", "updated", "deleted", "rejected"))
-        row["API requests"] = run["api_requests"]
-        row["429s"] = run["throttled"]
-        row["error"] = (run["error"] or "")[:300]
-        rows.append(row)
+    rows = [{
+        "run id": run["run_id"], "type": run["run_type"], "status": run["status"], "mode": run["mode"],
+        "started": local_time(run["started_at"]), "duration": duration(run["duration_seconds"]),
+        "records, by stream": _changes(run), "API requests": brazilian(run["api_requests"]),
+        "429s": brazilian(run["throttled"]), "error": (run["error"] or "")[:600],
+    } for run in report.sync_runs[:RUNS_LISTED]]
     return _table(pd.DataFrame(rows), "runs", "No run recorded yet.")
 
 
@@ -95,10 +113,20 @@ def _year_label(column: str) -> str:
     return {"differing": "records that differ"}.get(column, column.replace("_", " "))
 
 
+def _money_column(column: str) -> bool:
+    return "revenue" in column or "amount" in column
+
+
 def year_table(report: HealthReport) -> str:
     if report.year_table is None or not report.year_table["rows"]:
-        return _table(pd.DataFrame(), "years", "No run has compared the years yet.")
+        return _table(pd.DataFrame(), "years", "No check has compared every deal yet (a full run or the daily "
+                                              "full listing does).")
     frame = pd.DataFrame(report.year_table["rows"])
+    frame = frame[["year", *(c for c in frame.columns if c not in ("year", "ok")), "ok"]]  # the verdict last
+    for column in frame.columns:
+        if column not in ("year", "ok"):
+            places = 2 if _money_column(column) else 0
+            frame[column] = frame[column].map(lambda value, places=places: brazilian(value, places))
     frame = frame.rename(columns={column: _year_label(column) for column in frame.columns})
     frame["ok"] = frame["ok"].map({True: "yes", False: "NO"})
     return _table(frame, "years", "")
@@ -154,9 +182,22 @@ def render_page(report: HealthReport, *, script_url: str, json_url: str, metrics
         deletions_30d=report.deletions_30d,
         runs_table=runs_table(report), year_table=year_table(report),
         year_run=report.year_table["run_id"] if report.year_table else None,
+        year_finished=local_time(report.year_table["finished_at"]) if report.year_table else "",
         rejects_table=rejects_table(report), deletions_table=deletions_table(report),
         requests_chart=_chart(report, "api_requests", "API requests per run, last 30 days", "chart-requests"),
         rows_chart=_chart(report, "rows_changed", "Rows changed per run (inserted + updated + deleted), last 30 days",
                           "chart-rows"),
         script_url=script_url, json_url=json_url, metrics_url=metrics_url,
     )
+
+
+def render_unreadable(cause: str, checks: list[str]) -> str:
+    """The page that says the warehouse could not be read, why, and what to check."""
+    template = _template().environment.get_template("unavailable.html")
+    return template.render(now=local_time(datetime.now(TZ)), timezone=BUSINESS_TIMEZONE, cause=cause, checks=checks)
+
+
+def render_not_a_sync(dag_id: str, sync_dags: tuple[str, ...]) -> str:
+    """The one line the DAG tab shows on a DAG that is not the sync's."""
+    template = _template().environment.get_template("not_a_sync.html")
+    return template.render(dag_id=dag_id, sync_dags=", ".join(sync_dags))
