@@ -159,6 +159,7 @@ class BenchRunner:
         counts = sim.admin.health()  # what the floor counts pages of, as the scenario begins
         entry: dict[str, Any] = {"kind": kind, "name": name, "deals": deals, "contacts": contacts,
                                  "commerce": {name: counts[name] for name in ("products", "quotes", "orders")},
+                                 "vocabulary": counts["vocabulary"],
                                  "requests_per_minute": None if requests_per_minute == UNLIMITED_REQUESTS_PER_MINUTE
                                  else requests_per_minute, **extra}
         simulator = psutil.Process(sim.process.pid) if sim.process is not None else None

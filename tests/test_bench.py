@@ -52,7 +52,7 @@ class TestTinyBench:
             if entry["kind"] in ("full", "latency", "baseline"):
                 read = {"deals": entry["deals"], "contacts": contacts_for(entry["deals"])}
                 if entry["kind"] != "baseline":  # the old cron read deals and contacts only
-                    read.update(entry["commerce"])
+                    read.update(entry["commerce"], **entry["vocabulary"])
                 assert entry["fetched"] == read
 
     def test_requests_are_counted_by_the_client_and_by_the_simulator_alike(self, report: dict) -> None:

@@ -214,5 +214,6 @@ class AdminClient:
         self._call("POST", "reset")
 
     def health(self) -> dict[str, Any]:
-        """``{"status": "ok", "deals": n, "contacts": n}``."""
+        """``{"status": "ok", "deals": n, "contacts": n, ...}``: each entity's records, and under
+        ``vocabulary`` what a whole read of each vocabulary list answers."""
         return self._call("GET", "health")

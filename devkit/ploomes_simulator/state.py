@@ -411,8 +411,14 @@ class SimulatorState:
             _allow(method, "GET")
             return json_response({"status": "ok", "deals": len(self.deals), "contacts": len(self.contacts),
                                   "products": len(self.products), "quotes": len(self.quotes),
-                                  "orders": len(self.orders)})
+                                  "orders": len(self.orders), "vocabulary": self._vocabulary_counts()})
         raise AdminRequestError(404, f"No admin endpoint at /_admin/{'/'.join(parts)}.")
+
+    def _vocabulary_counts(self) -> dict[str, int]:
+        """The records a whole read of each vocabulary list answers (custom fields of the five entities)."""
+        return {"fields": sum(len(self.vocabulary.custom_fields(entity)) for entity in vocabulary.ENTITY_IDS),
+                "options": len(self.options_tables), "users": len(self.users), "pipelines": len(self.pipelines),
+                "stages": len(self.stages), "loss_reasons": len(self.loss_reasons)}
 
     def _entity_table(self, name: str) -> Table:
         return {"deals": self.deals, "contacts": self.contacts, "users": self.users, "products": self.products,

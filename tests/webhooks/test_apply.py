@@ -41,6 +41,19 @@ def assert_customer_sales_consistent(stack: WebhookStack) -> None:
 
 
 class TestChangesLand:
+    def test_a_custom_value_changed_in_ploomes_arrives_typed(self, registered: WebhookStack):
+        stack = registered
+        segment = next(f for f in stack.sim.admin.truth("fields") if f["Name"] == "Segmento")
+        deal = stack.sim.admin.truth_deals()[11]
+        stack.sim.admin.update_deal(deal["Id"], OtherProperties={segment["Key"]: 4100104})
+        stack.wait_for_deliveries(1)
+
+        stack.apply()
+
+        with stack.connect() as conn:
+            (values,) = conn.execute("SELECT custom_fields FROM public.sales WHERE id = %s", [deal["Id"]]).fetchone()
+        assert values[segment["Key"]] == 4100104  # the option's id, read again by Id with the deal
+
     def test_updates_creations_deletions_and_wins_reach_the_warehouse(self, registered: WebhookStack):
         stack = registered
         deals = stack.sim.admin.truth_deals()

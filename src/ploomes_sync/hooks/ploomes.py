@@ -61,9 +61,11 @@ class PloomesHook(BaseHook):
     """Talks to the Ploomes API: a request in stages (:meth:`build_request`, :meth:`send`,
     :meth:`check_response`, :meth:`parse_payload`) under :mod:`ploomes_sync.api.retry`'s policy.
 
-    401/403 fail at once (:class:`PloomesAuthError`, no task retry) naming the likely causes, other
-    4xx too; 429s wait ``Retry-After`` (holding the whole limiter back), 5xx, timeouts and bad JSON
-    are retried, then :class:`PloomesRequestError`. Every request waits for the limiter ``limiter``
+    401/403 fail at once (:class:`PloomesAuthError`, no task retry) naming the likely causes; a 403
+    on one endpoint while the key check answers, or a 404 on a list, is that endpoint's
+    (:class:`PloomesEndpointForbidden`); other 4xx fail at once too; 429s wait ``Retry-After``
+    (holding the whole limiter back), 5xx, timeouts and bad JSON are retried, then
+    :class:`PloomesRequestError`. Every request waits for the limiter ``limiter``
     makes of the base URL and ``requests_per_minute`` (by default one per process and account; the
     DAG's tasks pass the account's budget kept in the warehouse). ``__init__`` only stores arguments.
     """

@@ -25,7 +25,7 @@ def extract(stream: Stream, plan: RunPlan, *, hook: PloomesHook, conn: psycopg.C
     When the extract is the stream's listing (full and date-range runs), it is recorded as such.
     """
     if stream.name not in plan.streams:
-        raise AirflowSkipException(f"{stream.name} is not synced: streams in the ploomes_sync_config Variable "
+        raise AirflowSkipException(f"{stream.name} is not synced: the streams key of the ploomes_sync_config Variable "
                                    "leaves it out (its tables are left as they are).")
     own = plan.stream(stream.name)
     warehouse.clear_stage(conn, stream, plan.run_id)
