@@ -42,7 +42,10 @@ class TestHealthPage:
         for chart in ("#chart-requests", "#chart-rows"):
             expect(health.locator(f"{chart} .main-svg").first).to_be_visible()  # drawn by the served plotly.js
             expect(health.locator(f"{chart} .bars path").first).to_be_attached()
-        page.wait_for_timeout(500)
+        # The README's picture (make screenshot): the page scrolls inside the UI's iframe, so a window
+        # tall enough to show all of it, down to the per-year table.
+        page.set_viewport_size({"width": 1440, "height": 1650})
+        page.wait_for_timeout(1000)
         shot(page, "health-page.png")
 
     def test_the_health_page_is_a_tab_of_the_dag(self, page: Page, stack: E2EStack):
