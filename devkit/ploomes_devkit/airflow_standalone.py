@@ -389,17 +389,22 @@ class AirflowStandalone:
             if process is not None and process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + self.stop_timeout
+        began = time.monotonic()
+        deadline = began + self.stop_timeout
         for name in order:
             process = self.processes.get(name)
             if process is None:
                 continue
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            ended = process.poll() is not None
             end_session(process.pid)  # stragglers: executor workers, task processes, log servers
             if process.poll() is None:
                 process.kill()
             process.wait()
+            if self._pump is not None:
+                self._pump.write("devkit", f"{name} {'ended' if ended else 'killed'} "
+                                           f"{time.monotonic() - began:.1f} s after SIGTERM".encode())
         self.processes.clear()
         if self._pump is not None:
             self._pump.write("devkit", b"stopped")

@@ -159,15 +159,17 @@ def watermark_row_locked(db_url: str, stream: str = "deals") -> Iterator[psycopg
 
 
 def backend_waiting_on_lock(db_url: str, application_name: str, give_up: Callable[[], str | None],
-                            attempts: int = 600) -> int:
-    """The pid of the backend of ``application_name`` once it waits for a lock.
+                            holder: psycopg.Connection, attempts: int = 600) -> int:
+    """The pid of the backend of ``application_name`` once it waits for a lock ``holder`` holds (not
+    any lock: on a busy machine a backend also waits a moment to extend a table, for example).
 
     ``give_up`` returns a reason to stop looking (the client died first), else None.
     """
     with psycopg.connect(db_url, autocommit=True) as conn:
         for _ in range(attempts):
             row = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s "
-                               "AND wait_event_type = 'Lock'", [application_name]).fetchone()
+                               "AND %s = ANY(pg_blocking_pids(pid))",
+                               [application_name, holder.info.backend_pid]).fetchone()
             if row is not None:
                 return row[0]
             reason = give_up()

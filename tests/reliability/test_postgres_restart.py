@@ -104,10 +104,11 @@ def test_server_restarted_mid_load_fails_clearly_keeps_watermark_and_converges(
             outcome["error"] = exc
 
     loader = threading.Thread(target=load, name=LOADER)
-    with watermark_row_locked(db_url):
+    with watermark_row_locked(db_url) as holder:
         loader.start()
         pid = backend_waiting_on_lock(
-            db_url, LOADER, give_up=lambda: None if loader.is_alive() else f"the load ended: {outcome}")
+            db_url, LOADER, give_up=lambda: None if loader.is_alive() else f"the load ended: {outcome}",
+            holder=holder)
         assert holds_write_lock_on(db_url, pid, "public.sales")
         private_server.restart(mode)
     loader.join()

@@ -60,7 +60,7 @@ def test_load_killed_mid_transaction_leaves_nothing_and_the_retry_converges(
     plan = extract_only(db_url, "killed")
     before = snapshot(db_url)
 
-    with watermark_row_locked(db_url):
+    with watermark_row_locked(db_url) as holder:
         worker = subprocess.Popen(
             [sys.executable, "-c", LOAD_SALES, db_url, json.dumps(plan.to_xcom()), WORKER],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -69,6 +69,7 @@ def test_load_killed_mid_transaction_leaves_nothing_and_the_retry_converges(
             pid = backend_waiting_on_lock(
                 db_url, WORKER,
                 give_up=lambda: None if worker.poll() is None else f"the worker ended: {worker.communicate()}",
+                holder=holder,
             )
             assert holds_write_lock_on(db_url, pid, "public.sales"), "the load had not written public.sales yet"
             assert_unchanged(db_url, before)  # readers see nothing of the open transaction

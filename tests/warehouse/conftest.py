@@ -77,7 +77,8 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: f
         time.sleep(interval)
 
 
-def waiting_on_lock(reader: psycopg.Connection, pid: int) -> bool:
-    """Whether backend ``pid`` is waiting for a lock."""
-    row = reader.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()
-    return row is not None and row[0] == "Lock"
+def waiting_on_lock(reader: psycopg.Connection, waiter: psycopg.Connection, holder: psycopg.Connection) -> bool:
+    """Whether ``waiter``'s backend waits for a lock ``holder``'s holds (not any lock: autovacuum, for
+    one, holds locks a moment on a busy machine)."""
+    return reader.execute("SELECT %s = ANY(pg_blocking_pids(%s))",
+                          [holder.info.backend_pid, waiter.info.backend_pid]).fetchone()[0]

@@ -209,7 +209,7 @@ class TestConcurrency:
         blocker.execute("SELECT 1 FROM public.sales WHERE id = 1500 FOR UPDATE")  # the merge will wait here
         merger = connect()
         merging = pool.submit(merge, merger, "r2", watermark=at(1))
-        wait_until(lambda: waiting_on_lock(reader, merger.info.backend_pid))
+        wait_until(lambda: waiting_on_lock(reader, merger, blocker))
         # rows 1..1499 are updated and none of 2001..4000 is visible yet: the merge is half-way
         assert reader.execute("SELECT count(*), count(*) FILTER (WHERE title = 'new') FROM public.sales"
                               ).fetchone() == (2000, 0)
@@ -226,7 +226,7 @@ class TestConcurrency:
         other_run.execute("SELECT pg_advisory_xact_lock(1886220143, hashtext('sales'))")  # what merge/reconcile take
         merger = connect()
         merging = pool.submit(merge, merger, "r1")
-        wait_until(lambda: waiting_on_lock(reader, merger.info.backend_pid))
+        wait_until(lambda: waiting_on_lock(reader, merger, other_run))
         assert reader.execute("SELECT count(*) FROM public.sales").fetchone() == (0,)
         other_run.commit()
         assert merging.result(timeout=30).inserted == 1
