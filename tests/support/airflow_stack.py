@@ -142,11 +142,8 @@ def airflow_stack(pg_admin_url: str, home: Path, *, deals: int = E2E_DEALS, cont
                 "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(use_schedule),
                 **(env or {}),
             }
-            # 10 s of grace at the end, not 30: the stack's log showed the triggerer taking 12.6 s to end
-            # on SIGTERM with no trigger running, and longer with the inbox's watcher; nothing a test
-            # checks depends on a graceful end, and the stragglers are killed and checked for below
             with AirflowStandalone(home, dags_folder=ROOT / "dags", plugins_folder=ROOT / "plugins", env=stack_env,
-                                   port=port, stop_timeout=10) as airflow:
+                                   port=port) as airflow:
                 api = airflow.client()
                 stack = E2EStack(airflow=airflow, api=api, sim=sim, db_url=db_url, mailbox=mailbox)
                 api.set_pool("ploomes_api", 3, "Ploomes API")
