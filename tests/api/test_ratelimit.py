@@ -98,7 +98,10 @@ class TestRateLimiter:
 
         starts.sort()
         assert len(starts) == 12
-        assert min(b - a for a, b in zip(starts, starts[1:], strict=False)) >= 0.05 - 0.015
+        # 12 acquisitions span 11 intervals (0.55 s); three threads let through unspaced would take 0.2 s.
+        # The span, not each gap: a thread paused between its acquire and its append on a busy machine
+        # shortens the next gap, while the span loses at most the first one's pause.
+        assert starts[-1] - starts[0] >= 11 * 0.05 - 0.1
 
 
 class TestSharedLimiter:
