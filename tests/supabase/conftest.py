@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -34,6 +34,7 @@ class Project:
     superuser_url: str
     admin_url: str
     sim: RunningSimulator
+    logins: list[str] = field(default_factory=list)  # roles of the cluster a test made, dropped after it
 
     def admin(self) -> psycopg.Connection:
         return psycopg.connect(self.admin_url, autocommit=True)
@@ -61,7 +62,12 @@ def project(db_url: str, api_key: str, monkeypatch: pytest.MonkeyPatch) -> Itera
     config = SimulatorConfig(deals=500, contacts=50, seed=9, api_key=api_key, rate_limit=0)
     with run_in_thread(config) as sim:
         monkeypatch.setenv("AIRFLOW_CONN_PLOOMES_DEFAULT", ploomes_connection(sim.url, api_key, **EXTRAS))
-        yield Project(db_url, make_supabase_like(db_url), sim)
+        project = Project(db_url, make_supabase_like(db_url), sim)
+        yield project
+    with psycopg.connect(db_url, autocommit=True) as conn:  # before the database goes: its grants go with them
+        for name in project.logins:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
 
 
 def older_dashboard_project(project: Project, *, view_body: str | None = None, policy_cast: bool = True,

@@ -4,6 +4,8 @@ least-privilege login; what each API role can read after each step (docs/product
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
 
@@ -104,10 +106,13 @@ class TestOlderTablesKeepWhatTheUserBuilt:
 
 class TestLeastPrivilege:
     def login(self, project: Project, name: str) -> str:
+        """A login in the sync's role. Roles are the cluster's, and test processes (and other test runs
+        on the same server) run side by side: the name is this call's own, dropped after the test."""
+        name = f"{name}_{uuid.uuid4().hex[:8]}"
         with project.admin() as conn:
-            conn.execute(f'DROP ROLE IF EXISTS "{name}"')  # the cluster's: a name of this test's own
             conn.execute(f'CREATE ROLE "{name}" LOGIN IN ROLE ploomes_sync')
             conn.execute(f"ALTER ROLE \"{name}\" SET role = 'ploomes_sync'")
+        project.logins.append(name)
         return psycopg.conninfo.make_conninfo(project.admin_url, user=name)
 
     def owners(self, project: Project) -> set[str]:
