@@ -8,24 +8,14 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.monitoring.conftest import record_run
 from tests.support.artifacts import artifacts_dir
-from tests.ui.conftest import chromium_path
 
 LONG_ERROR = ("extract_orders: StreamForbidden: Stream 'orders' was not synced: Ploomes answered 403 to GET "
               "https://public-api2.ploomes.com/Orders?$select=Id,OrderNumber,DealId,ContactId,Date,Amount: the key "
               "works (GET /Account answered), so the integration user most likely lacks permission for the module")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True,
-                                             args=["--no-sandbox", "--disable-dev-shm-usage"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
